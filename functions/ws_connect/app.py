@@ -1,0 +1,25 @@
+"""$connect and $disconnect of the WebSocket API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.utilities.parser import parse
+from aws_lambda_powertools.utilities.parser.models import APIGatewayWebSocketDisconnectEventModel
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from livechat import gateway
+
+logger = Logger()
+metrics = Metrics()
+tracer = Tracer()
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    route = event.get("requestContext", {}).get("routeKey")
+    if route == "$disconnect":
+        return gateway.on_disconnect(parse(event, model=APIGatewayWebSocketDisconnectEventModel))
+    return gateway.on_connect(parse(event, model=gateway.ConnectEvent))

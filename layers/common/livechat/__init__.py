@@ -1,0 +1,1 @@
+"""livechat: serverless live chat routing — the shared package of every Lambda function."""

@@ -1,0 +1,271 @@
+"""The conversation actions that are not routing: the dialog, messages, ending, reading."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from livechat import agents, catalog, models, states, store
+from livechat.clock import new_id, now_iso
+from livechat.errors import BadRequest, Conflict, NotFound
+from livechat.events import ANSWER_RECORDED, CAPTURE_RECORDED, transcript_item
+from livechat.models import ConversationModel, EventModel, conv_pk, plain
+from livechat.protocol import Page
+from livechat.store import Applied, Change, ExtraWrite, NewEvent
+from livechat.workspace import CaptureCard, QuestionCard
+
+PAGE_SIZE = 50
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+_PHONE = re.compile(r"^\+?[0-9 ().-]{5,25}$")
+_COUNTRY = re.compile(r"^[A-Za-z]{2}$")
+
+
+def page_with_utm(page: Page) -> dict[str, Any]:
+    """The page as stored; utm is taken from the url's utm_* parameters when absent."""
+    data = page.model_dump(exclude_none=True)
+    if not data.get("utm") and page.url:
+        query = parse_qs(urlsplit(page.url).query)
+        utm = {k: query[f"utm_{k}"][0] for k in ("source", "medium", "campaign")
+               if query.get(f"utm_{k}")}
+        if utm:
+            data["utm"] = utm
+    return data
+
+
+def start(visitor_id: str, dialog_id: str, page: Page) -> str:
+    catalog.get_dialog(dialog_id)  # NOT_FOUND for an unknown dialog
+    models.bind()
+    conversation_id = new_id()
+    at = now_iso()
+    ConversationModel(
+        conv_pk(conversation_id),
+        models.META_SK,
+        visitor_id=visitor_id,
+        dialog_id=dialog_id,
+        page=page_with_utm(page),
+        started_at=at,
+        last_activity_at=at,
+        gsi1sk=f"{at}#{conversation_id}",
+    ).save(condition=ConversationModel.pk.does_not_exist())
+    return conversation_id
+
+
+def owned_by_visitor(conversation_id: str, visitor_id: str) -> ConversationModel:
+    conv = store.get_conversation(conversation_id)
+    if conv.visitor_id != visitor_id:
+        raise NotFound(f"conversation {conversation_id} not found")
+    return conv
+
+
+def assigned_to_agent(conversation_id: str, email: str) -> ConversationModel:
+    conv = store.get_conversation(conversation_id)
+    if conv.agent != email:
+        raise NotFound(f"conversation {conversation_id} not found")
+    return conv
+
+
+def _require_automated(conv: ConversationModel) -> None:
+    if conv.status != states.AUTOMATED:
+        raise Conflict("the dialog is over for this conversation")
+
+
+def answer(conv: ConversationModel, card_id: str, value: str) -> Applied:
+    card = catalog.get_dialog(conv.dialog_id).card(card_id)
+    if not isinstance(card, QuestionCard):
+        raise BadRequest(f"cardId: {card_id!r} is not a question card of this dialog")
+    if value not in {a.label for a in card.answers}:
+        raise BadRequest(f"value: {value[:80]!r} is not an answer of card {card_id!r}")
+
+    def plan(current: ConversationModel) -> Change:
+        _require_automated(current)
+        return Change(
+            events=[NewEvent("answer", ANSWER_RECORDED, "visitor", card_id=card_id, value=value)],
+            condition=ConversationModel.status == states.AUTOMATED,
+        )
+
+    return store.apply(conv.conversation_id, plan, conversation=conv)
+
+
+def validate_fields(card: CaptureCard, fields: dict[str, str]) -> dict[str, str]:
+    clean: dict[str, str] = {}
+    for name, raw in fields.items():
+        if name not in card.fields:
+            raise BadRequest(f"fields.{name[:64]}: not a field of capture card {card.id!r}")
+        value = raw.strip()
+        if name == "email" and value and not _EMAIL.match(value):
+            raise BadRequest("fields.email: not a valid e-mail address")
+        if name == "phone" and value and not _PHONE.match(value):
+            raise BadRequest("fields.phone: not a valid phone number")
+        if name == "country" and value:
+            if not _COUNTRY.match(value):
+                raise BadRequest("fields.country: use a two-letter ISO country code")
+            value = value.upper()
+        if name == "email":
+            value = value.lower()
+        clean[name] = value
+    for name in card.required if card.required is not None else card.fields:
+        if not clean.get(name):
+            raise BadRequest(f"fields.{name}: required")
+    return clean
+
+
+def capture(conv: ConversationModel, card_id: str, fields: dict[str, str]) -> Applied:
+    card = catalog.get_dialog(conv.dialog_id).card(card_id)
+    if not isinstance(card, CaptureCard):
+        raise BadRequest(f"cardId: {card_id!r} is not a capture card of this dialog")
+    clean = validate_fields(card, fields)
+
+    def plan(current: ConversationModel) -> Change:
+        _require_automated(current)
+        actions = [ConversationModel.visitor[k].set(v) for k, v in clean.items()]  # type: ignore[index]
+        return Change(
+            events=[NewEvent("capture", CAPTURE_RECORDED, "visitor", card_id=card_id,
+                             fields=clean)],
+            actions=actions,
+            condition=ConversationModel.status == states.AUTOMATED,
+        )
+
+    return store.apply(conv.conversation_id, plan, conversation=conv)
+
+
+def send_message(conv: ConversationModel, sender: str, text: str, client_message_id: str
+                 ) -> Applied:
+    """Store one message; a retried clientMessageId returns the stored one."""
+    allowed = (
+        {states.ROUTING, states.OFFERED, states.ACTIVE} if sender == "visitor" else {states.ACTIVE}
+    )
+
+    def plan(current: ConversationModel) -> Change:
+        if current.status not in allowed:
+            raise Conflict(f"no live chat to send to (conversation is {current.status})")
+        return Change(
+            events=[NewEvent("message", "message", sender, text=text,
+                             client_message_id=client_message_id, activity=True)],
+            condition=ConversationModel.status.is_in(*allowed),
+        )
+
+    return store.apply(conv.conversation_id, plan, conversation=conv)
+
+
+def end(conv: ConversationModel, by: str) -> tuple[Applied, str | None]:
+    """Close a conversation. Returns the change and, when it was being offered, the
+    withdrawn offer id. An active chat's slot is released in the same transaction."""
+    withdrawn: list[str | None] = [None]
+
+    def plan(current: ConversationModel) -> Change:
+        if current.status not in states.OPEN:
+            raise Conflict("the conversation has already ended")
+        if by == "agent" and current.status != states.ACTIVE:
+            raise Conflict("the chat is not live")
+        actions = [
+            ConversationModel.status.set(states.ENDED),
+            ConversationModel.end_reason.set(by),
+            ConversationModel.ended_at.set(now_iso()),
+            ConversationModel.gsi2pk.remove(),
+            ConversationModel.gsi2sk.remove(),
+        ]
+        extra = []
+        holder = current.agent if current.status == states.ACTIVE else current.offer_agent
+        withdrawn[0] = current.offer_id if current.status == states.OFFERED else None
+        if current.status in (states.ACTIVE, states.OFFERED) and holder and current.offer_id:
+            release = agents.release(current.conversation_id, current.offer_id)
+            extra.append(ExtraWrite(agents.handle(holder), release.actions, release.condition,
+                                    lambda: Conflict("the chat's slot is not held")))
+        if current.status == states.OFFERED and current.offer_id:
+            index = next((i for i, o in enumerate(current.offers or [])
+                          if o.get("offerId") == current.offer_id), None)
+            if index is not None:
+                actions.append(
+                    ConversationModel.offers[index]["outcome"].set("visitor_left")  # type: ignore[index]
+                )
+        events = []
+        if current.status != states.AUTOMATED:
+            events.append(NewEvent("system", "chatEnded", "system",
+                                   text=f"Chat ended by the {by}", data={"reason": by}))
+        return Change(events=events, actions=actions,  # type: ignore[arg-type]
+                      condition=ConversationModel.status == current.status, extra=extra)
+
+    applied = store.apply(conv.conversation_id, plan, conversation=conv)
+    return applied, withdrawn[0]
+
+
+def transcript(conv: ConversationModel) -> dict[str, Any]:
+    events = store.events_after(conv.conversation_id, 0)
+    result: dict[str, Any] = {
+        "conversationId": conv.conversation_id,
+        "visitor": plain(conv.visitor) or {},
+        "page": plain(conv.page) or {},
+        "status": conv.status,
+        "events": [transcript_item(e) for e in events],
+    }
+    if conv.agent:
+        result["agent"] = {"name": conv.agent_name or conv.agent,
+                           "avatarUrl": conv.agent_avatar or ""}
+    return result
+
+
+def transcript_events(conversation_id: str) -> list[EventModel]:
+    return store.events_after(conversation_id, 0)
+
+
+def inbox(email: str) -> list[dict[str, Any]]:
+    models.bind()
+    chats = ConversationModel.open_by_agent.query(models.inbox_pk(email),
+                                                  scan_index_forward=False)
+    return [
+        {
+            "conversationId": c.conversation_id,
+            "visitor": plain(c.visitor) or {},
+            "page": plain(c.page) or {},
+            "acceptedAt": c.accepted_at,
+            "lastActivityAt": c.last_activity_at,
+        }
+        for c in chats
+        if c.status == states.ACTIVE
+    ]
+
+
+def _encode_cursor(key: dict[str, Any] | None) -> str | None:
+    if not key:
+        return None
+    return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> dict[str, Any]:
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (ValueError, TypeError):
+        raise BadRequest("cursor: not a cursor this server gave") from None
+    expected = {"pk", "sk", "gsi1pk", "gsi1sk"}
+    if (not isinstance(key, dict) or set(key) != expected
+            or not all(isinstance(v, dict) and set(v) == {"S"} and isinstance(v["S"], str)
+                       for v in key.values())
+            or key["gsi1pk"]["S"] != models.ALL_CONVERSATIONS):
+        raise BadRequest("cursor: not a cursor this server gave")
+    return key
+
+
+def list_all(cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+    models.bind()
+    start_key = _decode_cursor(cursor) if cursor else None
+    result = ConversationModel.by_activity.query(
+        models.ALL_CONVERSATIONS, scan_index_forward=False, limit=PAGE_SIZE,
+        last_evaluated_key=start_key,
+    )
+    items = []
+    for c in result:
+        item: dict[str, Any] = {
+            "conversationId": c.conversation_id,
+            "kind": c.kind,
+            "status": c.status,
+            "visitor": plain(c.visitor) or {},
+            "startedAt": c.started_at,
+            "lastActivityAt": c.gsi1sk.split("#", 1)[0],
+        }
+        if c.agent:
+            item["agent"] = {"email": c.agent, "name": c.agent_name or c.agent}
+        items.append(item)
+    return items, _encode_cursor(result.last_evaluated_key)

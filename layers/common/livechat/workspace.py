@@ -1,0 +1,258 @@
+"""The admin's workspace file (spec/workspace.md) as validated pydantic models.
+
+The same models validate the YAML file, the dialogs stored in DynamoDB and the settings
+the functions read, so a dialog that could not be saved can never be routed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
+
+CAPTURE_FIELDS = ("firstName", "lastName", "email", "company", "jobTitle", "phone", "country")
+RULE_FIELDS = (
+    "emailDomain",
+    "page.url",
+    "page.title",
+    "page.referrer",
+    "utm.source",
+    "utm.medium",
+    "utm.campaign",
+)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FailureEmails(_Strict):
+    from_: str = Field(default="chat-alerts@example.com", alias="from")
+    to: list[str] = Field(default_factory=list)
+
+
+class WorkspaceSettings(_Strict):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    plan: Literal["prime", "select"] = "prime"
+    engagement_limit: int | None = Field(default=None, ge=1)
+    accept_timeout_seconds: int = Field(default=100, ge=1, le=3600)
+    team_retry_agents: int = Field(default=1, ge=0, le=10)
+    inactivity_timeout_seconds: int = Field(default=600, ge=1, le=86400)
+    default_max_chats: int = Field(default=10, ge=1, le=10)
+    fallback_message: str = "Our team is busy right now — we'll e-mail you shortly."
+    global_fallback_message: str = "Live chat is not available right now."
+    failure_emails: FailureEmails = Field(default_factory=FailureEmails)
+
+
+class AgentSpec(_Strict):
+    email: EmailStr
+    name: str = Field(min_length=1, max_length=200)
+    avatar_url: str = ""
+    max_chats: int | None = Field(default=None, ge=1, le=10)
+    teams: list[str] = Field(default_factory=list)
+    password: str | None = None
+
+
+class TeamSpec(_Strict):
+    name: str = Field(min_length=1, max_length=100)
+
+
+# --- rules ------------------------------------------------------------------------------
+
+class FieldCondition(_Strict):
+    field: str = Field(min_length=1)
+    op: Literal[
+        "equals", "not_equals", "in", "not_in", "contains", "starts_with", "ends_with", "exists"
+    ]
+    value: str | list[str] | bool | None = None
+
+    @model_validator(mode="after")
+    def _value_fits_op(self) -> FieldCondition:
+        if self.op in ("in", "not_in") and not isinstance(self.value, list):
+            raise ValueError(f"operator {self.op!r} needs a list value")
+        if self.op == "exists" and self.value is not None and not isinstance(self.value, bool):
+            raise ValueError("operator 'exists' takes true, false or no value")
+        if self.op not in ("in", "not_in", "exists") and not isinstance(self.value, str):
+            raise ValueError(f"operator {self.op!r} needs a text value")
+        return self
+
+
+class AllCondition(_Strict):
+    all: list[Condition] = Field(min_length=1)
+
+
+class AnyCondition(_Strict):
+    any: list[Condition] = Field(min_length=1)
+
+
+Condition = FieldCondition | AllCondition | AnyCondition
+
+
+class RouteTarget(_Strict):
+    agent: EmailStr | None = None
+    team: str | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> RouteTarget:
+        if (self.agent is None) == (self.team is None):
+            raise ValueError("a route names exactly one of 'agent' or 'team'")
+        return self
+
+
+class Rule(_Strict):
+    when: Condition
+    route: RouteTarget
+
+
+class RoundRobinRouting(_Strict):
+    mode: Literal["round_robin"]
+
+
+class AgentRouting(_Strict):
+    mode: Literal["agent"]
+    agent: EmailStr
+
+
+class TeamRouting(_Strict):
+    mode: Literal["team"]
+    team: str = Field(min_length=1)
+
+
+class RulesRouting(_Strict):
+    mode: Literal["custom_rules"]
+    rules: list[Rule] = Field(min_length=1)
+
+
+Routing = Annotated[
+    RoundRobinRouting | AgentRouting | TeamRouting | RulesRouting, Field(discriminator="mode")
+]
+
+
+# --- cards ------------------------------------------------------------------------------
+
+class Answer(_Strict):
+    label: str = Field(min_length=1, max_length=200)
+    next: list[Card] = Field(default_factory=list)
+
+
+class MessageCard(_Strict):
+    id: str = Field(min_length=1, max_length=100)
+    kind: Literal["message"]
+    text: str
+
+
+class QuestionCard(_Strict):
+    id: str = Field(min_length=1, max_length=100)
+    kind: Literal["question"]
+    text: str
+    answers: list[Answer] = Field(min_length=1)
+
+
+class CaptureCard(_Strict):
+    id: str = Field(min_length=1, max_length=100)
+    kind: Literal["capture"]
+    fields: list[str] = Field(min_length=1)
+    required: list[str] | None = None  # default: every listed field
+
+
+class LiveChatCard(_Strict):
+    id: str = Field(min_length=1, max_length=100)
+    kind: Literal["live_chat"]
+    text: str = "Let me connect you with someone from our team."
+    routing: Routing
+
+
+class AvailabilityCard(_Strict):
+    """Branches on whether live chat can reach anyone now (spec: branch on availability)."""
+
+    id: str = Field(min_length=1, max_length=100)
+    kind: Literal["availability"]
+    live_chat_card: str
+    available: list[Card] = Field(default_factory=list)
+    unavailable: list[Card] = Field(default_factory=list)
+
+
+Card = Annotated[
+    MessageCard | QuestionCard | CaptureCard | LiveChatCard | AvailabilityCard,
+    Field(discriminator="kind"),
+]
+
+
+class Dialog(_Strict):
+    id: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")
+    cards: list[Card] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _check_tree(self) -> Dialog:
+        problems = list(dialog_problems(self))
+        if problems:
+            raise ValueError("; ".join(f"{path}: {message}" for path, message in problems))
+        return self
+
+    def walk(self) -> Iterator[tuple[str, Card]]:
+        yield from _walk(self.cards, "cards")
+
+    def card(self, card_id: str) -> Card | None:
+        for _, card in self.walk():
+            if card.id == card_id:
+                return card
+        return None
+
+    def live_chat_card(self, card_id: str) -> LiveChatCard | None:
+        card = self.card(card_id)
+        return card if isinstance(card, LiveChatCard) else None
+
+
+def _branches(card: Card, path: str) -> Iterator[tuple[str, list[Card]]]:
+    if isinstance(card, QuestionCard):
+        for i, answer in enumerate(card.answers):
+            yield f"{path}.answers[{i}].next", answer.next
+    elif isinstance(card, AvailabilityCard):
+        yield f"{path}.available", card.available
+        yield f"{path}.unavailable", card.unavailable
+
+
+def _walk(cards: list[Card], path: str) -> Iterator[tuple[str, Card]]:
+    for i, card in enumerate(cards):
+        card_path = f"{path}[{i}]"
+        yield card_path, card
+        for branch_path, branch in _branches(card, card_path):
+            yield from _walk(branch, branch_path)
+
+
+def _branch_problems(cards: list[Card], path: str) -> Iterator[tuple[str, str]]:
+    for i, card in enumerate(cards):
+        card_path = f"{path}[{i}]"
+        if isinstance(card, LiveChatCard) and i != len(cards) - 1:
+            yield card_path, (
+                f"live chat card {card.id!r} must be the last card of its branch ({path})"
+            )
+        for branch_path, branch in _branches(card, card_path):
+            yield from _branch_problems(branch, branch_path)
+
+
+def dialog_problems(dialog: Dialog) -> Iterator[tuple[str, str]]:
+    yield from _branch_problems(dialog.cards, "cards")
+    seen: dict[str, str] = {}
+    for path, card in dialog.walk():
+        if card.id in seen:
+            yield path, f"card id {card.id!r} is used twice (also at {seen[card.id]})"
+        seen.setdefault(card.id, path)
+    for path, card in dialog.walk():
+        if isinstance(card, AvailabilityCard) and not isinstance(
+            dialog.card(card.live_chat_card), LiveChatCard
+        ):
+            yield path, f"card {card.id!r} names {card.live_chat_card!r}, not a live chat card"
+
+
+class Workspace(_Strict):
+    settings: WorkspaceSettings = Field(default_factory=WorkspaceSettings)
+    agents: list[AgentSpec] = Field(default_factory=list)
+    teams: list[TeamSpec] = Field(default_factory=list)
+    dialogs: list[Dialog] = Field(default_factory=list)
+
+
+def parse_dialog(data: Any) -> Dialog:
+    return Dialog.model_validate(data)

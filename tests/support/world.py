@@ -1,0 +1,255 @@
+"""A test world: agents, dialogs and clients that speak to the real Lambda handlers with
+API Gateway-shaped events, reading what the gateway recorder captured."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+
+from functions.visitor_session import app as visitor_session_app
+from functions.ws_connect import app as ws_connect_app
+from functions.ws_message import app as ws_message_app
+from livechat import catalog, models
+from livechat.models import AGENT_PK, AgentModel
+from livechat.workspace import Dialog, WorkspaceSettings
+from tests.support.aws import REGION, Gateway
+
+_counter = itertools.count(1)
+
+
+@dataclass
+class LambdaContext:
+    function_name: str = "test-fn"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:test-fn"
+    aws_request_id: str = "req"
+
+
+def _request_context(connection_id: str, route_key: str, event_type: str) -> dict[str, Any]:
+    now_ms = int(time.time() * 1000)
+    return {
+        "routeKey": route_key,
+        "eventType": event_type,
+        "messageDirection": "IN",
+        "messageId": f"m{next(_counter)}",
+        "extendedRequestId": uuid.uuid4().hex,
+        "requestTime": "21/Nov/2026:10:00:00 +0000",
+        "stage": "test",
+        "connectedAt": now_ms,
+        "requestTimeEpoch": now_ms,
+        "identity": {"sourceIp": "127.0.0.1", "userAgent": "pytest"},
+        "requestId": uuid.uuid4().hex,
+        "domainName": "abc123.execute-api.us-east-1.amazonaws.com",
+        "connectionId": connection_id,
+        "apiId": "abc123",
+    }
+
+
+def message_event(connection_id: str, body: str, route_key: str = "$default") -> dict[str, Any]:
+    return {
+        "requestContext": _request_context(connection_id, route_key, "MESSAGE"),
+        "body": body,
+        "isBase64Encoded": False,
+    }
+
+
+def connect_event(connection_id: str, query: dict[str, str]) -> dict[str, Any]:
+    return {
+        "headers": {"Host": "abc123.execute-api.us-east-1.amazonaws.com"},
+        "multiValueHeaders": {"Host": ["abc123.execute-api.us-east-1.amazonaws.com"]},
+        "queryStringParameters": query or None,
+        "requestContext": _request_context(connection_id, "$connect", "CONNECT"),
+        "isBase64Encoded": False,
+    }
+
+
+def disconnect_event(connection_id: str) -> dict[str, Any]:
+    ctx = _request_context(connection_id, "$disconnect", "DISCONNECT")
+    ctx.update({"disconnectStatusCode": 1001, "disconnectReason": "Going away"})
+    return {"headers": {}, "multiValueHeaders": {}, "requestContext": ctx,
+            "isBase64Encoded": False}
+
+
+@dataclass
+class Client:
+    world: World
+    connection_id: str
+    role: str
+    principal: str
+
+    def raw(self, body: str) -> list[dict[str, Any]]:
+        """Send a raw frame body; return every frame this connection received."""
+        ws_message_app.handler(message_event(self.connection_id, body), LambdaContext())
+        return self.frames()
+
+    def send(self, action: str, **fields: Any) -> list[dict[str, Any]]:
+        return self.raw(json.dumps({"action": action, **fields}))
+
+    def ask(self, action: str, **fields: Any) -> dict[str, Any]:
+        """Send with a requestId and return the one answer that echoes it."""
+        rid = f"r{next(_counter)}"
+        frames = self.send(action, requestId=rid, **fields)
+        answers = [f for f in frames if f.get("requestId") == rid]
+        assert len(answers) == 1, f"expected exactly one answer to {action}, got {frames}"
+        self.world.leftovers[self.connection_id] = [f for f in frames if f.get("requestId") != rid]
+        return answers[0]
+
+    def frames(self) -> list[dict[str, Any]]:
+        return self.world.leftovers.pop(self.connection_id, []) + self.world.gateway.take(
+            self.connection_id
+        )
+
+    def of_type(self, kind: str) -> list[dict[str, Any]]:
+        return [f for f in self.frames() if f["type"] == kind]
+
+    def disconnect(self) -> None:
+        ws_connect_app.handler(disconnect_event(self.connection_id), LambdaContext())
+
+
+class World:
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+        self.leftovers: dict[str, list[dict[str, Any]]] = {}
+        self._pool: tuple[str, str] | None = None
+        self._passwords: dict[str, str] = {}
+        models.bind()
+
+    # --- configuration ------------------------------------------------------------------
+    def settings(self, **values: Any) -> WorkspaceSettings:
+        settings = WorkspaceSettings(**values)
+        catalog.put_workspace_settings(settings)
+        return settings
+
+    def dialog(self, data: dict[str, Any]) -> Dialog:
+        dialog = Dialog.model_validate(data)
+        catalog.put_dialog(dialog)
+        return dialog
+
+    def live_dialog(self, dialog_id: str, routing: dict[str, Any],
+                    fields: tuple[str, ...] = ("firstName", "email")) -> Dialog:
+        """The demo shape: question → capture → live chat."""
+        return self.dialog({
+            "id": dialog_id,
+            "cards": [{
+                "id": "ask", "kind": "question", "text": "Talk to sales?",
+                "answers": [
+                    {"label": "Yes", "next": [
+                        {"id": "who", "kind": "capture", "fields": list(fields)},
+                        {"id": "live", "kind": "live_chat", "routing": routing},
+                    ]},
+                    {"label": "No", "next": [{"id": "bye", "kind": "message", "text": "Bye"}]},
+                ],
+            }],
+        })
+
+    def agent(self, email: str, *, name: str | None = None, max_chats: int = 10,
+              teams: tuple[str, ...] = (), status: str = "available", live_chat: bool = True,
+              avatar_url: str = "") -> None:
+        AgentModel(
+            AGENT_PK, email, name=name or email.split("@")[0].title(), max_chats=max_chats,
+            teams=list(teams), status=status, live_chat=live_chat, active=0, slots={},
+            avatar_url=avatar_url or f"https://example.com/{email.split('@')[0]}.png",
+        ).save()
+        for team in teams:
+            catalog.put_team(team)
+
+    def agent_item(self, email: str) -> AgentModel:
+        return AgentModel.get(AGENT_PK, email, consistent_read=True)
+
+    # --- identities ---------------------------------------------------------------------
+    def _cognito(self) -> tuple[str, str]:
+        if self._pool is None:
+            idp = boto3.client("cognito-idp", region_name=REGION)
+            pool = idp.create_user_pool(PoolName="agents", UsernameAttributes=["email"])
+            pool_id = pool["UserPool"]["Id"]
+            client_id = idp.create_user_pool_client(
+                UserPoolId=pool_id, ClientName="inbox",
+                ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+            )["UserPoolClient"]["ClientId"]
+            idp.create_group(UserPoolId=pool_id, GroupName="LiveChat")
+            import os
+
+            from livechat import config
+
+            os.environ["LIVECHAT_USER_POOL_ID"] = pool_id
+            os.environ["LIVECHAT_USER_POOL_CLIENT_ID"] = client_id
+            config.get_settings.cache_clear()
+            self._pool = (pool_id, client_id)
+        return self._pool
+
+    def token(self, email: str, *, groups: tuple[str, ...] = ("LiveChat",)) -> str:
+        pool_id, client_id = self._cognito()
+        idp = boto3.client("cognito-idp", region_name=REGION)
+        if email not in self._passwords:
+            password = "Passw0rd!" + uuid.uuid4().hex[:8]
+            idp.admin_create_user(UserPoolId=pool_id, Username=email,
+                                  UserAttributes=[{"Name": "email", "Value": email}],
+                                  MessageAction="SUPPRESS")
+            idp.admin_set_user_password(UserPoolId=pool_id, Username=email, Password=password,
+                                        Permanent=True)
+            for group in groups:
+                idp.admin_add_user_to_group(UserPoolId=pool_id, Username=email, GroupName=group)
+            self._passwords[email] = password
+        auth = idp.initiate_auth(ClientId=client_id, AuthFlow="USER_PASSWORD_AUTH",
+                                 AuthParameters={"USERNAME": email,
+                                                 "PASSWORD": self._passwords[email]})
+        return str(auth["AuthenticationResult"]["IdToken"])
+
+    def visitor_token(self, old: str | None = None) -> dict[str, Any]:
+        body = json.dumps({"visitorToken": old} if old else {})
+        event = {
+            "version": "2.0", "routeKey": "POST /visitor/session", "rawPath": "/visitor/session",
+            "rawQueryString": "", "headers": {"content-type": "application/json"},
+            "requestContext": {
+                "accountId": "123456789012", "apiId": "http1", "domainName": "http1.example",
+                "domainPrefix": "http1", "requestId": uuid.uuid4().hex,
+                "routeKey": "POST /visitor/session", "stage": "$default",
+                "time": "21/Nov/2026:10:00:00 +0000", "timeEpoch": int(time.time() * 1000),
+                "http": {"method": "POST", "path": "/visitor/session", "protocol": "HTTP/1.1",
+                         "sourceIp": "127.0.0.1", "userAgent": "pytest"},
+            },
+            "body": body, "isBase64Encoded": False,
+        }
+        response = visitor_session_app.handler(event, LambdaContext())
+        return {"status": response["statusCode"], **json.loads(response["body"])}
+
+    # --- connections --------------------------------------------------------------------
+    def connect(self, query: dict[str, str]) -> tuple[int, str]:
+        connection_id = f"c{next(_counter)}="
+        response = ws_connect_app.handler(connect_event(connection_id, query), LambdaContext())
+        return int(response["statusCode"]), connection_id
+
+    def agent_client(self, email: str) -> Client:
+        status, connection_id = self.connect({"token": self.token(email)})
+        assert status == 200, status
+        return Client(self, connection_id, "agent", email)
+
+    def visitor_client(self, token: str | None = None) -> Client:
+        if token is None:
+            session = self.visitor_token()
+            token = session["visitorToken"]
+        status, connection_id = self.connect({"visitorToken": token})
+        assert status == 200, status
+        from livechat.auth import verify_visitor_token
+
+        return Client(self, connection_id, "visitor", verify_visitor_token(token).visitor_id)
+
+    # --- the common walk ----------------------------------------------------------------
+    def walk_to_live_card(self, visitor: Client, dialog_id: str,
+                          fields: dict[str, str] | None = None,
+                          page: dict[str, Any] | None = None) -> str:
+        started = visitor.ask("startConversation", dialogId=dialog_id,
+                              page=page or {"url": "https://example.com/pricing"})
+        conversation_id = str(started["conversationId"])
+        assert visitor.ask("answer", conversationId=conversation_id, cardId="ask",
+                           value="Yes")["type"] == "ack"
+        captured = visitor.ask("capture", conversationId=conversation_id, cardId="who",
+                               fields=fields or {"firstName": "Vera", "email": "vera@acme.io"})
+        assert captured["type"] == "ack", captured
+        return conversation_id
