@@ -13,12 +13,12 @@ from urllib.parse import unquote
 
 import boto3
 import pytest
+from livechat import auth, config, store
 from moto import mock_aws
 from moto.apigatewaymanagementapi.models import ApiGatewayManagementApiBackend
 from moto.core.exceptions import JsonRESTError
 from moto.dynamodb.responses import DynamoHandler
 
-from livechat import auth, config, store
 from tests.support.template import load_template, table_create_kwargs
 
 REGION = "us-east-1"

@@ -76,7 +76,7 @@ def load_template(path: str | Path = "template.yaml") -> dict[str, Any]:
     if not file.is_absolute():
         file = ROOT / file
     with file.open(encoding="utf-8") as fh:
-        template = yaml.load(fh, Loader=CloudFormationLoader)  # noqa: S506 - SafeLoader subclass
+        template = yaml.load(fh, Loader=CloudFormationLoader)
     if not isinstance(template, dict):
         raise ValueError(f"{file} is not a template (top level is not a mapping)")
     return template

@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
+from livechat import catalog, models
+from livechat.models import AGENT_PK, AgentModel
+from livechat.workspace import Dialog, WorkspaceSettings
 
 from functions.visitor_session import app as visitor_session_app
 from functions.ws_connect import app as ws_connect_app
 from functions.ws_message import app as ws_message_app
-from livechat import catalog, models
-from livechat.models import AGENT_PK, AgentModel
-from livechat.workspace import Dialog, WorkspaceSettings
 from tests.support.aws import REGION, Gateway
 
 _counter = itertools.count(1)
@@ -152,9 +152,9 @@ class World:
               teams: tuple[str, ...] = (), status: str = "available", live_chat: bool = True,
               avatar_url: str = "") -> None:
         AgentModel(
-            AGENT_PK, email, name=name or email.split("@")[0].title(), max_chats=max_chats,
+            AGENT_PK, email, name=name or email.split("@", maxsplit=1)[0].title(), max_chats=max_chats,
             teams=list(teams), status=status, live_chat=live_chat, active=0, slots={},
-            avatar_url=avatar_url or f"https://example.com/{email.split('@')[0]}.png",
+            avatar_url=avatar_url or f"https://example.com/{email.split('@', maxsplit=1)[0]}.png",
         ).save()
         for team in teams:
             catalog.put_team(team)

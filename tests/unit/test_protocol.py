@@ -3,7 +3,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from livechat.errors import BadRequest
 from livechat.protocol import SendMessage, Typing, parse_frame, request_id_of
 

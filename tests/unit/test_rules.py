@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pytest
-
 from livechat.rules import first_match, matches, visitor_attributes
 from livechat.workspace import Rule, RulesRouting
 

@@ -3,9 +3,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from pydantic import ValidationError
-
 from livechat.workspace import Dialog
+from pydantic import ValidationError
 
 pytestmark = pytest.mark.unit
 

@@ -96,7 +96,9 @@ def capture(caller: Caller, frame: CaptureFrame, notifier: Notifier) -> None:
 
 def request_chat(caller: Caller, frame: RequestChat, notifier: Notifier) -> None:
     conv = _visitor_conversation(caller, frame.conversationId)
-    card = offers.live_chat_card(conv, frame.cardId)
+    card = catalog.get_dialog(conv.dialog_id).live_chat_card(frame.cardId)
+    if card is None:
+        raise BadRequest(f"cardId: {frame.cardId!r} is not a live chat card of this dialog")
     if conv.status in (states.ROUTING, states.OFFERED):
         # A retried request: it is already being routed.
         notifier.reply({"type": "routing", "conversationId": conv.conversation_id})

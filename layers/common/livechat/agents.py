@@ -71,7 +71,7 @@ class SlotWrite:
 
 
 def acquire(conversation_id: str, offer_id: str) -> SlotWrite:
-    slot = AgentModel.slots[conversation_id]  # type: ignore[index]
+    slot = AgentModel.slots[conversation_id]
     return SlotWrite(
         actions=[AgentModel.active.add(1), slot.set(offer_id)],
         condition=(
@@ -87,7 +87,7 @@ def acquire(conversation_id: str, offer_id: str) -> SlotWrite:
 
 
 def release(conversation_id: str, offer_id: str) -> SlotWrite:
-    slot = AgentModel.slots[conversation_id]  # type: ignore[index]
+    slot = AgentModel.slots[conversation_id]
     return SlotWrite(
         actions=[AgentModel.active.add(-1), slot.remove()],
         condition=(slot == offer_id) & (AgentModel.active > 0),

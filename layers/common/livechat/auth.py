@@ -174,7 +174,6 @@ def renew_visitor_token(old_token: str | None) -> tuple[str, str]:
                 audience=_VISITOR_AUDIENCE,
                 options={"verify_exp": False, "require": ["sub"]},
             )
-            sub = claims.get("sub")
         except jwt.PyJWTError:
             raise Unauthorized("invalid visitor token") from None
         sub = claims.get("sub")

@@ -44,7 +44,7 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()  # type: ignore[call-arg]  # filled from the environment
+    return Settings()  # filled from the environment
 
 
 def reset() -> None:

@@ -48,7 +48,7 @@ def connect(connection_id: str, query: dict[str, str]) -> Caller:
         VisitorModel(visitor_pk(caller.principal), "VISITOR").update(
             actions=[VisitorModel.connections.add({connection_id}),
                      VisitorModel.created_at.set(
-                         VisitorModel.created_at | now_iso())],  # type: ignore[operator]
+                         VisitorModel.created_at | now_iso())],
         )
     logger.info("connected", role=caller.role, connection_id=connection_id)
     return caller

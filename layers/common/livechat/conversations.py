@@ -120,7 +120,7 @@ def capture(conv: ConversationModel, card_id: str, fields: dict[str, str]) -> Ap
 
     def plan(current: ConversationModel) -> Change:
         _require_automated(current)
-        actions = [ConversationModel.visitor[k].set(v) for k, v in clean.items()]  # type: ignore[index]
+        actions = [ConversationModel.visitor[k].set(v) for k, v in clean.items()]
         return Change(
             events=[NewEvent("capture", CAPTURE_RECORDED, "visitor", card_id=card_id,
                              fields=clean)],
@@ -179,7 +179,7 @@ def end(conv: ConversationModel, by: str) -> tuple[Applied, str | None]:
                           if o.get("offerId") == current.offer_id), None)
             if index is not None:
                 actions.append(
-                    ConversationModel.offers[index]["outcome"].set("visitor_left")  # type: ignore[index]
+                    ConversationModel.offers[index]["outcome"].set("visitor_left")
                 )
         events = []
         if current.status != states.AUTOMATED:

@@ -64,8 +64,8 @@ def on_message(event: APIGatewayWebSocketMessageEventModel) -> dict[str, Any]:
         caller = connections.caller_of(ctx.connection_id)
         if caller is None:
             raise Unauthorized("this connection is not registered; reconnect")
-        authorize(caller, frame.action)  # type: ignore[union-attr]
-        action: str = frame.action  # type: ignore[union-attr]
+        authorize(caller, frame.action)
+        action: str = frame.action
         notifier.answer_types = ANSWER_TYPES.get(action, frozenset())
         notifier.answered = False
         HANDLERS[action](caller, frame, notifier)

@@ -21,7 +21,7 @@ The table name is bound at run time (:func:`bind`), never at import.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 from pynamodb.attributes import (
     BooleanAttribute,
@@ -86,7 +86,9 @@ class OpenChatsByAgent(GlobalSecondaryIndex["ConversationModel"]):
 
 
 class _Item(Model):
-    Meta: ClassVar[Any] = _Unbound
+    class Meta(_Unbound):
+        pass
+
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)
 
@@ -99,7 +101,7 @@ class AgentModel(_Item):
     live_chat = BooleanAttribute(default=True)  # the Live Chat permission
     status = UnicodeAttribute(default="available")
     active = NumberAttribute(default=0)  # slots held: pending offers + live chats
-    slots = MapAttribute(default=dict)  # conversation id -> offer id holding the slot
+    slots: MapAttribute[str, Any] = MapAttribute(default=dict)  # conversation id -> offer id holding the slot
     connections = UnicodeSetAttribute(null=True)  # live inbox connections
 
     @property
@@ -128,8 +130,8 @@ class ConversationModel(_Item):
     dialog_id = UnicodeAttribute()
     kind = UnicodeAttribute(default="automated")  # automated | live
     status = UnicodeAttribute(default="automated")
-    visitor = MapAttribute(default=dict)  # captured fields
-    page = MapAttribute(default=dict)
+    visitor: MapAttribute[str, Any] = MapAttribute(default=dict)  # captured fields
+    page: MapAttribute[str, Any] = MapAttribute(default=dict)
     card_id = UnicodeAttribute(null=True)  # the live chat card requested
     route_attempt = NumberAttribute(default=0)
     offer_id = UnicodeAttribute(null=True)
@@ -168,9 +170,9 @@ class EventModel(_Item):
     text = UnicodeAttribute(null=True)
     card_id = UnicodeAttribute(null=True)
     value = UnicodeAttribute(null=True)
-    fields = MapAttribute(null=True)
+    fields: MapAttribute[str, Any] = MapAttribute(null=True)
     client_message_id = UnicodeAttribute(null=True)
-    data = MapAttribute(null=True)  # extra wire fields: agent, reason, message
+    data: MapAttribute[str, Any] = MapAttribute(null=True)  # extra wire fields: agent, reason, message
 
 
 class MessageIdModel(_Item):
@@ -234,10 +236,9 @@ def bind() -> None:
     _Unbound.table_name = settings.table_name
     _Unbound.region = settings.region
     _Unbound.host = settings.dynamodb_endpoint
-    for model in (*ALL_MODELS, _Item):
-        model._connection = None
-    for index in (ConversationModel.by_activity, ConversationModel.open_by_agent):
-        index._connection = None  # type: ignore[attr-defined]
+    # PynamoDB caches a connection per model and index; drop them so the new host counts.
+    for holder in (*ALL_MODELS, _Item, ConversationsByActivity, OpenChatsByAgent):
+        holder._connection = None  # type: ignore[attr-defined]
     _bound = True
 
 

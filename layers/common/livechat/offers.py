@@ -156,7 +156,7 @@ def _end_offer(conv: ConversationModel, offer_id: str, outcome: str) -> list[obj
         ConversationModel.tried.add({conv.offer_agent or ""}),
     ]
     if index is not None:
-        actions.append(ConversationModel.offers[index]["outcome"].set(outcome))  # type: ignore[index]
+        actions.append(ConversationModel.offers[index]["outcome"].set(outcome))
     return actions
 
 
@@ -232,11 +232,11 @@ def accept(conversation_id: str, offer_id: str, agent: AgentModel) -> store.Appl
                 ConversationModel.agent_avatar.set(agent.avatar_url or ""),
                 ConversationModel.accepted_at.set(at),
                 ConversationModel.offer_expires_at.remove(),
-                ConversationModel.offers[index]["outcome"].set("accepted"),  # type: ignore[index]
+                ConversationModel.offers[index]["outcome"].set("accepted"),
                 ConversationModel.gsi2pk.set(inbox_pk(email)),
                 ConversationModel.gsi2sk.set(f"{at}#{conversation_id}"),
             ],
-            condition=_offer_is_current(offer_id, email)  # type: ignore[arg-type]
+            condition=_offer_is_current(offer_id, email)
             & (ConversationModel.offer_expires_at > at),
         )
 
@@ -287,4 +287,4 @@ def fallback(
 
 def withdrawn_frame(conversation_id: str, offer_id: str, reason: str) -> dict[str, object]:
     return OfferWithdrawnEvent(conversationId=conversation_id, offerId=offer_id,
-                               reason=reason).wire()  # type: ignore[arg-type]
+                               reason=reason).wire()
