@@ -13,6 +13,7 @@ from livechat.delivery import Notifier
 from livechat.errors import BadRequest, Conflict, Forbidden
 from livechat.events import frame_of, transcript_item
 from livechat.models import ConversationModel, plain
+from livechat.workspace import LiveChatCard
 from livechat.protocol import (
     AGENT_ACTIONS,
     VISITOR_ACTIONS,
@@ -99,20 +100,30 @@ def request_chat(caller: Caller, frame: RequestChat, notifier: Notifier) -> None
     card = catalog.get_dialog(conv.dialog_id).live_chat_card(frame.cardId)
     if card is None:
         raise BadRequest(f"cardId: {frame.cardId!r} is not a live chat card of this dialog")
-    if conv.status in (states.ROUTING, states.OFFERED):
-        # A retried request: it is already being routed.
+    try:
+        _request_chat(conv, card, notifier)
+    except _AlreadyRequested:
+        # A retried or concurrent request: the conversation is already being routed.
         notifier.reply({"type": "routing", "conversationId": conv.conversation_id})
-        return
-    if conv.status != states.AUTOMATED:
-        raise Conflict(f"live chat was already requested (conversation is {conv.status})")
+
+
+class _AlreadyRequested(Exception):
+    pass
+
+
+def _request_chat(conv: ConversationModel, card: LiveChatCard, notifier: Notifier) -> None:
+    if conv.status in (states.ROUTING, states.OFFERED):
+        raise _AlreadyRequested(conv.status)
     settings = catalog.get_workspace_settings()
     everyone = agents.list_agents()
     plan = routing.plan(card.routing, offers.attrs_of(conv), everyone)
     by_email = {a.email: a for a in everyone}
 
     def to_routing(current: ConversationModel) -> store.Change:
+        if current.status in (states.ROUTING, states.OFFERED):
+            raise _AlreadyRequested(current.status)
         if current.status != states.AUTOMATED:
-            raise Conflict("live chat was already requested")
+            raise Conflict(f"live chat was already requested (conversation is {current.status})")
         return store.Change(
             events=[store.NewEvent("system", "routing", "system",
                                    text="Live chat requested", card_id=card.id)],
