@@ -13,7 +13,6 @@ from livechat.delivery import Notifier
 from livechat.errors import BadRequest, Conflict, Forbidden
 from livechat.events import frame_of, transcript_item
 from livechat.models import ConversationModel, plain
-from livechat.workspace import LiveChatCard
 from livechat.protocol import (
     AGENT_ACTIONS,
     VISITOR_ACTIONS,
@@ -44,6 +43,7 @@ from livechat.protocol import (
     Typing,
     TypingEvent,
 )
+from livechat.workspace import LiveChatCard
 
 Handler = Callable[[Caller, Any, Notifier], None]
 
