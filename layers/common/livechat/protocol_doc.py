@@ -1,0 +1,97 @@
+"""Generate docs/protocol.md from the pydantic models in livechat.protocol.
+
+`python -m livechat.protocol_doc > docs/protocol.md`; a unit test keeps the file current.
+"""
+
+from __future__ import annotations
+
+import typing
+from typing import Any
+
+from pydantic import BaseModel
+
+from livechat import protocol
+from livechat.events import ANSWER_RECORDED, CAPTURE_RECORDED
+
+HEADER = """# livechat wire protocol (generated)
+
+This file is generated from `layers/common/livechat/protocol.py` by
+`python -m livechat.protocol_doc`; `tests/unit/test_protocol_doc.py` fails when it is stale.
+The contract it implements is ../shared/spec/protocol.md; additions are marked *(addition)*.
+
+Every client frame is a JSON object with `action`; every one may carry `requestId`
+(≤ 128 characters), echoed by its one answer. Unknown extra fields are ignored; known
+fields are validated strictly (no type coercion). Ids match `[A-Za-z0-9_.:@+-]{1,128}`.
+Frames over 32 KB are refused with `BAD_REQUEST` "frame too large"; message text over
+4,000 characters (setting `LIVECHAT_MAX_MESSAGE_CHARS`) with `BAD_REQUEST` naming `text`.
+"""
+
+STORED = f"""
+## Stored events (carry `seq`, replayed by `resume`)
+
+| type | fields |
+|---|---|
+| `routing` | conversationId, seq, at |
+| `agentJoined` | conversationId, seq, agent {{name, avatarUrl}}, at |
+| `fallback` | conversationId, seq, reason, message, at |
+| `chatEnded` | conversationId, seq, reason, at |
+| `message` | conversationId, seq, from, text, at, clientMessageId |
+| `{ANSWER_RECORDED}` *(addition)* | conversationId, seq, cardId, value, at |
+| `{CAPTURE_RECORDED}` *(addition)* | conversationId, seq, cardId, fields, at |
+
+`answer` and `capture` are answered by `ack` with the stored event's `seq` *(addition)*;
+`resume` replays every stored event after `afterSeq` in order and is then answered by `ack`
+with `seq` = the last seq sent *(addition)*. `setStatus` is answered by `status`
+{{status}} *(addition)*, which also goes to the agent's other connections.
+"""
+
+
+def _type_name(annotation: Any) -> str:
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _type_name(typing.get_args(annotation)[0])
+    if origin is typing.Literal:
+        return " \\| ".join(f"`{v}`" for v in typing.get_args(annotation))
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        return " or ".join(_type_name(a) for a in typing.get_args(annotation) if a is not type(None))
+    if origin is not None:
+        args = ", ".join(_type_name(a) for a in typing.get_args(annotation))
+        return f"{getattr(origin, '__name__', str(origin))}[{args}]"
+    return getattr(annotation, "__name__", str(annotation))
+
+
+def _fields(model: type[BaseModel], skip: set[str]) -> str:
+    parts = []
+    for name, info in model.model_fields.items():
+        key = info.alias or name
+        if key in skip:
+            continue
+        optional = "" if info.is_required() else "?"
+        parts.append(f"`{key}`{optional}: {_type_name(info.annotation)}")
+    return "; ".join(parts) or "—"
+
+
+def render() -> str:
+    lines = [HEADER, "## Client actions", "", "| action | role | fields |", "|---|---|---|"]
+    inbound = typing.get_args(typing.get_args(protocol.Inbound)[0])
+    for model in inbound:
+        action = typing.get_args(model.model_fields["action"].annotation)[0]
+        role = ("visitor" if action in protocol.VISITOR_ACTIONS
+                else "agent" if action in protocol.AGENT_ACTIONS else "both")
+        if action == "getTranscript":
+            role = "agent (any); visitor (own)"
+        lines.append(f"| `{action}` | {role} | {_fields(model, {'action', 'requestId'})} |")
+    lines += ["", "## Server events", "", "| type | fields |", "|---|---|"]
+    for model in sorted(protocol._Event.__subclasses__(), key=lambda m: m.__name__):
+        kind = typing.get_args(model.model_fields["type"].annotation)[0]
+        lines.append(f"| `{kind}` | {_fields(model, {'type'})} |")
+    lines.append(STORED)
+    lines.append(
+        "## Error codes\n\n`BAD_REQUEST`, `UNAUTHORIZED`, `FORBIDDEN`, `NOT_FOUND`, "
+        "`OFFER_EXPIRED`, `CONFLICT`, `RATE_LIMITED`, `INTERNAL`: see ../shared/spec/protocol.md.\n"
+    )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(render(), end="")
