@@ -35,11 +35,12 @@ def run_together(*actions: Callable[[], Any]) -> list[Any]:
 @pytest.mark.parametrize("attempt", range(8))
 def test_accept_decline_and_a_second_router_have_exactly_one_outcome(world: World,
                                                                      attempt: int) -> None:
-    # Given a chat offered to alice, with bob also free
-    world.agent("alice@example.com")
-    world.agent("bob@example.com")
+    # Given a team chat offered to alice, with bob (her team mate) also free: a decline
+    # moves a team chat on to the next agent of the team
+    world.agent("alice@example.com", teams=("emea",))
+    world.agent("bob@example.com", teams=("emea",))
     alice, bob = world.agent_client("alice@example.com"), world.agent_client("bob@example.com")
-    world.live_dialog("sales", {"mode": "agent", "agent": "alice@example.com"})
+    world.live_dialog("sales", {"mode": "team", "team": "emea"})
     visitor = world.visitor_client()
     conversation_id = world.walk_to_live_card(visitor, "sales")
     visitor.ask("requestChat", conversationId=conversation_id, cardId="live")

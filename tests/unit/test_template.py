@@ -515,5 +515,6 @@ def test_table_create_kwargs_carry_the_keys_and_indexes_of_the_template(
     assert kwargs["BillingMode"] == "PAY_PER_REQUEST"
     assert kwargs["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"},
                                    {"AttributeName": "sk", "KeyType": "RANGE"}]
-    assert [i["IndexName"] for i in kwargs["GlobalSecondaryIndexes"]] == ["gsi1", "gsi2"]
+    assert [i["IndexName"] for i in kwargs["GlobalSecondaryIndexes"]] == [
+        "gsi1", "gsi2", "gsi3", "gsi4"]
     assert "SSESpecification" not in kwargs  # a different shape in the API

@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from livechat import agents, catalog, conversations, offers, routing, states, store
+from livechat import agents, catalog, conversations, offers, quota, routing, states, store, workflow
+from livechat.clock import now_iso
 from livechat.config import get_settings
 from livechat.connections import AGENT, VISITOR, Caller
 from livechat.delivery import Notifier
@@ -111,45 +112,61 @@ class _AlreadyRequested(Exception):
     pass
 
 
-def _request_chat(conv: ConversationModel, card: LiveChatCard, notifier: Notifier) -> None:
-    if conv.status in (states.ROUTING, states.OFFERED):
-        raise _AlreadyRequested(conv.status)
-    settings = catalog.get_workspace_settings()
-    everyone = agents.list_agents()
-    plan = routing.plan(card.routing, offers.attrs_of(conv), everyone)
-    by_email = {a.email: a for a in everyone}
+def _to_routing(card_id: str, *, with_event: bool = True
+                ) -> Callable[[ConversationModel], store.Change]:
+    """automated → routing (the guard against two routers: only one request wins)."""
 
-    def to_routing(current: ConversationModel) -> store.Change:
+    def plan(current: ConversationModel) -> store.Change:
         if current.status in (states.ROUTING, states.OFFERED):
             raise _AlreadyRequested(current.status)
         if current.status != states.AUTOMATED:
             raise Conflict(f"live chat was already requested (conversation is {current.status})")
+        events = [store.NewEvent("system", "routing", "system", text="Live chat requested",
+                                 card_id=card_id)] if with_event else []
         return store.Change(
-            events=[store.NewEvent("system", "routing", "system",
-                                   text="Live chat requested", card_id=card.id)],
+            events=events,
             actions=[
                 ConversationModel.status.set(states.ROUTING),
                 ConversationModel.kind.set(states.LIVE_KIND),
-                ConversationModel.card_id.set(card.id),
+                ConversationModel.card_id.set(card_id),
                 ConversationModel.route_attempt.add(1),
+                ConversationModel.sweep_at.set(offers.sweep_deadline(now_iso())),
             ],
             condition=ConversationModel.status == states.AUTOMATED,
         )
 
-    if plan.no_rule_matched or not routing.anyone_eligible(plan, by_email, set()):
-        # Nobody can take it: the conversation goes straight to the fallback.
-        def to_fallback_state(current: ConversationModel) -> store.Change:
-            change = to_routing(current)
-            change.events = []
-            return change
+    return plan
 
-        store.apply(conv.conversation_id, to_fallback_state, conversation=conv)
+
+def _request_chat(conv: ConversationModel, card: LiveChatCard, notifier: Notifier) -> None:
+    if conv.status in (states.ROUTING, states.OFFERED):
+        raise _AlreadyRequested(conv.status)
+    settings = catalog.get_workspace_settings()
+    if quota.reached(settings):
+        store.apply(conv.conversation_id, _to_routing(card.id, with_event=False),
+                    conversation=conv)
+        offers.fallback(conv.conversation_id, "quota_reached", notifier, settings,
+                        target="engagement quota")
+        return
+    everyone = agents.list_agents()
+    plan = routing.plan(card.routing, offers.attrs_of(conv), everyone)
+    by_email = {a.email: a for a in everyone}
+    if plan.no_rule_matched or not routing.anyone_eligible(plan, by_email, set()):
+        # Nobody can take it: the conversation goes straight to the fallback, whose event
+        # is the answer.
+        store.apply(conv.conversation_id, _to_routing(card.id, with_event=False),
+                    conversation=conv)
         reason = "no_rule_matched" if plan.no_rule_matched else "no_agent"
         offers.fallback(conv.conversation_id, reason, notifier, settings, target=plan.target)
         return
-    applied = store.apply(conv.conversation_id, to_routing, conversation=conv)
+    applied = store.apply(conv.conversation_id, _to_routing(card.id), conversation=conv)
     _broadcast(applied.conversation, frame_of(conv.conversation_id, applied.events[0]), notifier)
-    offers.route(conv.conversation_id, notifier, settings, agent_list=everyone)
+    # The first offer is made here rather than by the workflow, so the agent's banner
+    # does not wait for an execution to start; the workflow's first task finds the offer
+    # made and only keeps its time.
+    outcome = offers.route(conv.conversation_id, notifier, settings, agent_list=everyone)
+    if outcome.result == "offered":
+        workflow.start(conv.conversation_id, int(applied.conversation.route_attempt) + 1)
 
 
 def availability(caller: Caller, frame: Availability, notifier: Notifier) -> None:
@@ -172,8 +189,9 @@ def set_status(caller: Caller, frame: SetStatus, notifier: Notifier) -> None:
 
 def accept(caller: Caller, frame: AcceptFrame, notifier: Notifier) -> None:
     agent = agents.get_agent(caller.principal)
-    applied = offers.accept(frame.conversationId, frame.offerId, agent)
-    conv = store.get_conversation(frame.conversationId)
+    applied = offers.accept(frame.conversationId, frame.offerId, agent, notifier,
+                            catalog.get_workspace_settings())
+    conv = applied.conversation
     events = conversations.transcript_events(frame.conversationId)
     notifier.reply(ChatAcceptedEvent(
         conversationId=frame.conversationId,
@@ -183,7 +201,8 @@ def accept(caller: Caller, frame: AcceptFrame, notifier: Notifier) -> None:
     ).wire())
     joined = frame_of(frame.conversationId, applied.events[0])
     notifier.to_visitor(conv.visitor_id, joined)
-    notifier.to_agent(caller.principal, joined, exclude=caller.connection_id)
+    notifier.to_agent(caller.principal, joined, exclude=caller.connection_id,
+                      connections=agent.connections or set())
 
 
 def decline(caller: Caller, frame: DeclineFrame, notifier: Notifier) -> None:
@@ -192,7 +211,9 @@ def decline(caller: Caller, frame: DeclineFrame, notifier: Notifier) -> None:
     notifier.to_agent(caller.principal,
                       offers.withdrawn_frame(frame.conversationId, frame.offerId, "declined"),
                       exclude=caller.connection_id)
-    offers.route(frame.conversationId, notifier, catalog.get_workspace_settings())
+    # A decline does at once what the timeout would have done next.
+    workflow.next_step(store.get_conversation(frame.conversationId), notifier,
+                       catalog.get_workspace_settings())
 
 
 def list_inbox(caller: Caller, frame: ListInbox, notifier: Notifier) -> None:

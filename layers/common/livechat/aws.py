@@ -40,6 +40,18 @@ def management_api(endpoint_url: str) -> ApiGatewayManagementApiClient:
     return _client("apigatewaymanagementapi", endpoint_url)  # type: ignore[no-any-return]
 
 
+def lambda_client() -> Any:
+    return _client("lambda", get_settings().lambda_endpoint)
+
+
+def stepfunctions() -> Any:
+    return _client("stepfunctions", get_settings().stepfunctions_endpoint)
+
+
+def sesv2() -> Any:
+    return _client("sesv2", get_settings().ses_endpoint)
+
+
 def secretsmanager() -> Any:
     return _client("secretsmanager", None)
 

@@ -30,6 +30,14 @@ class Settings(BaseSettings):
     visitor_secret: str | None = None
     visitor_secret_arn: str | None = None
     visitor_token_days: int = Field(default=30, ge=1, le=365)
+    # The offer workflow (Step Functions) and the failure notifier (Lambda, invoked async).
+    state_machine_arn: str | None = None
+    notify_function: str | None = None
+    lambda_endpoint: str | None = None
+    stepfunctions_endpoint: str | None = None
+    ses_endpoint: str | None = None
+    # Where failure e-mails link to (the inbox page); empty: no link.
+    inbox_url: str = ""
     max_message_chars: int = Field(default=4000, ge=1, le=20000)
     max_frame_bytes: int = Field(default=32 * 1024, ge=1024)
 

@@ -8,6 +8,8 @@ import re
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from pynamodb.expressions.update import Action
+
 from livechat import agents, catalog, models, states, store
 from livechat.clock import new_id, now_iso
 from livechat.errors import BadRequest, Conflict, NotFound
@@ -141,10 +143,15 @@ def send_message(conv: ConversationModel, sender: str, text: str, client_message
     def plan(current: ConversationModel) -> Change:
         if current.status not in allowed:
             raise Conflict(f"no live chat to send to (conversation is {current.status})")
+        actions: list[Action] = []
+        if current.status == states.ACTIVE:
+            # Keeps the chat out of the inactivity sweep (gsi3 is keyed by it).
+            actions.append(ConversationModel.live_activity_at.set(now_iso()))
         return Change(
             events=[NewEvent("message", "message", sender, text=text,
                              client_message_id=client_message_id, activity=True)],
-            condition=ConversationModel.status.is_in(*allowed),
+            actions=actions,
+            condition=ConversationModel.status == current.status,
         )
 
     return store.apply(conv.conversation_id, plan, conversation=conv)
@@ -166,6 +173,9 @@ def end(conv: ConversationModel, by: str) -> tuple[Applied, str | None]:
             ConversationModel.ended_at.set(now_iso()),
             ConversationModel.gsi2pk.remove(),
             ConversationModel.gsi2sk.remove(),
+            ConversationModel.live_activity_at.remove(),
+            ConversationModel.sweep_at.remove(),
+            ConversationModel.offer_expires_at.remove(),
         ]
         extra = []
         holder = current.agent if current.status == states.ACTIVE else current.offer_agent

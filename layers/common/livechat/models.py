@@ -10,7 +10,7 @@ Access patterns (docs/architecture.md lists them with their costs):
 | dialog        | DIALOG           | <dialog id>        | GetItem                                   |
 | settings      | CONFIG           | SETTINGS           | GetItem                                   |
 | counter       | COUNTER          | RR#<pool>, ENGAGED | UpdateItem ADD (atomic tickets)           |
-| conversation  | CONV#<id>        | META               | GetItem; gsi1 (all, by activity); gsi2 (an agent's open chats) |
+| conversation  | CONV#<id>        | META               | GetItem; gsi1-gsi4 (see docs/architecture.md) |
 | event         | CONV#<id>        | EVT#<seq:010d>     | Query sk > EVT#<afterSeq>                  |
 | message id    | CONV#<id>        | CMID#<clientMsgId> | GetItem (idempotent sendMessage)          |
 | connection    | CONN#<id>        | CONN               | GetItem on every frame                    |
@@ -39,6 +39,8 @@ TEAM_PK = "TEAM"
 DIALOG_PK = "DIALOG"
 CONFIG_PK = "CONFIG"
 COUNTER_PK = "COUNTER"
+ENGAGEMENTS = "ENGAGEMENTS"
+IDEMPOTENCY_PK = "IDEMPOTENCY"
 META_SK = "META"
 ALL_CONVERSATIONS = "CONVS"
 
@@ -83,6 +85,29 @@ class OpenChatsByAgent(GlobalSecondaryIndex["ConversationModel"]):
 
     gsi2pk = UnicodeAttribute(hash_key=True)
     gsi2sk = UnicodeAttribute(range_key=True)
+
+
+class LiveChatsByActivity(GlobalSecondaryIndex["ConversationModel"]):
+    """Sparse: active live chats by their last message (inactivity expiry)."""
+
+    class Meta:
+        index_name = "gsi3"
+        projection = AllProjection()
+
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    live_activity_at = UnicodeAttribute(range_key=True)
+
+
+class RequestsByDeadline(GlobalSecondaryIndex["ConversationModel"]):
+    """Sparse: requests being routed or offered, by when the sweeper must step in if the
+    workflow did not (a workflow that died or never started)."""
+
+    class Meta:
+        index_name = "gsi4"
+        projection = AllProjection()
+
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    sweep_at = UnicodeAttribute(range_key=True)
 
 
 class _Item(Model):
@@ -153,8 +178,12 @@ class ConversationModel(_Item):
     gsi1sk = UnicodeAttribute()
     gsi2pk = UnicodeAttribute(null=True)
     gsi2sk = UnicodeAttribute(null=True)
+    live_activity_at = UnicodeAttribute(null=True)  # set only while active
+    sweep_at = UnicodeAttribute(null=True)  # set only while routing or offered
     by_activity = ConversationsByActivity()
     open_by_agent = OpenChatsByAgent()
+    live_by_activity = LiveChatsByActivity()
+    requests_by_deadline = RequestsByDeadline()
 
     @property
     def conversation_id(self) -> str:
@@ -237,7 +266,8 @@ def bind() -> None:
     _Unbound.region = settings.region
     _Unbound.host = settings.dynamodb_endpoint
     # PynamoDB caches a connection per model and index; drop them so the new host counts.
-    for holder in (*ALL_MODELS, _Item, ConversationsByActivity, OpenChatsByAgent):
+    for holder in (*ALL_MODELS, _Item, ConversationsByActivity, OpenChatsByAgent,
+                   LiveChatsByActivity, RequestsByDeadline):
         holder._connection = None  # type: ignore[attr-defined]
     _bound = True
 

@@ -13,8 +13,8 @@ from datetime import timedelta
 
 from aws_lambda_powertools import Logger
 
-from livechat import agents, catalog, counters, routing, states, store
-from livechat.clock import iso, new_id, now, now_iso
+from livechat import agents, catalog, counters, failures, quota, routing, states, store
+from livechat.clock import iso, new_id, now, now_iso, parse_iso
 from livechat.delivery import Notifier
 from livechat.errors import Conflict, LivechatError, NotFound, OfferExpired
 from livechat.events import frame_of
@@ -49,6 +49,14 @@ class Outcome:
     target: str = ""
 
 
+# How long after a deadline the sweeper steps in for a workflow that did not.
+SWEEP_GRACE_SECONDS = 20
+
+
+def sweep_deadline(moment: str) -> str:
+    return iso(parse_iso(moment) + timedelta(seconds=SWEEP_GRACE_SECONDS))
+
+
 def live_chat_card(conv: ConversationModel, card_id: str | None = None) -> LiveChatCard:
     dialog = catalog.get_dialog(conv.dialog_id)
     card = dialog.live_chat_card(card_id or conv.card_id or "")
@@ -68,6 +76,7 @@ def route(
     *,
     conversation: ConversationModel | None = None,
     agent_list: list[AgentModel] | None = None,
+    no_agent_reason: str = "no_agent",
 ) -> Outcome:
     """Offer a conversation that is `routing` to the next agent who can take it, or give
     the visitor the fallback. Safe to run twice: only one router can bind an offer."""
@@ -110,7 +119,7 @@ def route(
             logger.info("offer unreachable", conversation_id=conversation_id, agent=agent.email)
             withdraw(conversation_id, offer_id, "unreachable")
             tried.add(agent.email)
-    return fallback(conversation_id, "no_agent", notifier, settings, target=plan.target)
+    return fallback(conversation_id, no_agent_reason, notifier, settings, target=plan.target)
 
 
 def _offer(conversation_id: str, email: str, settings: WorkspaceSettings) -> tuple[str, str]:
@@ -131,6 +140,7 @@ def _offer(conversation_id: str, email: str, settings: WorkspaceSettings) -> tup
                 ConversationModel.offer_id.set(offer_id),
                 ConversationModel.offer_agent.set(email),
                 ConversationModel.offer_expires_at.set(expires_at),
+                ConversationModel.sweep_at.set(sweep_deadline(expires_at)),
                 ConversationModel.offers.set(ConversationModel.offers.append([history])),
             ],
             condition=ConversationModel.status == states.ROUTING,
@@ -153,6 +163,7 @@ def _end_offer(conv: ConversationModel, offer_id: str, outcome: str) -> list[obj
         ConversationModel.status.set(states.ROUTING),
         ConversationModel.offer_id.remove(),
         ConversationModel.offer_expires_at.remove(),
+        ConversationModel.sweep_at.set(sweep_deadline(now_iso())),
         ConversationModel.tried.add({conv.offer_agent or ""}),
     ]
     if index is not None:
@@ -206,7 +217,8 @@ def _check_offer_owner(conversation_id: str, offer_id: str, email: str) -> None:
     raise NotFound(f"offer {offer_id} not found")
 
 
-def accept(conversation_id: str, offer_id: str, agent: AgentModel) -> store.Applied:
+def accept(conversation_id: str, offer_id: str, agent: AgentModel, notifier: Notifier,
+           settings: WorkspaceSettings) -> store.Applied:
     """Offered → active, only if this offer is still current and unexpired: one
     condition, so an accept racing a decline, a timeout or another router has exactly one
     outcome."""
@@ -231,20 +243,35 @@ def accept(conversation_id: str, offer_id: str, agent: AgentModel) -> store.Appl
                 ConversationModel.agent_name.set(agent.name),
                 ConversationModel.agent_avatar.set(agent.avatar_url or ""),
                 ConversationModel.accepted_at.set(at),
+                ConversationModel.live_activity_at.set(at),
                 ConversationModel.offer_expires_at.remove(),
+                ConversationModel.sweep_at.remove(),
                 ConversationModel.offers[index]["outcome"].set("accepted"),
                 ConversationModel.gsi2pk.set(inbox_pk(email)),
                 ConversationModel.gsi2sk.set(f"{at}#{conversation_id}"),
             ],
             condition=_offer_is_current(offer_id, email)
             & (ConversationModel.offer_expires_at > at),
+            extra=[quota.count_engagement(settings)],
         )
 
     try:
-        return store.apply(conversation_id, plan)
+        applied = store.apply(conversation_id, plan)
     except OfferExpired:
         _check_offer_owner(conversation_id, offer_id, email)
         raise
+    except quota.QuotaReached:
+        # The last engagement went to another chat: this visitor gets the global fallback,
+        # never a half-joined chat.
+        try:
+            withdraw(conversation_id, offer_id, "quota_reached", agent=email)
+        except OfferExpired:
+            raise OfferExpired("this offer is no longer open") from None
+        notifier.to_agent(email, withdrawn_frame(conversation_id, offer_id, "expired"))
+        fallback(conversation_id, "quota_reached", notifier, settings)
+        raise
+    quota.after_engagement(settings)
+    return applied
 
 
 def fallback(
@@ -272,6 +299,7 @@ def fallback(
                 ConversationModel.kind.set(states.LIVE_KIND),
                 ConversationModel.fallback_reason.set(reason),
                 ConversationModel.ended_at.set(now_iso()),
+                ConversationModel.sweep_at.remove(),
             ],
             condition=ConversationModel.status == from_status,
         )
@@ -282,6 +310,8 @@ def fallback(
         return Outcome("stopped")
     notifier.to_visitor(applied.conversation.visitor_id, frame_of(conversation_id, applied.events[0]))
     logger.info("chat fallback", conversation_id=conversation_id, reason=reason, target=target)
+    failures.report(failures.failed_action(failures.LIVE_CHAT, reason,
+                                           conversation_id=conversation_id))
     return Outcome("fallback", reason=reason, target=target)
 
 
