@@ -3,7 +3,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from livechat.protocol_doc import render
 
 pytestmark = pytest.mark.unit
