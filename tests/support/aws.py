@@ -95,7 +95,8 @@ def gateway(monkeypatch: pytest.MonkeyPatch) -> Gateway:
 
 @pytest.fixture
 def aws(aws_env: None, gateway: Gateway) -> Iterator[Gateway]:
-    with mock_aws():
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True},
+                          "lambda": {"use_docker": False}}):
         config.reset()
         store.reset()
         auth.reset()

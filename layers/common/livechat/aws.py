@@ -40,6 +40,10 @@ def management_api(endpoint_url: str) -> ApiGatewayManagementApiClient:
     return _client("apigatewaymanagementapi", endpoint_url)  # type: ignore[no-any-return]
 
 
+def dynamodb() -> Any:
+    return _client("dynamodb", get_settings().dynamodb_endpoint)
+
+
 def lambda_client() -> Any:
     return _client("lambda", get_settings().lambda_endpoint)
 

@@ -58,7 +58,8 @@ def get_settings() -> Settings:
 def reset() -> None:
     """Forget cached settings and every client built from them."""
     get_settings.cache_clear()
-    from livechat import aws, models
+    from livechat import aws, models, notifications
 
     aws.reset_clients()
     models.unbind()
+    notifications.reset()

@@ -34,7 +34,7 @@ def _done() -> dict[str, Any]:
     return {"outcome": DONE, "waitSeconds": 0}
 
 
-def start(conversation_id: str, attempt: int) -> None:
+def start(conversation_id: str, attempt: int, *, suffix: str = "") -> None:
     """Start the timer for a request. Named after the conversation and its request, so a
     retried start is harmless. A start that fails is logged: the sweeper finishes the
     request when its deadline passes."""
@@ -45,7 +45,7 @@ def start(conversation_id: str, attempt: int) -> None:
     try:
         aws.stepfunctions().start_execution(
             stateMachineArn=arn,
-            name=f"{conversation_id}-{attempt}",
+            name=f"{conversation_id}-{attempt}{'-' + suffix if suffix else ''}",
             input=f'{{"conversationId": "{conversation_id}"}}',
         )
     except ClientError as exc:
