@@ -4,7 +4,8 @@ cfn-lint 1.58 no longer catches errors inside SAM resources (see NOTES-aws-offli
 the template is first translated to plain CloudFormation with aws-sam-translator — with
 placeholder S3 code locations and no AWS call — and cfn-lint then checks the result. The
 structural tests below read the source template and the translation for what neither
-tool checks: routes, least privilege, log retention.
+tool checks: routes, least privilege, log retention, the workflow's transitions and
+substitutions, alarms.
 """
 
 from __future__ import annotations
@@ -24,7 +25,13 @@ from samtranslator.model.exceptions import InvalidDocumentException
 from samtranslator.translator.managed_policy_translator import ManagedPolicyLoader
 from samtranslator.translator.transform import transform
 
-from tests.support.template import ROOT, load_template, table_create_kwargs
+from tests.support.template import (
+    ROOT,
+    definition_placeholders,
+    load_template,
+    state_machine_definition,
+    table_create_kwargs,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -40,16 +47,41 @@ FUNCTIONS = {
     "WsConnectFunction": "functions/ws_connect/",
     "WsMessageFunction": "functions/ws_message/",
     "VisitorSessionFunction": "functions/visitor_session/",
+    "RouteChatFunction": "functions/route_chat/",
+    "NotifyFailureFunction": "functions/notify_failure/",
+    "TimeoutSweeperFunction": "functions/timeout_sweeper/",
 }
+ITEM_ACTIONS = {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query"}
 TABLE_ACTIONS = {
-    "WsConnectFunction": {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query"},
+    "WsConnectFunction": ITEM_ACTIONS,
     # TransactWriteItems is authorised per item through these actions.
-    "WsMessageFunction": {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query",
-                          "ConditionCheckItem"},
+    "WsMessageFunction": ITEM_ACTIONS | {"ConditionCheckItem"},
     "VisitorSessionFunction": set(),
+    "RouteChatFunction": ITEM_ACTIONS | {"ConditionCheckItem"},
+    # Reads the conversation; Powertools Idempotency records live in the same table.
+    "NotifyFailureFunction": ITEM_ACTIONS,
+    "TimeoutSweeperFunction": ITEM_ACTIONS | {"ConditionCheckItem"},
 }
+# Functions that post frames to WebSocket connections.
+POSTERS = {"WsMessageFunction", "RouteChatFunction", "TimeoutSweeperFunction"}
+# Functions that start the offer workflow. Not RouteChatFunction: the state machine names
+# it, so it naming the state machine would be a circular dependency.
+WORKFLOW_STARTERS = {"WsMessageFunction", "TimeoutSweeperFunction"}
+# Functions that report failed actions to NotifyFailureFunction (async invoke).
+FAILURE_REPORTERS = {"WsMessageFunction", "RouteChatFunction", "TimeoutSweeperFunction"}
+# The one documented exception to the Globals timeout (no API Gateway waits on it).
+OWN_TIMEOUTS = {"TimeoutSweeperFunction": 120}
+GLOBAL_TIMEOUT = 29
 # Actions AWS only grants on Resource "*".
 STAR_ONLY_ACTIONS = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+# Step Functions' log delivery to CloudWatch Logs: these actions too only work on "*"
+# (Step Functions developer guide, "IAM policies for logging to CloudWatch Logs"). Allowed
+# for the state machine's role only.
+LOG_DELIVERY_ACTIONS = {
+    "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies", "logs:DescribeLogGroups",
+}
 ALLOWED_MANAGED_POLICIES = {
     "service-role/AWSLambdaBasicExecutionRole",  # logs:CreateLogStream/PutLogEvents
     "AWSXrayWriteOnlyAccess",  # added by SAM for Tracing: Active
@@ -82,9 +114,26 @@ def translate(template: Template) -> Template:
         for key in ("CodeUri", "ContentUri"):
             if isinstance(props.get(key), str) and not props[key].startswith("s3://"):
                 props[key] = f"s3://livechat-placeholder/{logical_id}.zip"
+        # `sam package` uploads a local DefinitionUri; inlining it instead lets cfn-lint
+        # check the ASL (and the substitutions) of the translated state machine.
+        uri = props.get("DefinitionUri")
+        if isinstance(uri, str) and not uri.startswith("s3://"):
+            props["Definition"] = state_machine_definition(sam, logical_id)
+            del props["DefinitionUri"]
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("AWS_DEFAULT_REGION", "us-east-1")
-        return transform(sam, {}, _NoManagedPolicies())
+        cfn = transform(sam, {}, _NoManagedPolicies())
+    # SAM writes an inline definition back as a DefinitionString Fn::Join of JSON lines,
+    # which cfn-lint cannot read; the same document as a Definition object it validates.
+    for machine in resources_of(cfn, "AWS::StepFunctions::StateMachine").values():
+        props = machine["Properties"]
+        joined = props.get("DefinitionString", {})
+        if isinstance(joined, dict) and "Fn::Join" in joined:
+            separator, lines = joined["Fn::Join"]
+            if all(isinstance(line, str) for line in lines):
+                props["Definition"] = json.loads(separator.join(lines))
+                del props["DefinitionString"]
+    return cfn
 
 
 def lint_problems(cfn: Template) -> list[Match]:
@@ -112,11 +161,26 @@ def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def statements_of(cfn: Template, function_id: str) -> list[dict[str, Any]]:
-    """Every statement of the inline policies of a translated function's role."""
-    role_id = cfn["Resources"][function_id]["Properties"]["Role"]["Fn::GetAtt"][0]
-    policies = cfn["Resources"][role_id]["Properties"].get("Policies", [])
+def role_of(cfn: Template, logical_id: str) -> str:
+    """The role of a translated function (Role) or state machine (RoleArn)."""
+    props = cfn["Resources"][logical_id]["Properties"]
+    return str((props.get("Role") or props["RoleArn"])["Fn::GetAtt"][0])
+
+
+def role_statements(role: dict[str, Any]) -> list[dict[str, Any]]:
+    policies = role["Properties"].get("Policies", [])
     return [s for p in policies for s in as_list(p["PolicyDocument"]["Statement"])]
+
+
+def statements_of(cfn: Template, logical_id: str) -> list[dict[str, Any]]:
+    """Every statement of the inline policies of a translated function's (or state
+    machine's) role."""
+    return role_statements(cfn["Resources"][role_of(cfn, logical_id)])
+
+
+def granting(cfn: Template, logical_id: str, action: str) -> list[dict[str, Any]]:
+    """The statements of a role that grant exactly `action` (among others)."""
+    return [s for s in statements_of(cfn, logical_id) if action in as_list(s["Action"])]
 
 
 def actions_of(statements: list[dict[str, Any]], service: str) -> set[str]:
@@ -176,11 +240,28 @@ def _api_naming_a_function(t: Template) -> None:
         "Fn::Sub": "${WsMessageFunction.Arn}"}
 
 
+def _workflow_task_naming_the_state_machine(t: Template) -> None:
+    # The state machine's substitutions name RouteChatFunction: a cycle.
+    variables = t["Resources"]["RouteChatFunction"]["Properties"]["Environment"]["Variables"]
+    variables["LIVECHAT_STATE_MACHINE_ARN"] = {"Ref": "OfferStateMachine"}
+
+
+def _unknown_asl_state_type(t: Template) -> None:
+    props = t["Resources"]["OfferStateMachine"]["Properties"]
+    definition = state_machine_definition(t, "OfferStateMachine")
+    definition["States"]["WaitForAccept"]["Type"] = "Sleep"
+    props["Definition"] = definition
+    del props["DefinitionUri"]
+
+
 @pytest.mark.parametrize(("break_it", "rule_id"), [
     (_runtime_python399, "E3030"),
     (_route_to_a_missing_integration, "E1019"),
     (_api_naming_a_function, "E3004"),
-], ids=["unknown runtime", "route to a missing integration", "circular dependency"])
+    (_workflow_task_naming_the_state_machine, "E3004"),
+    (_unknown_asl_state_type, "E3601"),
+], ids=["unknown runtime", "route to a missing integration", "circular dependency",
+        "workflow cycle", "unknown ASL state type"])
 def test_lint_reports_a_broken_template(
     template: Template, break_it: Callable[[Template], None], rule_id: str
 ) -> None:
@@ -272,10 +353,14 @@ def test_every_function_runs_python313_on_arm64_with_tracing_and_the_layer(
         assert props["TracingConfig"] == {"Mode": "Active"}
         assert props["Layers"] == [{"Ref": layer_id}]
         assert props["MemorySize"] == 512
-        assert props["Timeout"] == 29
     for function_id in FUNCTIONS:  # set once, in Globals
         own = template["Resources"][function_id]["Properties"]
-        assert not {"Runtime", "Architectures", "Layers"} & own.keys()
+        timeout = cfn["Resources"][function_id]["Properties"]["Timeout"]
+        assert not {"Runtime", "Architectures", "Layers", "MemorySize", "Tracing"} & own.keys()
+        # Only the documented exceptions override the Globals timeout.
+        assert ("Timeout" in own) is (function_id in OWN_TIMEOUTS), function_id
+        assert timeout == OWN_TIMEOUTS.get(function_id, GLOBAL_TIMEOUT), function_id
+    assert template["Globals"]["Function"]["Timeout"] == GLOBAL_TIMEOUT
 
 
 def test_every_function_points_at_a_directory_with_its_handler(template: Template) -> None:
@@ -322,10 +407,41 @@ def test_every_function_gets_the_shared_environment(cfn: Template) -> None:
         assert variables.items() >= expected.items(), function_id
 
 
-def test_both_ws_functions_know_the_management_endpoint(cfn: Template) -> None:
-    for function_id in ("WsConnectFunction", "WsMessageFunction"):
+def test_the_functions_that_post_frames_know_the_management_endpoint(cfn: Template) -> None:
+    for function_id in {"WsConnectFunction"} | POSTERS:
         variables = cfn["Resources"][function_id]["Properties"]["Environment"]["Variables"]
         assert sub_text(variables["LIVECHAT_WS_MANAGEMENT_ENDPOINT"]) == MANAGEMENT_ENDPOINT
+
+
+SHARED_VARIABLES = {
+    "LIVECHAT_TABLE_NAME", "LIVECHAT_USER_POOL_ID", "LIVECHAT_USER_POOL_CLIENT_ID",
+    "LIVECHAT_VISITOR_SECRET_ARN", "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE",
+    "POWERTOOLS_LOG_LEVEL",
+}
+
+
+@pytest.mark.parametrize(("function_id", "own"), [
+    ("WsConnectFunction", {"LIVECHAT_WS_MANAGEMENT_ENDPOINT"}),
+    ("WsMessageFunction", {"LIVECHAT_WS_MANAGEMENT_ENDPOINT", "LIVECHAT_STATE_MACHINE_ARN",
+                           "LIVECHAT_NOTIFY_FUNCTION"}),
+    ("VisitorSessionFunction", set()),
+    ("RouteChatFunction", {"LIVECHAT_WS_MANAGEMENT_ENDPOINT", "LIVECHAT_NOTIFY_FUNCTION"}),
+    ("NotifyFailureFunction", {"LIVECHAT_INBOX_URL"}),
+    ("TimeoutSweeperFunction", {"LIVECHAT_WS_MANAGEMENT_ENDPOINT",
+                                "LIVECHAT_STATE_MACHINE_ARN", "LIVECHAT_NOTIFY_FUNCTION"}),
+])
+def test_each_function_gets_exactly_its_own_variables_besides_the_shared_ones(
+    cfn: Template, function_id: str, own: set[str]
+) -> None:
+    variables = cfn["Resources"][function_id]["Properties"]["Environment"]["Variables"]
+
+    assert set(variables) - SHARED_VARIABLES == own
+    if "LIVECHAT_STATE_MACHINE_ARN" in own:  # the Ref of a state machine is its ARN
+        assert variables["LIVECHAT_STATE_MACHINE_ARN"] == {"Ref": "OfferStateMachine"}
+    if "LIVECHAT_NOTIFY_FUNCTION" in own:
+        assert variables["LIVECHAT_NOTIFY_FUNCTION"] == {"Ref": "NotifyFailureFunction"}
+    if "LIVECHAT_INBOX_URL" in own:
+        assert variables["LIVECHAT_INBOX_URL"] == {"Ref": "InboxUrl"}
 
 
 def test_every_function_logs_to_its_own_group_with_retention(cfn: Template) -> None:
@@ -334,11 +450,34 @@ def test_every_function_logs_to_its_own_group_with_retention(cfn: Template) -> N
     used = [cfn["Resources"][f]["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
             for f in FUNCTIONS]
 
-    assert len(set(used)) == len(FUNCTIONS)
+    assert len(set(used)) == len(FUNCTIONS) == 6
     assert set(used) <= set(groups)
-    for group in groups.values():
-        assert group["Properties"].get("RetentionInDays") == {"Ref": "LogRetentionDays"}
-        assert sub_text(group["Properties"]["LogGroupName"]).startswith("/aws/lambda/")
+    for group_id in used:
+        name = groups[group_id]["Properties"]["LogGroupName"]
+        assert sub_text(name).startswith("/aws/lambda/"), group_id
+    for group_id, group in groups.items():
+        assert group["Properties"].get("RetentionInDays") == {"Ref": "LogRetentionDays"}, (
+            group_id)
+
+
+def test_the_workflow_logs_errors_without_execution_data_to_its_own_group(
+    cfn: Template,
+) -> None:
+    groups = resources_of(cfn, "AWS::Logs::LogGroup")
+    logging = cfn["Resources"]["OfferStateMachine"]["Properties"]["LoggingConfiguration"]
+    function_groups = {cfn["Resources"][f]["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+                       for f in FUNCTIONS}
+
+    (destination,) = logging["Destinations"]
+    group_id, attribute = destination["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"]
+
+    assert logging["Level"] == "ERROR"
+    assert logging["IncludeExecutionData"] is False
+    assert attribute == "Arn"
+    assert group_id in groups and group_id not in function_groups
+    assert sub_text(groups[group_id]["Properties"]["LogGroupName"]).startswith(
+        "/aws/vendedlogs/states/")
+    assert set(groups) == function_groups | {group_id}  # no stray group
 
 
 # --- least privilege --------------------------------------------------------------------
@@ -353,19 +492,22 @@ def test_every_lambda_permission_names_its_source(cfn: Template) -> None:
 
 
 def test_no_policy_statement_allows_every_resource_or_every_action(cfn: Template) -> None:
+    workflow_role = role_of(cfn, "OfferStateMachine")
     statements = [
-        s
-        for role in resources_of(cfn, "AWS::IAM::Role").values()
-        for p in role["Properties"].get("Policies", [])
-        for s in as_list(p["PolicyDocument"]["Statement"])
+        (role_id, s)
+        for role_id, role in resources_of(cfn, "AWS::IAM::Role").items()
+        for s in role_statements(role)
     ]
 
     assert statements
-    for s in statements:
+    for role_id, s in statements:
+        assert s["Effect"] == "Allow", s
         assert not {"NotAction", "NotResource"} & s.keys(), s
         assert not any("*" in a for a in as_list(s["Action"])), s
         if "*" in as_list(s["Resource"]):
-            assert set(as_list(s["Action"])) <= STAR_ONLY_ACTIONS, s
+            actions = set(as_list(s["Action"]))
+            assert (actions <= STAR_ONLY_ACTIONS
+                    or (actions <= LOG_DELIVERY_ACTIONS and role_id == workflow_role)), s
 
 
 def test_roles_carry_only_the_basic_and_xray_managed_policies(cfn: Template) -> None:
@@ -388,25 +530,110 @@ def test_each_function_gets_exactly_its_table_actions_on_the_table_and_its_index
                                  {"Fn::Sub": "${Table.Arn}/index/*"}]
 
 
-def test_only_ws_message_manages_connections_and_only_on_its_own_stage(cfn: Template) -> None:
-    def manage_statements(function_id: str) -> list[dict[str, Any]]:
-        return [s for s in statements_of(cfn, function_id) if actions_of([s], "execute-api")]
+@pytest.mark.parametrize("function_id", FUNCTIONS)
+def test_only_the_posters_manage_connections_and_only_post_on_their_own_stage(
+    cfn: Template, function_id: str
+) -> None:
+    manage = [s for s in statements_of(cfn, function_id) if actions_of([s], "execute-api")]
 
-    (statement,) = manage_statements("WsMessageFunction")
-
+    if function_id not in POSTERS:
+        assert manage == []
+        return
+    (statement,) = manage
     assert actions_of([statement], "execute-api") == {"ManageConnections"}
     for resource in as_list(statement["Resource"]):
         assert re.fullmatch(
             r"arn:\$\{AWS::Partition\}:execute-api:\$\{AWS::Region\}:\$\{AWS::AccountId\}"
-            r":\$\{WebSocketApi\}/\$\{StageName\}/(POST|GET|DELETE)/@connections/\*",
+            r":\$\{WebSocketApi\}/\$\{StageName\}/POST/@connections/\*",
             sub_text(resource))
-    assert manage_statements("WsConnectFunction") == []
-    assert manage_statements("VisitorSessionFunction") == []
+
+
+@pytest.mark.parametrize("function_id", FUNCTIONS)
+def test_only_the_workflow_starters_start_executions_and_only_of_the_offer_workflow(
+    cfn: Template, function_id: str
+) -> None:
+    statements = [s for s in statements_of(cfn, function_id) if actions_of([s], "states")]
+
+    if function_id not in WORKFLOW_STARTERS:
+        assert statements == []
+        return
+    (statement,) = statements
+    assert as_list(statement["Action"]) == ["states:StartExecution"]
+    assert statement["Resource"] == {"Ref": "OfferStateMachine"}
+
+
+@pytest.mark.parametrize("function_id", FUNCTIONS)
+def test_only_the_failure_reporters_invoke_a_function_and_only_notify_failure(
+    cfn: Template, function_id: str
+) -> None:
+    statements = [s for s in statements_of(cfn, function_id) if actions_of([s], "lambda")]
+
+    if function_id not in FAILURE_REPORTERS:
+        assert statements == []
+        return
+    (statement,) = statements
+    assert as_list(statement["Action"]) == ["lambda:InvokeFunction"]
+    assert statement["Resource"] == {"Fn::GetAtt": ["NotifyFailureFunction", "Arn"]}
+
+
+@pytest.mark.parametrize("function_id", FUNCTIONS)
+def test_only_notify_failure_sends_mail_and_only_as_the_sender_identity(
+    cfn: Template, function_id: str
+) -> None:
+    statements = [s for s in statements_of(cfn, function_id)
+                  if actions_of([s], "ses") or actions_of([s], "sesv2")]
+
+    if function_id != "NotifyFailureFunction":
+        assert statements == []
+        return
+    (statement,) = statements
+    assert as_list(statement["Action"]) == ["ses:SendEmail"]
+    assert sub_text(statement["Resource"]) == (
+        "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${SenderIdentity}")
+
+
+@pytest.mark.parametrize("function_id", FUNCTIONS)
+def test_only_notify_failure_writes_to_a_queue_and_only_to_its_dead_letter_queue(
+    cfn: Template, function_id: str
+) -> None:
+    statements = [s for s in statements_of(cfn, function_id) if actions_of([s], "sqs")]
+
+    if function_id != "NotifyFailureFunction":
+        assert statements == []
+        return
+    (statement,) = statements
+    assert as_list(statement["Action"]) == ["sqs:SendMessage"]
+    assert statement["Resource"] == {"Fn::GetAtt": ["NotifyDeadLetterQueue", "Arn"]}
+
+
+def test_the_workflow_may_only_invoke_route_chat_park_requests_and_deliver_its_logs(
+    cfn: Template,
+) -> None:
+    statements = statements_of(cfn, "OfferStateMachine")
+    role = cfn["Resources"][role_of(cfn, "OfferStateMachine")]["Properties"]
+
+    (invoke,) = granting(cfn, "OfferStateMachine", "lambda:InvokeFunction")
+    (park,) = granting(cfn, "OfferStateMachine", "sqs:SendMessage")
+    (deliver,) = [s for s in statements if actions_of([s], "logs")]
+    fmt, names = invoke["Resource"]["Fn::Sub"]
+
+    assert {a for s in statements for a in as_list(s["Action"])} == (
+        {"lambda:InvokeFunction", "sqs:SendMessage"} | LOG_DELIVERY_ACTIONS)
+    assert as_list(invoke["Action"]) == ["lambda:InvokeFunction"]
+    # LambdaInvokePolicy: the function and its versions/aliases (name followed by `*`).
+    assert fmt.endswith(":function:${functionName}*")
+    assert names == {"functionName": {"Ref": "RouteChatFunction"}}
+    assert park["Resource"] == {"Fn::GetAtt": ["RoutingDeadLetterQueue", "Arn"]}
+    assert set(as_list(deliver["Action"])) == LOG_DELIVERY_ACTIONS
+    assert deliver["Resource"] == "*"
+    assert [sub_text(a) for a in role["ManagedPolicyArns"]] == [
+        "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess"]
 
 
 @pytest.mark.parametrize(("function_id", "reads_secret"), [
     ("WsConnectFunction", True), ("WsMessageFunction", False),
-    ("VisitorSessionFunction", True),
+    ("VisitorSessionFunction", True), ("RouteChatFunction", False),
+    ("NotifyFailureFunction", False), ("TimeoutSweeperFunction", False),
 ])
 def test_only_token_checkers_read_the_visitor_secret(
     cfn: Template, function_id: str, reads_secret: bool
@@ -425,6 +652,225 @@ def test_visitor_session_needs_nothing_but_the_secret(cfn: Template) -> None:
                for a in as_list(s["Action"])}
 
     assert actions == {"secretsmanager:GetSecretValue"}
+
+
+# --- offer workflow ---------------------------------------------------------------------
+
+
+def transitions(definition: dict[str, Any]) -> dict[str, set[str]]:
+    """Each state's successors: Next, a Choice's Default and choices, every Catch."""
+    found: dict[str, set[str]] = {}
+    for name, state in definition["States"].items():
+        targets = {state.get("Next"), state.get("Default")}
+        targets |= {c.get("Next") for c in state.get("Choices", [])}
+        targets |= {c.get("Next") for c in state.get("Catch", [])}
+        found[name] = {t for t in targets if t is not None}
+    return found
+
+
+def transition_problems(definition: dict[str, Any]) -> list[str]:
+    """Transitions to missing states and states nothing reaches (moto and cfn-lint 1.58
+    both accept a Next to a missing state)."""
+    states = set(definition["States"])
+    edges = transitions(definition)
+    problems = [f"{name} -> {target}" for name, targets in edges.items()
+                for target in sorted(targets - states)]
+    if definition["StartAt"] not in states:
+        problems.append(f"StartAt -> {definition['StartAt']}")
+    reached, todo = set(), [definition["StartAt"]]
+    while todo:
+        name = todo.pop()
+        if name in reached or name not in states:
+            continue
+        reached.add(name)
+        todo.extend(edges[name])
+    problems += [f"unreachable {name}" for name in sorted(states - reached)]
+    return problems
+
+
+@pytest.fixture(scope="module")
+def definition(template: Template) -> dict[str, Any]:
+    return state_machine_definition(template, "OfferStateMachine")
+
+
+def test_the_workflow_is_a_traced_standard_state_machine_from_its_asl_file(
+    template: Template, cfn: Template
+) -> None:
+    source = template["Resources"]["OfferStateMachine"]["Properties"]
+    translated = cfn["Resources"]["OfferStateMachine"]["Properties"]
+
+    assert source["Type"] == "STANDARD"
+    assert (ROOT / source["DefinitionUri"]).is_file()
+    assert source["DefinitionUri"].startswith("statemachine/")
+    assert source["DefinitionUri"].endswith(".asl.json")
+    assert translated["StateMachineType"] == "STANDARD"
+    assert translated["TracingConfiguration"] == {"Enabled": True}
+
+
+def test_every_placeholder_of_the_definition_has_a_substitution_and_no_more(
+    template: Template, definition: dict[str, Any]
+) -> None:
+    substitutions = template["Resources"]["OfferStateMachine"]["Properties"][
+        "DefinitionSubstitutions"]
+
+    assert definition_placeholders(definition) == set(substitutions)
+    assert substitutions == {
+        "RouteChatFunctionArn": {"Fn::GetAtt": ["RouteChatFunction", "Arn"]},
+        "DeadLetterQueueUrl": {"Ref": "RoutingDeadLetterQueue"},
+    }
+
+
+def test_definition_placeholders_are_found_in_nested_values() -> None:
+    found = definition_placeholders(
+        {"A": {"B": ["x", "${One}"], "${Two}": 3}, "C": "a ${Three} b ${One}"})
+
+    assert found == {"One", "Two", "Three"}
+
+
+def test_every_transition_of_the_workflow_names_a_state_and_every_state_is_reached(
+    definition: dict[str, Any],
+) -> None:
+    assert transition_problems(definition) == []
+
+
+def test_transition_problems_reports_missing_targets_and_orphans() -> None:
+    broken = {"StartAt": "A", "States": {
+        "A": {"Type": "Task", "Next": "Nowhere",
+              "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "B"}]},
+        "B": {"Type": "Choice", "Choices": [{"Next": "Gone"}], "Default": "C"},
+        "C": {"Type": "Succeed"},
+        "Orphan": {"Type": "Pass", "Next": "C"},
+    }}
+
+    assert transition_problems(broken) == [
+        "A -> Nowhere", "B -> Gone", "unreachable Orphan"]
+
+
+def test_every_workflow_task_catches_everything_and_goes_somewhere(
+    definition: dict[str, Any],
+) -> None:
+    tasks = {name: state for name, state in definition["States"].items()
+             if state["Type"] == "Task"}
+
+    assert tasks
+    for name, state in tasks.items():
+        assert any("States.ALL" in c["ErrorEquals"] for c in state.get("Catch", [])), name
+        for retry in state.get("Retry", []):
+            assert "States.ALL" not in retry["ErrorEquals"], name
+            assert not any("ConditionalCheckFailed" in e for e in retry["ErrorEquals"]), name
+
+
+def test_the_workflows_lambda_tasks_call_route_chat(definition: dict[str, Any]) -> None:
+    lambda_tasks = [s for s in definition["States"].values()
+                    if s.get("Resource") == "arn:aws:states:::lambda:invoke"]
+
+    assert lambda_tasks
+    for state in lambda_tasks:
+        assert state["Parameters"]["FunctionName"] == "${RouteChatFunctionArn}"
+
+
+# --- failure notices, the sweeper, queues and alarms --------------------------------------
+
+
+def test_notify_failure_retries_twice_within_six_hours_then_parks_in_its_queue(
+    template: Template, cfn: Template
+) -> None:
+    props = template["Resources"]["NotifyFailureFunction"]["Properties"]
+    (config,) = [r["Properties"] for r in
+                 resources_of(cfn, "AWS::Lambda::EventInvokeConfig").values()]
+    translated = cfn["Resources"]["NotifyFailureFunction"]["Properties"]
+
+    assert props["EventInvokeConfig"] == {
+        "MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 21600}
+    assert props["DeadLetterQueue"] == {
+        "Type": "SQS", "TargetArn": {"Fn::GetAtt": ["NotifyDeadLetterQueue", "Arn"]}}
+    assert config["FunctionName"] == {"Ref": "NotifyFailureFunction"}
+    assert config["MaximumRetryAttempts"] == 2
+    assert config["MaximumEventAgeInSeconds"] == 21600
+    assert translated["DeadLetterConfig"] == {
+        "TargetArn": {"Fn::GetAtt": ["NotifyDeadLetterQueue", "Arn"]}}
+
+
+def test_the_sweeper_runs_every_minute_and_only_events_may_invoke_it(cfn: Template) -> None:
+    rules = resources_of(cfn, "AWS::Events::Rule")
+    (rule_id, rule), = rules.items()
+    (permission,) = [p["Properties"] for p in
+                     resources_of(cfn, "AWS::Lambda::Permission").values()
+                     if p["Properties"]["FunctionName"] == {"Ref": "TimeoutSweeperFunction"}]
+
+    assert rule["Properties"]["ScheduleExpression"] == "rate(1 minute)"
+    assert rule["Properties"].get("State", "ENABLED") == "ENABLED"
+    assert [t["Arn"] for t in rule["Properties"]["Targets"]] == [
+        {"Fn::GetAtt": ["TimeoutSweeperFunction", "Arn"]}]
+    assert permission["Principal"] == "events.amazonaws.com"
+    assert permission["SourceArn"] == {"Fn::GetAtt": [rule_id, "Arn"]}
+
+
+def test_the_dead_letter_queues_keep_messages_14_days_encrypted(template: Template) -> None:
+    queues = resources_of(template, "AWS::SQS::Queue")
+
+    assert set(queues) == {"NotifyDeadLetterQueue", "RoutingDeadLetterQueue"}
+    for queue in queues.values():
+        assert queue["Properties"] == {"MessageRetentionPeriod": 1209600,
+                                       "SqsManagedSseEnabled": True}
+
+
+ALARMS = {
+    "NotifyDeadLetterAlarm": (
+        "AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum", 60,
+        [{"Name": "QueueName",
+          "Value": {"Fn::GetAtt": ["NotifyDeadLetterQueue", "QueueName"]}}]),
+    "RoutingDeadLetterAlarm": (
+        "AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum", 60,
+        [{"Name": "QueueName",
+          "Value": {"Fn::GetAtt": ["RoutingDeadLetterQueue", "QueueName"]}}]),
+    "OfferWorkflowFailedAlarm": (
+        "AWS/States", "ExecutionsFailed", "Sum", 60,
+        [{"Name": "StateMachineArn", "Value": {"Ref": "OfferStateMachine"}}]),
+    "CounterDriftAlarm": (
+        "livechat", "CounterDrift", "Sum", 300, [{"Name": "service", "Value": "livechat"}]),
+}
+
+
+def test_exactly_the_expected_alarms_exist(template: Template) -> None:
+    assert set(resources_of(template, "AWS::CloudWatch::Alarm")) == set(ALARMS)
+
+
+@pytest.mark.parametrize("alarm_id", ALARMS)
+def test_each_alarm_fires_on_one_occurrence_and_notifies_the_optional_topic(
+    template: Template, alarm_id: str
+) -> None:
+    namespace, metric, statistic, period, dimensions = ALARMS[alarm_id]
+    props = template["Resources"][alarm_id]["Properties"]
+
+    assert (props["Namespace"], props["MetricName"]) == (namespace, metric)
+    assert props["Dimensions"] == dimensions
+    assert (props["Statistic"], props["Period"]) == (statistic, period)
+    assert props["EvaluationPeriods"] == 1
+    assert props["Threshold"] == 1
+    assert props["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert props["TreatMissingData"] == "notBreaching"
+    assert props["AlarmActions"] == {"Fn::If": [
+        "HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]}
+
+
+def test_alarms_have_actions_only_when_a_topic_is_given(template: Template) -> None:
+    assert template["Conditions"]["HasAlarmTopic"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmTopicArn"}, ""]}]}
+
+
+def test_the_counter_drift_alarm_watches_what_the_sweeper_emits(template: Template) -> None:
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    props = template["Resources"]["CounterDriftAlarm"]["Properties"]
+    sweeper = (ROOT / FUNCTIONS["TimeoutSweeperFunction"] / "app.py").read_text(
+        encoding="utf-8")
+
+    # Powertools Metrics: namespace from POWERTOOLS_METRICS_NAMESPACE, default dimension
+    # service = POWERTOOLS_SERVICE_NAME.
+    assert props["Namespace"] == variables["POWERTOOLS_METRICS_NAMESPACE"]
+    assert props["Dimensions"] == [
+        {"Name": "service", "Value": variables["POWERTOOLS_SERVICE_NAME"]}]
+    assert f'name="{props["MetricName"]}"' in sweeper
 
 
 # --- the rest of the stack --------------------------------------------------------------
@@ -472,12 +918,32 @@ def test_any_site_may_post_for_a_visitor_session(template: Template) -> None:
 
 
 def test_parameters_and_outputs(template: Template) -> None:
-    assert template["Parameters"]["StageName"]["Default"] == "prod"
-    assert template["Parameters"]["LogRetentionDays"]["Default"] == 30
-    assert set(template["Outputs"]) == {"WebSocketUrl", "HttpApiUrl", "UserPoolId",
-                                        "UserPoolClientId", "TableName", "VisitorSecretArn"}
-    assert sub_text(template["Outputs"]["WebSocketUrl"]["Value"]) == (
+    parameters = template["Parameters"]
+    outputs = template["Outputs"]
+
+    assert parameters["StageName"]["Default"] == "prod"
+    assert parameters["LogRetentionDays"]["Default"] == 30
+    assert parameters["SenderIdentity"]["Default"] == "example.com"
+    assert parameters["InboxUrl"]["Default"] == ""
+    assert parameters["AlarmTopicArn"]["Default"] == ""
+    assert set(outputs) == {"WebSocketUrl", "HttpApiUrl", "UserPoolId", "UserPoolClientId",
+                            "TableName", "VisitorSecretArn", "OfferStateMachineArn",
+                            "NotifyDeadLetterQueueUrl"}
+    assert sub_text(outputs["WebSocketUrl"]["Value"]) == (
         "wss://${WebSocketApi}.execute-api.${AWS::Region}.amazonaws.com/${StageName}")
+    assert outputs["OfferStateMachineArn"]["Value"] == {"Ref": "OfferStateMachine"}
+    assert outputs["NotifyDeadLetterQueueUrl"]["Value"] == {"Ref": "NotifyDeadLetterQueue"}
+
+
+@pytest.mark.parametrize("identity", ["*", "example.com/*", "ex ample.com"])
+def test_the_sender_identity_cannot_widen_the_ses_grant(
+    template: Template, identity: str
+) -> None:
+    pattern = template["Parameters"]["SenderIdentity"]["AllowedPattern"]
+
+    assert re.fullmatch(pattern, "example.com")
+    assert re.fullmatch(pattern, "alerts@example.com")
+    assert not re.fullmatch(pattern, identity)
 
 
 # --- the loader other tests rely on ------------------------------------------------------

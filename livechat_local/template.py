@@ -1,0 +1,118 @@
+"""template.yaml as CloudFormation reads it: short intrinsic tags in their long JSON forms.
+
+Tests build moto resources from the template's own definitions (never a copy), so the two
+cannot drift: ``table_create_kwargs(load_template())`` creates the table the stack creates.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# Short form -> long form. !GetAtt and !Ref are handled apart below.
+_FN_TAGS = (
+    "And", "Base64", "Cidr", "Equals", "FindInMap", "GetAZs", "If", "ImportValue", "Join",
+    "Length", "Not", "Or", "Select", "Split", "Sub", "ToJsonString", "Transform",
+)
+
+
+class CloudFormationLoader(yaml.SafeLoader):
+    """SafeLoader that knows the intrinsic-function tags and, like CloudFormation, reads an
+    unquoted 2012-10-17 as a string rather than a date."""
+
+
+# Drop the timestamp resolver for this loader only (the dict is copied, not shared).
+CloudFormationLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _node_value(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.ScalarNode):
+        return loader.construct_scalar(node)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node, deep=True)
+    if isinstance(node, yaml.MappingNode):
+        return loader.construct_mapping(node, deep=True)
+    raise yaml.constructor.ConstructorError(None, None, f"unexpected node {node!r}",
+                                            node.start_mark)
+
+
+def _long_form(name: str) -> Any:
+    def construct(loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, Any]:
+        return {name: _node_value(loader, node)}
+
+    return construct
+
+
+def _get_att(loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, Any]:
+    value = _node_value(loader, node)
+    if isinstance(value, str):
+        # "Resource.Attribute" (the attribute itself may contain dots: Endpoint.Address)
+        resource, _, attribute = value.partition(".")
+        if not attribute:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"!GetAtt {value!r} must be 'Resource.Attribute'", node.start_mark)
+        value = [resource, attribute]
+    return {"Fn::GetAtt": value}
+
+
+CloudFormationLoader.add_constructor("!Ref", _long_form("Ref"))
+CloudFormationLoader.add_constructor("!Condition", _long_form("Condition"))
+CloudFormationLoader.add_constructor("!GetAtt", _get_att)
+for _name in _FN_TAGS:
+    CloudFormationLoader.add_constructor(f"!{_name}", _long_form(f"Fn::{_name}"))
+
+
+def load_template(path: str | Path = "template.yaml") -> dict[str, Any]:
+    """Parse a CloudFormation/SAM YAML template; a relative path is from the repository root."""
+    file = Path(path)
+    if not file.is_absolute():
+        file = ROOT / file
+    with file.open(encoding="utf-8") as fh:
+        template = yaml.load(fh, Loader=CloudFormationLoader)
+    if not isinstance(template, dict):
+        raise ValueError(f"{file} is not a template (top level is not a mapping)")
+    return template
+
+
+_INDEX_KEYS = ("IndexName", "KeySchema", "Projection", "ProvisionedThroughput",
+               "OnDemandThroughput")
+
+
+def table_create_kwargs(
+    template: dict[str, Any], *, logical_id: str = "Table", table_name: str = "livechat"
+) -> dict[str, Any]:
+    """Keyword arguments for boto3 ``create_table`` from the template's table resource.
+
+    ``TableName`` is a placeholder (the stack lets CloudFormation name the table): pass
+    ``table_name`` or overwrite it. Only what shapes the data is carried over; settings
+    such as SSE or point-in-time recovery have other shapes in the API and are left out.
+    """
+    props = template["Resources"][logical_id]["Properties"]
+    kwargs: dict[str, Any] = {
+        "TableName": table_name,
+        "AttributeDefinitions": copy.deepcopy(props["AttributeDefinitions"]),
+        "KeySchema": copy.deepcopy(props["KeySchema"]),
+        "BillingMode": props.get("BillingMode", "PROVISIONED"),
+    }
+    if "ProvisionedThroughput" in props:
+        kwargs["ProvisionedThroughput"] = copy.deepcopy(props["ProvisionedThroughput"])
+    for key in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
+        if props.get(key):
+            kwargs[key] = [
+                {k: copy.deepcopy(v) for k, v in index.items() if k in _INDEX_KEYS}
+                for index in props[key]
+            ]
+    if "StreamSpecification" in props:
+        kwargs["StreamSpecification"] = {
+            "StreamEnabled": True,
+            "StreamViewType": props["StreamSpecification"]["StreamViewType"],
+        }
+    return kwargs
