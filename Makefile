@@ -36,8 +36,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/route_cost.py
 
 dev: $(STAMP)
-	@echo "livechat dev (the local stack) is not built yet: it is issue #4." >&2
-	@exit 2
+	$(BIN)/livechat dev --workspace workspaces/demo.yaml --port 8700
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,5 +1,7 @@
 """template.yaml as CloudFormation reads it: short intrinsic tags in their long JSON forms.
 
+Shared by the tests and the local stack, which both build their resources from it.
+
 Tests build moto resources from the template's own definitions (never a copy), so the two
 cannot drift: ``table_create_kwargs(load_template())`` creates the table the stack creates.
 """
@@ -7,12 +9,14 @@ cannot drift: ``table_create_kwargs(load_template())`` creates the table the sta
 from __future__ import annotations
 
 import copy
+import json
+import re
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 # Short form -> long form. !GetAtt and !Ref are handled apart below.
 _FN_TAGS = (
@@ -116,3 +120,34 @@ def table_create_kwargs(
             "StreamViewType": props["StreamSpecification"]["StreamViewType"],
         }
     return kwargs
+
+
+_PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
+
+
+def state_machine_definition(
+    template: dict[str, Any], logical_id: str = "OfferStateMachine"
+) -> dict[str, Any]:
+    """The ASL document a state machine's local ``DefinitionUri`` names, parsed as is:
+    ``${...}`` placeholders are left for ``DefinitionSubstitutions`` (see
+    :func:`definition_placeholders`)."""
+    uri = template["Resources"][logical_id]["Properties"]["DefinitionUri"]
+    if not isinstance(uri, str) or uri.startswith("s3://"):
+        raise ValueError(f"{logical_id}: DefinitionUri {uri!r} is not a local file")
+    with (ROOT / uri).open(encoding="utf-8") as fh:
+        definition = json.load(fh)
+    if not isinstance(definition, dict):
+        raise ValueError(f"{uri} is not an ASL document (top level is not an object)")
+    return definition
+
+
+def definition_placeholders(definition: Any) -> set[str]:
+    """Every ``${Name}`` in the string values (and keys) of an ASL document."""
+    if isinstance(definition, str):
+        return set(_PLACEHOLDER.findall(definition))
+    if isinstance(definition, dict):
+        return set().union(*(definition_placeholders(k) | definition_placeholders(v)
+                             for k, v in definition.items()))
+    if isinstance(definition, list):
+        return set().union(*(definition_placeholders(v) for v in definition))
+    return set()

@@ -256,3 +256,80 @@ class Workspace(_Strict):
 
 def parse_dialog(data: Any) -> Dialog:
     return Dialog.model_validate(data)
+
+
+def _loc_path(loc: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif part in ("MessageCard", "QuestionCard", "CaptureCard", "LiveChatCard",
+                      "AvailabilityCard", "round_robin", "agent", "team", "custom_rules",
+                      "message", "question", "capture", "live_chat", "availability",
+                      "FieldCondition", "AllCondition", "AnyCondition", "function-after"):
+            continue  # pydantic's union/discriminator tags are not part of the file's path
+        else:
+            path += f".{part}" if path else str(part)
+    return path
+
+
+def workspace_problems(data: Any) -> list[str]:
+    """Every problem of a workspace document, one line each, with the path of the
+    offending field (`dialogs[0].cards[3]: live chat card ... must be the last card`)."""
+    from pydantic import ValidationError
+
+    try:
+        workspace = Workspace.model_validate(data)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors(include_url=False, include_input=False):
+            path = _loc_path(tuple(err["loc"]))
+            message = str(err["msg"]).removeprefix("Value error, ")
+            # A dialog's own check reports paths inside the dialog: prefix them.
+            if message.startswith("cards["):
+                message = "; ".join(
+                    (f"{path}.{m}" if path else m).replace("(cards[", f"({path}.cards[" if path else "(cards[")
+                    for m in message.split("; ")
+                )
+                lines.append(message)
+            else:
+                lines.append(f"{path or '(top)'}: {message}")
+        return lines
+    return reference_problems(workspace)
+
+
+def reference_problems(workspace: Workspace) -> list[str]:
+    """Routing targets must exist: agents by e-mail, teams by name."""
+    agents = {a.email.lower() for a in workspace.agents}
+    teams = {t.name for t in workspace.teams}
+    problems = []
+    for i, spec in enumerate(workspace.agents):
+        for team in spec.teams:
+            if team not in teams:
+                problems.append(f"agents[{i}].teams: unknown team {team!r}")
+    for d, dialog in enumerate(workspace.dialogs):
+        for path, card in dialog.walk():
+            if not isinstance(card, LiveChatCard):
+                continue
+            where = f"dialogs[{d}].{path}.routing"
+            routing = card.routing
+            targets: list[tuple[str, str | None, str | None]] = []
+            if isinstance(routing, AgentRouting):
+                targets.append((where, routing.agent, None))
+            elif isinstance(routing, TeamRouting):
+                targets.append((where, None, routing.team))
+            elif isinstance(routing, RulesRouting):
+                for r, rule in enumerate(routing.rules):
+                    targets.append((f"{where}.rules[{r}].route", rule.route.agent, rule.route.team))
+            for target_path, agent_email, team_name in targets:
+                if agent_email is not None and agent_email.lower() not in agents:
+                    problems.append(
+                        f"{target_path}: unknown agent {agent_email!r} (card {card.id!r})")
+                if team_name is not None and team_name not in teams:
+                    problems.append(
+                        f"{target_path}: unknown team {team_name!r} (card {card.id!r})")
+    ids = [dialog.id for dialog in workspace.dialogs]
+    for d, dialog_id in enumerate(ids):
+        if ids.index(dialog_id) != d:
+            problems.append(f"dialogs[{d}].id: dialog id {dialog_id!r} is used twice")
+    return problems

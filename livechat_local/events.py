@@ -1,0 +1,94 @@
+"""API Gateway event shapes, as the real service sends them to Lambda (WebSocket API and
+HTTP API payload v2), for the gateway emulator and the tests."""
+
+from __future__ import annotations
+
+import itertools
+import time
+import uuid
+from typing import Any
+
+_counter = itertools.count(1)
+
+
+def _ws_context(connection_id: str, route_key: str, event_type: str, *, domain: str,
+                stage: str, connected_at_ms: int, source_ip: str) -> dict[str, Any]:
+    now_ms = int(time.time() * 1000)
+    return {
+        "routeKey": route_key,
+        "eventType": event_type,
+        "messageDirection": "IN",
+        "messageId": f"m{next(_counter)}",
+        "extendedRequestId": uuid.uuid4().hex,
+        "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime()),
+        "stage": stage,
+        "connectedAt": connected_at_ms,
+        "requestTimeEpoch": now_ms,
+        "identity": {"sourceIp": source_ip, "userAgent": "livechat-local"},
+        "requestId": uuid.uuid4().hex,
+        "domainName": domain,
+        "connectionId": connection_id,
+        "apiId": domain.split(".", maxsplit=1)[0],
+    }
+
+
+def ws_connect(connection_id: str, query: dict[str, str], *, domain: str = "local",
+               stage: str = "local", connected_at_ms: int | None = None,
+               source_ip: str = "127.0.0.1", headers: dict[str, str] | None = None
+               ) -> dict[str, Any]:
+    hdrs = headers or {"Host": domain}
+    return {
+        "headers": hdrs,
+        "multiValueHeaders": {k: [v] for k, v in hdrs.items()},
+        "queryStringParameters": query or None,
+        "requestContext": _ws_context(connection_id, "$connect", "CONNECT", domain=domain,
+                                      stage=stage, source_ip=source_ip,
+                                      connected_at_ms=connected_at_ms or int(time.time() * 1000)),
+        "isBase64Encoded": False,
+    }
+
+
+def ws_message(connection_id: str, body: str, route_key: str = "$default", *,
+               domain: str = "local", stage: str = "local", connected_at_ms: int | None = None,
+               source_ip: str = "127.0.0.1") -> dict[str, Any]:
+    return {
+        "requestContext": _ws_context(connection_id, route_key, "MESSAGE", domain=domain,
+                                      stage=stage, source_ip=source_ip,
+                                      connected_at_ms=connected_at_ms or int(time.time() * 1000)),
+        "body": body,
+        "isBase64Encoded": False,
+    }
+
+
+def ws_disconnect(connection_id: str, *, status: int = 1001, reason: str = "Going away",
+                  domain: str = "local", stage: str = "local",
+                  connected_at_ms: int | None = None, source_ip: str = "127.0.0.1"
+                  ) -> dict[str, Any]:
+    ctx = _ws_context(connection_id, "$disconnect", "DISCONNECT", domain=domain, stage=stage,
+                      source_ip=source_ip,
+                      connected_at_ms=connected_at_ms or int(time.time() * 1000))
+    ctx.update({"disconnectStatusCode": status, "disconnectReason": reason})
+    return {"headers": {}, "multiValueHeaders": {}, "requestContext": ctx,
+            "isBase64Encoded": False}
+
+
+def http_v2(method: str, path: str, body: str, *, headers: dict[str, str] | None = None,
+            source_ip: str = "127.0.0.1", query: str = "") -> dict[str, Any]:
+    return {
+        "version": "2.0",
+        "routeKey": f"{method} {path}",
+        "rawPath": path,
+        "rawQueryString": query,
+        "headers": {k.lower(): v for k, v in (headers or {}).items()},
+        "requestContext": {
+            "accountId": "123456789012", "apiId": "local", "domainName": "local",
+            "domainPrefix": "local", "requestId": uuid.uuid4().hex,
+            "routeKey": f"{method} {path}", "stage": "$default",
+            "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime()),
+            "timeEpoch": int(time.time() * 1000),
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1",
+                     "sourceIp": source_ip, "userAgent": "livechat-local"},
+        },
+        "body": body,
+        "isBase64Encoded": False,
+    }
