@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint typecheck unit integration dev bench clean
+.PHONY: test lint typecheck unit integration e2e dev bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,9 @@ unit: $(STAMP)
 
 integration: $(STAMP)
 	$(BIN)/python -m pytest -q -m integration
+
+e2e: $(STAMP)
+	$(BIN)/python -m pytest -q -m e2e
 
 bench: $(STAMP)
 	$(BIN)/python bench/route_cost.py
