@@ -36,6 +36,8 @@ def staff(world: World, count: int, max_chats: int) -> list[Client]:
 
 
 def visitors_at_live_card(world: World, count: int) -> list[tuple[Client, str]]:
+    # Offers must outlive the whole run (a slow machine must not expire them mid-test).
+    world.settings(accept_timeout_seconds=3600)
     world.live_dialog("sales", {"mode": "round_robin"})
     result = []
     for _ in range(count):

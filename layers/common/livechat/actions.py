@@ -164,7 +164,8 @@ def _request_chat(conv: ConversationModel, card: LiveChatCard, notifier: Notifie
     # The first offer is made here rather than by the workflow, so the agent's banner
     # does not wait for an execution to start; the workflow's first task finds the offer
     # made and only keeps its time.
-    outcome = offers.route(conv.conversation_id, notifier, settings, agent_list=everyone)
+    outcome = offers.route(conv.conversation_id, notifier, settings, agent_list=everyone,
+                           card=card)
     if outcome.result == "offered":
         workflow.start(conv.conversation_id, int(applied.conversation.route_attempt) + 1)
 

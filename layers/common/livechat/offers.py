@@ -76,6 +76,7 @@ def route(
     *,
     conversation: ConversationModel | None = None,
     agent_list: list[AgentModel] | None = None,
+    card: LiveChatCard | None = None,
     no_agent_reason: str = "no_agent",
 ) -> Outcome:
     """Offer a conversation that is `routing` to the next agent who can take it, or give
@@ -83,7 +84,7 @@ def route(
     conv = conversation or store.get_conversation(conversation_id)
     if conv.status != states.ROUTING:
         return Outcome("stopped")
-    card = live_chat_card(conv)
+    card = card or live_chat_card(conv)
     everyone = agent_list if agent_list is not None else agents.list_agents()
     by_email = {a.email: a for a in everyone}
     plan = routing.plan(card.routing, attrs_of(conv), everyone)
@@ -98,7 +99,7 @@ def route(
             candidates = routing.rotate(candidates, counters.next_ticket(pool.cursor))
         for agent in candidates:
             try:
-                offer_id, expires_at = _offer(conversation_id, agent.email, settings)
+                offer_id, expires_at = _offer(conversation_id, agent.email, settings, conv)
             except AgentUnavailable:
                 continue
             except NotRouting:
@@ -122,7 +123,8 @@ def route(
     return fallback(conversation_id, no_agent_reason, notifier, settings, target=plan.target)
 
 
-def _offer(conversation_id: str, email: str, settings: WorkspaceSettings) -> tuple[str, str]:
+def _offer(conversation_id: str, email: str, settings: WorkspaceSettings,
+           conv: ConversationModel) -> tuple[str, str]:
     offer_id = new_id()
     at = now()
     expires_at = iso(at + timedelta(seconds=settings.accept_timeout_seconds))
@@ -150,7 +152,9 @@ def _offer(conversation_id: str, email: str, settings: WorkspaceSettings) -> tup
             ],
         )
 
-    store.apply(conversation_id, plan)
+    # The conversation read by the router is the one planned on; if it changed meanwhile,
+    # the transaction's guard fails and store.apply plans again on a fresh read.
+    store.apply(conversation_id, plan, conversation=conv)
     return offer_id, expires_at
 
 
