@@ -8,42 +8,20 @@ import logging
 import os
 import secrets
 import socket
-import threading
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
 import requests
-from moto.dynamodb.responses import DynamoHandler
 from moto.server import ThreadedMotoServer
 
+from livechat_local import moto_patches
 from livechat_local import template as tpl
 
 log = logging.getLogger("livechat_local.aws")
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 TABLE = "livechat"
-
-_serial = threading.RLock()
-_serialized = False
-
-
-def serialize_dynamodb() -> None:
-    """Real DynamoDB is linearizable per item; moto reads, checks and writes without a lock
-    (../shared/NOTES-aws-offline.md). One process-wide lock around its handler makes the
-    conditional writes that decide capacity and offers as exact here as in AWS."""
-    global _serialized
-    if _serialized:
-        return
-    original = DynamoHandler.call_action
-
-    def call_action(self: Any) -> Any:
-        with _serial:
-            return original(self)
-
-    DynamoHandler.call_action = call_action  # type: ignore[method-assign]
-    _serialized = True
-
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -69,7 +47,7 @@ class EmbeddedAws:
         self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
 
     def start(self) -> None:
-        serialize_dynamodb()
+        moto_patches.apply()
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request lines
         # Every boto3/botocore client of this process (our handlers included) talks to the
         # embedded server; moto's own Step Functions calls Lambda through MOTO_PORT.

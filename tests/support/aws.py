@@ -17,8 +17,8 @@ from livechat import auth, config, store
 from moto import mock_aws
 from moto.apigatewaymanagementapi.models import ApiGatewayManagementApiBackend
 from moto.core.exceptions import JsonRESTError
-from moto.dynamodb.responses import DynamoHandler
 
+from livechat_local import moto_patches
 from tests.support.template import load_template, table_create_kwargs
 
 REGION = "us-east-1"
@@ -40,19 +40,6 @@ class Gateway:
         return frames
 
 
-_serial = threading.RLock()
-
-
-def _serialized(original: Any) -> Any:
-    def call_action(self: Any) -> Any:
-        # Real DynamoDB is linearizable per item; moto reads, checks and writes without a
-        # lock. Serializing its handler makes the tests measure our races, not moto's.
-        with _serial:
-            return original(self)
-
-    return call_action
-
-
 @pytest.fixture
 def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for key, value in {
@@ -70,7 +57,7 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         "POWERTOOLS_LOG_LEVEL": "WARNING",
     }.items():
         monkeypatch.setenv(key, value)
-    monkeypatch.setattr(DynamoHandler, "call_action", _serialized(DynamoHandler.call_action))
+    moto_patches.apply()  # linearizable per item, and cheap transaction rollbacks
     yield
 
 
