@@ -132,12 +132,12 @@ class EmbeddedAws:
 
     def sent_mails(self) -> list[dict[str, Any]]:
         data = requests.get(f"{self.endpoint}/moto-api/data.json", timeout=10).json()
-        messages = data.get("ses", {}).get("Message", {})
-        found: list[dict[str, Any]] = []
-        for by_region in messages.values() if isinstance(messages, dict) else []:
-            items = by_region.values() if isinstance(by_region, dict) else by_region
-            found.extend(m for m in items if isinstance(m, dict))
-        return found
+        messages = data.get("ses", {}).get("Message", [])
+        # moto 5.2 lists the messages; older versions grouped them by region.
+        if isinstance(messages, dict):
+            messages = [m for group in messages.values()
+                        for m in (group.values() if isinstance(group, dict) else group)]
+        return [m for m in messages if isinstance(m, dict)]
 
 
 def visitor_secret() -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +17,7 @@ from livechat.workspace import Dialog, WorkspaceSettings
 from functions.visitor_session import app as visitor_session_app
 from functions.ws_connect import app as ws_connect_app
 from functions.ws_message import app as ws_message_app
+from livechat_local import events
 from tests.support.aws import REGION, Gateway
 
 _counter = itertools.count(1)
@@ -31,49 +31,19 @@ class LambdaContext:
     aws_request_id: str = "req"
 
 
-def _request_context(connection_id: str, route_key: str, event_type: str) -> dict[str, Any]:
-    now_ms = int(time.time() * 1000)
-    return {
-        "routeKey": route_key,
-        "eventType": event_type,
-        "messageDirection": "IN",
-        "messageId": f"m{next(_counter)}",
-        "extendedRequestId": uuid.uuid4().hex,
-        "requestTime": "21/Nov/2026:10:00:00 +0000",
-        "stage": "test",
-        "connectedAt": now_ms,
-        "requestTimeEpoch": now_ms,
-        "identity": {"sourceIp": "127.0.0.1", "userAgent": "pytest"},
-        "requestId": uuid.uuid4().hex,
-        "domainName": "abc123.execute-api.us-east-1.amazonaws.com",
-        "connectionId": connection_id,
-        "apiId": "abc123",
-    }
+DOMAIN = "abc123.execute-api.us-east-1.amazonaws.com"
 
 
 def message_event(connection_id: str, body: str, route_key: str = "$default") -> dict[str, Any]:
-    return {
-        "requestContext": _request_context(connection_id, route_key, "MESSAGE"),
-        "body": body,
-        "isBase64Encoded": False,
-    }
+    return events.ws_message(connection_id, body, route_key, domain=DOMAIN, stage="test")
 
 
 def connect_event(connection_id: str, query: dict[str, str]) -> dict[str, Any]:
-    return {
-        "headers": {"Host": "abc123.execute-api.us-east-1.amazonaws.com"},
-        "multiValueHeaders": {"Host": ["abc123.execute-api.us-east-1.amazonaws.com"]},
-        "queryStringParameters": query or None,
-        "requestContext": _request_context(connection_id, "$connect", "CONNECT"),
-        "isBase64Encoded": False,
-    }
+    return events.ws_connect(connection_id, query, domain=DOMAIN, stage="test")
 
 
 def disconnect_event(connection_id: str) -> dict[str, Any]:
-    ctx = _request_context(connection_id, "$disconnect", "DISCONNECT")
-    ctx.update({"disconnectStatusCode": 1001, "disconnectReason": "Going away"})
-    return {"headers": {}, "multiValueHeaders": {}, "requestContext": ctx,
-            "isBase64Encoded": False}
+    return events.ws_disconnect(connection_id, domain=DOMAIN, stage="test")
 
 
 @dataclass
@@ -203,19 +173,8 @@ class World:
 
     def visitor_token(self, old: str | None = None) -> dict[str, Any]:
         body = json.dumps({"visitorToken": old} if old else {})
-        event = {
-            "version": "2.0", "routeKey": "POST /visitor/session", "rawPath": "/visitor/session",
-            "rawQueryString": "", "headers": {"content-type": "application/json"},
-            "requestContext": {
-                "accountId": "123456789012", "apiId": "http1", "domainName": "http1.example",
-                "domainPrefix": "http1", "requestId": uuid.uuid4().hex,
-                "routeKey": "POST /visitor/session", "stage": "$default",
-                "time": "21/Nov/2026:10:00:00 +0000", "timeEpoch": int(time.time() * 1000),
-                "http": {"method": "POST", "path": "/visitor/session", "protocol": "HTTP/1.1",
-                         "sourceIp": "127.0.0.1", "userAgent": "pytest"},
-            },
-            "body": body, "isBase64Encoded": False,
-        }
+        event = events.http_v2("POST", "/visitor/session", body,
+                               headers={"content-type": "application/json"})
         response = visitor_session_app.handler(event, LambdaContext())
         return {"status": response["statusCode"], **json.loads(response["body"])}
 
