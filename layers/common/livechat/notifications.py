@@ -86,8 +86,13 @@ def render(event: FailedAction, conversation: dict[str, Any] | None) -> Mail:
             url = f"{link}#conversation={event.conversationId}"
             lines += ["", f"Conversation: {url}"]
             rows.append(("Conversation", url))
+    def cell(key: str, value: str) -> str:
+        if key == "Conversation":
+            return f'<a href="{html.escape(value, quote=True)}">Open the conversation</a>'
+        return html.escape(value)
+
     body = "".join(
-        f"<tr><th align=left>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows
+        f"<tr><th align=left>{html.escape(k)}</th><td>{cell(k, v)}</td></tr>" for k, v in rows
     )
     transcript_html = "".join(f"<li>{html.escape(t)}</li>" for t in transcript_lines)
     page_html = (
