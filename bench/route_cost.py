@@ -32,7 +32,7 @@ os.environ.update({
     "LIVECHAT_WS_MANAGEMENT_ENDPOINT": "https://abc123.execute-api.us-east-1.amazonaws.com/test",
     "LIVECHAT_VISITOR_SECRET": "test-secret-0123456789abcdef0123456789abcdef",
     "POWERTOOLS_TRACE_DISABLED": "1", "POWERTOOLS_METRICS_NAMESPACE": "livechat",
-    "POWERTOOLS_SERVICE_NAME": "livechat", "POWERTOOLS_LOG_LEVEL": "WARNING",
+    "POWERTOOLS_SERVICE_NAME": "livechat", "POWERTOOLS_LOG_LEVEL": "ERROR",
 })
 
 import boto3  # noqa: E402
@@ -55,7 +55,7 @@ HOT = ("requestChat", "accept", "endChat")
 FLOOR = {"writes": 3, "reads": 1}  # acquire, bind at accept, release at end; <= 1 read
 NAMES = {"CONN": "connection", "CONV": "conversation", "EVT": "event", "CMID": "message-id",
          "AGENT": "agent", "VISITOR": "visitor", "DIALOG": "dialog", "CONFIG": "settings",
-         "COUNTER": "rr-cursor", "TEAM": "team"}
+         "COUNTER": "counter", "TEAM": "team"}
 HOW = ("botocore 'before-parameter-build' handler registered on every client at creation "
        "(botocore.session.Session.create_client wrapped): boto3 and PynamoDB clients alike; "
        "one per API call, botocore retries would not show")
@@ -67,6 +67,8 @@ def _kind(key: dict[str, Any]) -> str:
     head = pk.split("#", maxsplit=1)[0]
     if head == "CONV" and sk != "META":  # the conversation's partition: event, message id
         head = sk.split("#", maxsplit=1)[0]
+    if head == "COUNTER":  # RR#<pool> is a round-robin cursor, ENGAGEMENTS the quota
+        return "rr-cursor" if sk.startswith("RR#") else "engagements"
     return NAMES.get(head, head)
 
 
