@@ -142,3 +142,18 @@ def test_an_accept_just_after_expiry_is_refused_and_the_visitor_gets_one_outcome
     outcomes = [f for f in seen if f["type"] in ("fallback", "agentJoined")]
     assert len(outcomes) == 1
     assert store.get_conversation(conversation_id).status == states.FALLBACK
+
+
+def test_a_team_retry_never_leaves_the_team(world: World, workflow: Workflow) -> None:
+    # Given a one-agent team and an agent outside it, both free
+    configure(world, {"mode": "team", "team": "emea"}, timeout=1)
+    world.agent("alice@example.com", teams=("emea",))
+    world.agent("zoe@example.com", teams=("amer",))
+    alice, zoe = world.agent_client("alice@example.com"), world.agent_client("zoe@example.com")
+    visitor, _ = request(world)
+    assert len(alice.of_type("chatOffered")) == 1
+    # When alice does not answer, the retry finds nobody else in the team
+    fallback = wait_for(visitor, "fallback", [])
+    # Then the visitor gets the fallback; zoe (not in the team) is never offered the chat
+    assert fallback is not None and fallback["reason"] == "not_accepted"
+    assert zoe.of_type("chatOffered") == []

@@ -78,6 +78,7 @@ def route(
     agent_list: list[AgentModel] | None = None,
     card: LiveChatCard | None = None,
     no_agent_reason: str = "no_agent",
+    first_pool_only: bool = False,
 ) -> Outcome:
     """Offer a conversation that is `routing` to the next agent who can take it, or give
     the visitor the fallback. Safe to run twice: only one router can bind an offer."""
@@ -91,7 +92,8 @@ def route(
     if plan.no_rule_matched:
         return fallback(conversation_id, "no_rule_matched", notifier, settings, target=plan.target)
     tried = set(conv.tried or ())
-    for pool in plan.pools:
+    # A team retry stays inside the team; a first offer may fall back to everyone.
+    for pool in plan.pools[:1] if first_pool_only else plan.pools:
         candidates = routing.eligible(pool, by_email, tried)
         if not candidates:
             continue

@@ -104,7 +104,7 @@ def next_step(conv: ConversationModel, notifier: Notifier, settings: WorkspaceSe
         return _done()
     if retries_left(conv, settings):
         outcome = offers.route(conv.conversation_id, notifier, settings, conversation=conv,
-                               no_agent_reason="not_accepted")
+                               no_agent_reason="not_accepted", first_pool_only=True)
         if outcome.result == "offered":
             return offer_task(conv.conversation_id, notifier, settings)
         return _done()
