@@ -23,13 +23,56 @@ def main(argv: list[str] | None = None) -> int:
     dev.add_argument("--max-connection", type=float, default=7200.0,
                      help="close a WebSocket this old (API Gateway: 7200)")
     dev.add_argument("--quiet", action="store_true", help="only warnings and errors")
+
+    apply = commands.add_parser("apply", help="make a deployment match a workspace file")
+    apply.add_argument("file", type=Path, help="workspace YAML file")
+    _target_options(apply)
+    apply.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+
+    route = commands.add_parser("route", help="dry-run a live chat card's routing")
+    route.add_argument("--dry-run", action="store_true", required=True,
+                       help="required: routing is only ever simulated from here")
+    route.add_argument("--workspace", type=Path, required=True, help="workspace YAML file")
+    route.add_argument("--dialog", required=True, help="dialog id")
+    route.add_argument("--card", required=True, help="live chat card id")
+    route.add_argument("--visitor", required=True,
+                       help='sample visitor as JSON: \'{"email": "a@bigcorp.com", "country": "FR"}\'')
+    _target_options(route, required=False)
+
+    conversations = commands.add_parser("conversations", help="conversations of a deployment")
+    conv_commands = conversations.add_subparsers(dest="conv_command", required=True)
+    export = conv_commands.add_parser("export", help="every conversation of a date range with its transcript")
+    _target_options(export)
+    export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+    export.add_argument("--since", required=True, help="YYYY-MM-DD or ISO date-time (inclusive)")
+    export.add_argument("--until", required=True,
+                        help="YYYY-MM-DD (inclusive: the whole day) or ISO date-time (exclusive)")
+    export.add_argument("--output", type=Path, help="file to write (default: standard output)")
+
     args = parser.parse_args(argv)
     if args.command == "dev":
         from livechat_local.server import Options, run
 
         return run(Options(args.workspace, args.port, args.endpoints_file, args.sweep_interval,
                            args.idle_timeout, args.max_connection, args.quiet))
+    from livechat_admin import commands as admin
+
+    if args.command == "apply":
+        return admin.apply(args)
+    if args.command == "route":
+        return admin.route(args)
+    if args.command == "conversations":
+        return admin.export(args)
     return 2
+
+
+def _target_options(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
+    where = parser.add_mutually_exclusive_group(required=required)
+    where.add_argument("--stack", help="name of the deployed CloudFormation stack")
+    where.add_argument("--local", type=Path, metavar="ENDPOINTS.json",
+                       help="the endpoints file of a running `livechat dev --endpoints-file`")
+    parser.add_argument("--region", help="AWS region of the stack (default: AWS_REGION / profile)")
+    parser.add_argument("--endpoint-url", help="send every AWS call here (tests, emulators)")
 
 
 if __name__ == "__main__":

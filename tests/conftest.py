@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.admin import deployment  # noqa: F401 (fixture)
 from tests.support.aws import Gateway, aws, aws_env, gateway  # noqa: F401 (fixtures)
 from tests.support.workflow import workflow  # noqa: F401 (fixture)
 from tests.support.world import World

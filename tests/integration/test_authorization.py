@@ -281,3 +281,14 @@ def test_an_agent_messaging_a_chat_not_assigned_to_them_is_told_it_is_not_found(
     assert (answer["type"], answer["code"]) == ("error", "NOT_FOUND")
     assert table_snapshot() == before
     assert chat.visitor.frames() == [] and chat.offered.frames() == []
+
+
+def test_an_agent_whose_permission_was_revoked_is_refused_even_with_a_valid_token(
+        world: World) -> None:
+    # Given an agent the admin removed (row kept, permission off) who still holds a token
+    world.agent("gone@example.com", live_chat=False)
+    token = world.token("gone@example.com")
+    # When they connect, Then the handshake is refused with 403 and nothing is stored
+    status, _ = world.connect({"token": token})
+    assert status == 403
+    assert world.agent_item("gone@example.com").connections is None

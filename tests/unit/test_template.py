@@ -833,7 +833,74 @@ ALARMS = {
 
 
 def test_exactly_the_expected_alarms_exist(template: Template) -> None:
-    assert set(resources_of(template, "AWS::CloudWatch::Alarm")) == set(ALARMS)
+    assert set(resources_of(template, "AWS::CloudWatch::Alarm")) == set(ALARMS) | {"FallbackRateAlarm"}
+
+
+# --- chat metrics (from the logs), the fallback-rate alarm, the dashboard ---------------
+
+# What each metric filter counts: the log message, the metric, and the functions that log it.
+CHAT_METRICS = {
+    "chat requested": ("ChatsRequested", {"WsMessageLogGroup"}),
+    "chat offered": ("ChatsOffered", {"WsMessageLogGroup", "RouteChatLogGroup", "TimeoutSweeperLogGroup"}),
+    "chat fallback": ("ChatFallbacks", {"WsMessageLogGroup", "RouteChatLogGroup", "TimeoutSweeperLogGroup"}),
+}
+
+
+def test_metric_filters_count_each_chat_log_line_in_every_group_that_logs_it(template: Template) -> None:
+    found: dict[str, tuple[str, set[str]]] = {}
+    for props in (r["Properties"] for r in resources_of(template, "AWS::Logs::MetricFilter").values()):
+        match = re.fullmatch(r'\{ \$\.message = "([^"]+)" \}', props["FilterPattern"])
+        assert match, props["FilterPattern"]
+        (transform,) = props["MetricTransformations"]
+        assert (transform["MetricNamespace"], transform["MetricValue"]) == ("livechat", "1")
+        metric, groups = found.setdefault(match.group(1), (transform["MetricName"], set()))
+        assert metric == transform["MetricName"]
+        groups.add(props["LogGroupName"]["Ref"])
+    assert found == CHAT_METRICS
+
+
+def test_the_counted_log_lines_are_logged_by_the_layer() -> None:
+    layer = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "layers/common/livechat").glob("*.py"))
+    for message in CHAT_METRICS:
+        assert f'logger.info("{message}"' in layer
+
+
+def test_the_fallback_rate_alarm_divides_fallbacks_by_requests_with_a_threshold_parameter(
+    template: Template,
+) -> None:
+    props = template["Resources"]["FallbackRateAlarm"]["Properties"]
+    metrics = {m["Id"]: m for m in props["Metrics"]}
+
+    assert metrics["requests"]["MetricStat"]["Metric"]["MetricName"] == "ChatsRequested"
+    assert metrics["fallbacks"]["MetricStat"]["Metric"]["MetricName"] == "ChatFallbacks"
+    assert [m["Id"] for m in props["Metrics"] if m["ReturnData"]] == ["rate"]
+    assert "100 * FILL(fallbacks, 0) / requests" in metrics["rate"]["Expression"]
+    assert props["Threshold"] == {"Ref": "FallbackRateAlarmPercent"}
+    assert template["Parameters"]["FallbackRateAlarmPercent"]["Default"] == 50
+    assert props["TreatMissingData"] == "notBreaching"
+    assert props["AlarmActions"] == {"Fn::If": [
+        "HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]}
+
+
+def test_the_dashboard_shows_chats_fallback_rate_dead_letter_queues_workflow_and_errors(
+    template: Template,
+) -> None:
+    body = template["Resources"]["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    widgets = json.loads(body)["widgets"]
+    titles = [w["properties"]["title"] for w in widgets]
+    assert titles == ["Live chat requests, offers and fallbacks", "Fallback rate (%)",
+                      "Dead-letter queue depth", "Offer workflow executions", "Function errors"]
+    names = {tuple(m[:2]) for w in widgets for m in w["properties"]["metrics"] if isinstance(m[0], str)}
+    assert {("livechat", "ChatsRequested"), ("livechat", "ChatsOffered"), ("livechat", "ChatFallbacks"),
+            ("AWS/SQS", "ApproximateNumberOfMessagesVisible"), ("AWS/States", "ExecutionsFailed"),
+            ("AWS/Lambda", "Errors")} <= names
+    # Every substitution names a resource of the template (or a pseudo parameter).
+    for name in re.findall(r"\$\{([^}.]+)", body):
+        assert name in template["Resources"] or name.startswith("AWS::"), name
+    for queue in ("NotifyDeadLetterQueue", "RoutingDeadLetterQueue"):
+        assert "${" + queue + ".QueueName}" in body
+    for function in FUNCTIONS:
+        assert '"FunctionName", "${' + function + '}"' in body
 
 
 @pytest.mark.parametrize("alarm_id", ALARMS)
@@ -928,7 +995,7 @@ def test_parameters_and_outputs(template: Template) -> None:
     assert parameters["AlarmTopicArn"]["Default"] == ""
     assert set(outputs) == {"WebSocketUrl", "HttpApiUrl", "UserPoolId", "UserPoolClientId",
                             "TableName", "VisitorSecretArn", "OfferStateMachineArn",
-                            "NotifyDeadLetterQueueUrl"}
+                            "NotifyDeadLetterQueueUrl", "DashboardUrl"}
     assert sub_text(outputs["WebSocketUrl"]["Value"]) == (
         "wss://${WebSocketApi}.execute-api.${AWS::Region}.amazonaws.com/${StageName}")
     assert outputs["OfferStateMachineArn"]["Value"] == {"Ref": "OfferStateMachine"}

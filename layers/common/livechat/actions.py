@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from aws_lambda_powertools import Logger
+
 from livechat import agents, catalog, conversations, offers, quota, routing, states, store, workflow
 from livechat.clock import now_iso
 from livechat.config import get_settings
@@ -45,6 +47,8 @@ from livechat.protocol import (
     TypingEvent,
 )
 from livechat.workspace import LiveChatCard
+
+logger = Logger(child=True)
 
 Handler = Callable[[Caller, Any, Notifier], None]
 
@@ -141,6 +145,9 @@ def _to_routing(card_id: str, *, with_event: bool = True
 def _request_chat(conv: ConversationModel, card: LiveChatCard, notifier: Notifier) -> None:
     if conv.status in (states.ROUTING, states.OFFERED):
         raise _AlreadyRequested(conv.status)
+    # One line per request: the template's metric filter counts them (ChatsRequested), the
+    # denominator of the fallback rate on the dashboard.
+    logger.info("chat requested", conversation_id=conv.conversation_id, card_id=card.id)
     settings = catalog.get_workspace_settings()
     if quota.reached(settings):
         store.apply(conv.conversation_id, _to_routing(card.id, with_event=False),

@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aws_lambda_powertools import Logger
+from pynamodb.exceptions import PutError
 
 from livechat import agents, auth, catalog, models
 from livechat.clock import now_iso
 from livechat.delivery import connection_pk, visitor_pk
-from livechat.errors import Unauthorized
+from livechat.errors import Forbidden, Unauthorized
 from livechat.models import AGENT_PK, AgentModel, ConnectionModel, VisitorModel
 
 logger = Logger(child=True)
@@ -62,9 +63,13 @@ def _ensure_agent_profile(email: str) -> None:
             AGENT_PK, email, name=email.split("@", maxsplit=1)[0],
             max_chats=catalog.get_workspace_settings().default_max_chats, slots={},
         ).save(condition=AgentModel.pk.does_not_exist())
-    except Exception as exc:
-        if getattr(exc, "cause_response_code", "") != "ConditionalCheckFailedException":
+    except PutError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
             raise
+        # An agent the admin removed keeps a valid ID token for up to an hour after the
+        # global sign-out: the row's permission, not only the token's group, decides.
+        if not agents.get_agent(email).live_chat:
+            raise Forbidden("the Live Chat permission was revoked") from None
 
 
 def caller_of(connection_id: str) -> Caller | None:

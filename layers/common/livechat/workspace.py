@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, EmailStr, Field, Tag, model_validator
 
 CAPTURE_FIELDS = ("firstName", "lastName", "email", "company", "jobTitle", "phone", "country")
 RULE_FIELDS = (
@@ -87,7 +87,24 @@ class AnyCondition(_Strict):
     any: list[Condition] = Field(min_length=1)
 
 
-Condition = FieldCondition | AllCondition | AnyCondition
+def _condition_kind(value: Any) -> str:
+    """`{all: [...]}` and `{any: [...]}` combine; anything else is a field test. Choosing
+    the kind up front gives one error per mistake instead of one per union member."""
+    keys = set(value) if isinstance(value, dict) else {
+        k for k in ("all", "any") if isinstance(value, BaseModel) and hasattr(value, k)}
+    if "all" in keys:
+        return "AllCondition"
+    if "any" in keys:
+        return "AnyCondition"
+    return "FieldCondition"
+
+
+Condition = Annotated[
+    Annotated[FieldCondition, Tag("FieldCondition")]
+    | Annotated[AllCondition, Tag("AllCondition")]
+    | Annotated[AnyCondition, Tag("AnyCondition")],
+    Discriminator(_condition_kind),
+]
 
 
 class RouteTarget(_Strict):
@@ -104,6 +121,18 @@ class RouteTarget(_Strict):
 class Rule(_Strict):
     when: Condition
     route: RouteTarget
+
+
+def condition_fields(condition: Condition, path: str) -> Iterator[tuple[str, str]]:
+    """(path, field name) of every field test in a condition."""
+    if isinstance(condition, AllCondition):
+        for i, sub in enumerate(condition.all):
+            yield from condition_fields(sub, f"{path}.all[{i}]")
+    elif isinstance(condition, AnyCondition):
+        for i, sub in enumerate(condition.any):
+            yield from condition_fields(sub, f"{path}.any[{i}]")
+    else:
+        yield path, condition.field
 
 
 class RoundRobinRouting(_Strict):
@@ -245,6 +274,25 @@ def dialog_problems(dialog: Dialog) -> Iterator[tuple[str, str]]:
             dialog.card(card.live_chat_card), LiveChatCard
         ):
             yield path, f"card {card.id!r} names {card.live_chat_card!r}, not a live chat card"
+    captured: set[str] = set()
+    for path, card in dialog.walk():
+        if isinstance(card, CaptureCard):
+            captured.update(card.fields)
+            for name in sorted({f for f in card.fields if card.fields.count(f) > 1}):
+                yield f"{path}.fields", f"field {name!r} is listed twice (card {card.id!r})"
+            for name in card.required or ():
+                if name not in card.fields:
+                    yield f"{path}.required", (
+                        f"required field {name!r} is not one of the card's fields (card {card.id!r})")
+    known = set(CAPTURE_FIELDS) | set(RULE_FIELDS) | captured
+    for path, card in dialog.walk():
+        if isinstance(card, LiveChatCard) and isinstance(card.routing, RulesRouting):
+            for r, rule in enumerate(card.routing.rules):
+                for where, name in condition_fields(rule.when, f"{path}.routing.rules[{r}].when"):
+                    if name not in known:
+                        yield f"{where}.field", (
+                            f"unknown field {name!r} (card {card.id!r}): use a field a capture card"
+                            f" asks for, or one of {', '.join(CAPTURE_FIELDS + RULE_FIELDS)}")
 
 
 class Workspace(_Strict):
@@ -263,6 +311,8 @@ def _loc_path(loc: tuple[int | str, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             path += f"[{part}]"
+        elif isinstance(part, str) and part.startswith("function-"):
+            continue  # pydantic names a model's after-validator in the location
         elif part in ("MessageCard", "QuestionCard", "CaptureCard", "LiveChatCard",
                       "AvailabilityCard", "round_robin", "agent", "team", "custom_rules",
                       "message", "question", "capture", "live_chat", "availability",
@@ -273,6 +323,29 @@ def _loc_path(loc: tuple[int | str, ...]) -> str:
     return path
 
 
+_CARD_LISTS = ("cards", "next", "available", "unavailable")
+
+
+def _card_at(data: Any, loc: tuple[int | str, ...]) -> str | None:
+    """The id of the innermost card on the way to an error location in the raw document."""
+    card_id = None
+    node, parent_key = data, None
+    for part in loc:
+        if isinstance(part, int) and isinstance(node, list) and 0 <= part < len(node):
+            node = node[part]
+            if parent_key in _CARD_LISTS and isinstance(node, dict) and isinstance(node.get("id"), str):
+                card_id = node["id"]
+        elif isinstance(part, str) and isinstance(node, dict) and part in node:
+            node, parent_key = node[part], part
+            continue
+        elif isinstance(part, str):
+            continue  # a union tag or a validator name: not in the document
+        else:
+            break
+        parent_key = None
+    return card_id
+
+
 def workspace_problems(data: Any) -> list[str]:
     """Every problem of a workspace document, one line each, with the path of the
     offending field (`dialogs[0].cards[3]: live chat card ... must be the last card`)."""
@@ -281,18 +354,20 @@ def workspace_problems(data: Any) -> list[str]:
     try:
         workspace = Workspace.model_validate(data)
     except ValidationError as exc:
-        lines = []
+        lines: list[str] = []
         for err in exc.errors(include_url=False, include_input=False):
             path = _loc_path(tuple(err["loc"]))
             message = str(err["msg"]).removeprefix("Value error, ")
             # A dialog's own check reports paths inside the dialog: prefix them.
             if message.startswith("cards["):
-                message = "; ".join(
+                lines.extend(
                     (f"{path}.{m}" if path else m).replace("(cards[", f"({path}.cards[" if path else "(cards[")
                     for m in message.split("; ")
                 )
-                lines.append(message)
             else:
+                card_id = _card_at(data, tuple(err["loc"]))
+                if card_id and f"card {card_id!r}" not in message:
+                    message += f" (card {card_id!r})"
                 lines.append(f"{path or '(top)'}: {message}")
         return lines
     return reference_problems(workspace)

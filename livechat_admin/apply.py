@@ -1,0 +1,309 @@
+"""`livechat apply`: make a deployment match a workspace file.
+
+A plan is the list of changes between the file and what is stored (the table) and in
+Cognito. Applying the plan makes both match; a second plan is then empty, so applying the
+same file twice writes nothing. The file is validated before anything is read or written
+(livechat_local.seed.read_workspace).
+
+Agents are Cognito users in the LiveChat group with a profile row. Applying never touches
+the live fields of a row (status, active, slots, connections): those belong to the running
+system. An agent removed from the file keeps their Cognito user and row, but loses the
+permission: out of the group, `live_chat` false (routing skips them), sessions revoked and
+open inbox connections closed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from livechat import agents, models
+from livechat.models import AGENT_PK, CONFIG_PK, DIALOG_PK, TEAM_PK, AgentModel, DialogModel, SettingsModel, TeamModel
+from livechat.workspace import AgentSpec, Dialog, Workspace, WorkspaceSettings
+from pydantic import ValidationError
+
+from livechat_admin.stack import LIVE_CHAT_GROUP, Target
+
+SETTINGS_SK = "SETTINGS"  # livechat.catalog.SETTINGS_SK
+
+Action = Literal["create", "update", "remove"]
+Kind = Literal["settings", "team", "dialog", "agent"]
+
+
+@dataclass(frozen=True)
+class Change:
+    action: Action
+    kind: Kind
+    key: str
+    details: tuple[str, ...] = ()
+
+    def line(self) -> str:
+        text = f"{self.action} {self.kind} {self.key}"
+        return f"{text}: {'; '.join(self.details)}" if self.details else text
+
+
+@dataclass
+class CognitoUser:
+    username: str
+    name: str | None
+
+
+@dataclass
+class Current:
+    """What the deployment holds now."""
+
+    settings: WorkspaceSettings | None = None
+    settings_valid: bool = True
+    teams: set[str] = field(default_factory=set)
+    dialogs: dict[str, Dialog | None] = field(default_factory=dict)  # None: unreadable body
+    rows: dict[str, AgentModel] = field(default_factory=dict)
+    users: dict[str, CognitoUser] = field(default_factory=dict)  # by e-mail
+    group: set[str] = field(default_factory=set)  # e-mails in LiveChat
+
+
+def _email_of(user: dict[str, Any]) -> str:
+    attrs = {a["Name"]: a["Value"] for a in user.get("Attributes", user.get("UserAttributes", []))}
+    return str(attrs.get("email") or user["Username"]).lower()
+
+
+def _name_of(user: dict[str, Any]) -> str | None:
+    attrs = {a["Name"]: a["Value"] for a in user.get("Attributes", [])}
+    return attrs.get("name")
+
+
+def read_current(idp: Any, pool_id: str) -> Current:
+    models.bind()
+    current = Current()
+    try:
+        stored = SettingsModel.get(CONFIG_PK, SETTINGS_SK, consistent_read=True)
+        current.settings = WorkspaceSettings.model_validate(json.loads(stored.body))
+    except SettingsModel.DoesNotExist:
+        pass
+    except (ValueError, ValidationError):
+        current.settings_valid = False
+    current.teams = {team.sk for team in TeamModel.query(TEAM_PK, consistent_read=True)}
+    for item in DialogModel.query(DIALOG_PK, consistent_read=True):
+        try:
+            current.dialogs[item.sk] = Dialog.model_validate_json(item.body)
+        except ValidationError:
+            current.dialogs[item.sk] = None
+    current.rows = {row.email: row for row in AgentModel.query(AGENT_PK, consistent_read=True)}
+    for page in idp.get_paginator("list_users").paginate(UserPoolId=pool_id):
+        for user in page["Users"]:
+            current.users[_email_of(user)] = CognitoUser(user["Username"], _name_of(user))
+    for page in idp.get_paginator("list_users_in_group").paginate(UserPoolId=pool_id,
+                                                                  GroupName=LIVE_CHAT_GROUP):
+        current.group.update(_email_of(user) for user in page["Users"])
+    return current
+
+
+# --- the plan ---------------------------------------------------------------------------
+
+def _profile(spec: AgentSpec, settings: WorkspaceSettings) -> dict[str, Any]:
+    return {"name": spec.name, "avatar_url": spec.avatar_url,
+            "max_chats": spec.max_chats or settings.default_max_chats, "teams": list(spec.teams)}
+
+
+def _row_profile(row: AgentModel) -> dict[str, Any]:
+    return {"name": row.name, "avatar_url": row.avatar_url or "", "max_chats": int(row.max_chats),
+            "teams": list(row.teams or [])}
+
+
+def _settings_changes(workspace: Workspace, current: Current) -> Iterator[Change]:
+    if current.settings is None:
+        if current.settings_valid:
+            yield Change("create", "settings", "workspace")
+        else:
+            yield Change("update", "settings", "workspace", ("stored settings were unreadable",))
+        return
+    if current.settings != workspace.settings:
+        stored, wanted = current.settings.model_dump(), workspace.settings.model_dump()
+        changed = tuple(f"{key} {stored[key]!r} → {wanted[key]!r}"
+                        for key in wanted if stored.get(key) != wanted[key])
+        yield Change("update", "settings", "workspace", changed)
+
+
+def _agent_change(spec: AgentSpec, workspace: Workspace, current: Current, local: bool) -> Change | None:
+    email = str(spec.email).lower()
+    details: list[str] = []
+    user = current.users.get(email)
+    if user is None:
+        details.append("Cognito user" + (" (password from the file)" if local and spec.password
+                                         else " (no password)" if local else " (invitation e-mail)"))
+    elif user.name != spec.name:
+        details.append(f"Cognito name {user.name!r} → {spec.name!r}")
+    if email not in current.group:
+        details.append(f"add to group {LIVE_CHAT_GROUP}")
+    row = current.rows.get(email)
+    wanted = _profile(spec, workspace.settings)
+    if row is None:
+        details.append("profile row")
+    else:
+        have = _row_profile(row)
+        details += [f"{key} {have[key]!r} → {wanted[key]!r}" for key in wanted if have[key] != wanted[key]]
+        if not row.live_chat:
+            details.append("Live Chat permission on")
+    if not details:
+        return None
+    return Change("create" if user is None and row is None else "update", "agent", email, tuple(details))
+
+
+def _removed_agents(workspace: Workspace, current: Current) -> Iterator[Change]:
+    keep = {str(a.email).lower() for a in workspace.agents}
+    with_permission = {email for email, row in current.rows.items() if row.live_chat}
+    for email in sorted((with_permission | current.group) - keep):
+        details = []
+        row = current.rows.get(email)
+        if email in current.group:
+            details.append(f"remove from group {LIVE_CHAT_GROUP}")
+        if row is not None and row.live_chat:
+            details.append("Live Chat permission off")
+        if email in current.users:
+            details.append("sign out everywhere")
+        connections = sorted(row.connections or ()) if row is not None else []
+        if connections:
+            details.append(f"close {len(connections)} inbox connection(s)")
+        yield Change("remove", "agent", email, tuple(details))
+
+
+def plan(workspace: Workspace, current: Current, *, local: bool = False) -> list[Change]:
+    changes = list(_settings_changes(workspace, current))
+    wanted_teams = [t.name for t in workspace.teams]
+    changes += [Change("create", "team", name) for name in wanted_teams if name not in current.teams]
+    for dialog in workspace.dialogs:
+        if dialog.id not in current.dialogs:
+            changes.append(Change("create", "dialog", dialog.id))
+        elif current.dialogs[dialog.id] != dialog:
+            changes.append(Change("update", "dialog", dialog.id))
+    for spec in workspace.agents:
+        change = _agent_change(spec, workspace, current, local)
+        if change is not None:
+            changes.append(change)
+    changes += list(_removed_agents(workspace, current))
+    wanted_dialogs = {d.id for d in workspace.dialogs}
+    changes += [Change("remove", "dialog", d) for d in sorted(current.dialogs) if d not in wanted_dialogs]
+    changes += [Change("remove", "team", t) for t in sorted(current.teams) if t not in set(wanted_teams)]
+    return changes
+
+
+# --- applying it ------------------------------------------------------------------------
+
+@dataclass
+class Applier:
+    workspace: Workspace
+    current: Current
+    target: Target
+    idp: Any
+    management_api: Callable[[], Any]
+    say: Callable[[str], None] = print
+    _management: Any = None
+
+    def run(self, changes: list[Change]) -> None:
+        for change in changes:
+            getattr(self, f"_{change.action}_{change.kind}")(change)
+            self.say(change.line())
+
+    # settings, teams, dialogs
+    def _create_settings(self, change: Change) -> None:
+        SettingsModel(CONFIG_PK, SETTINGS_SK,
+                      body=self.workspace.settings.model_dump_json(by_alias=True)).save()
+
+    _update_settings = _create_settings
+
+    def _create_team(self, change: Change) -> None:
+        TeamModel(TEAM_PK, change.key).save()
+
+    def _remove_team(self, change: Change) -> None:
+        TeamModel(TEAM_PK, change.key).delete()
+
+    def _create_dialog(self, change: Change) -> None:
+        dialog = next(d for d in self.workspace.dialogs if d.id == change.key)
+        DialogModel(DIALOG_PK, dialog.id, body=dialog.model_dump_json(by_alias=True)).save()
+
+    _update_dialog = _create_dialog
+
+    def _remove_dialog(self, change: Change) -> None:
+        DialogModel(DIALOG_PK, change.key).delete()
+
+    # agents
+    def _create_agent(self, change: Change) -> None:
+        spec = next(a for a in self.workspace.agents if str(a.email).lower() == change.key)
+        email, pool = change.key, self.target.user_pool_id
+        user = self.current.users.get(email)
+        if user is None:
+            kwargs: dict[str, Any] = {
+                "UserPoolId": pool, "Username": email,
+                "UserAttributes": [{"Name": "email", "Value": email},
+                                   {"Name": "email_verified", "Value": "true"},
+                                   {"Name": "name", "Value": spec.name}],
+            }
+            if self.target.local:
+                kwargs["MessageAction"] = "SUPPRESS"  # no mail server: the file has the password
+            else:
+                kwargs["DesiredDeliveryMediums"] = ["EMAIL"]  # Cognito's invitation
+            self.idp.admin_create_user(**kwargs)
+            if self.target.local and spec.password:
+                self.idp.admin_set_user_password(UserPoolId=pool, Username=email,
+                                                 Password=spec.password, Permanent=True)
+        elif user.name != spec.name:
+            self.idp.admin_update_user_attributes(
+                UserPoolId=pool, Username=email, UserAttributes=[{"Name": "name", "Value": spec.name}])
+        if email not in self.current.group:
+            self.idp.admin_add_user_to_group(UserPoolId=pool, Username=email, GroupName=LIVE_CHAT_GROUP)
+        profile = _profile(spec, self.workspace.settings)
+        row = self.current.rows.get(email)
+        if row is None:
+            AgentModel(AGENT_PK, email, **profile, live_chat=True, status="available", active=0,
+                       slots={}).save(condition=AgentModel.pk.does_not_exist())
+        else:
+            # Only the profile and the permission: status, active, slots and connections
+            # belong to the running system.
+            agents.handle(email).update(
+                actions=[AgentModel.name.set(profile["name"]),
+                         AgentModel.avatar_url.set(profile["avatar_url"]),
+                         AgentModel.max_chats.set(profile["max_chats"]),
+                         AgentModel.teams.set(profile["teams"]),
+                         AgentModel.live_chat.set(True)],
+                condition=AgentModel.pk.exists())
+
+    _update_agent = _create_agent
+
+    def _remove_agent(self, change: Change) -> None:
+        email, pool = change.key, self.target.user_pool_id
+        row = self.current.rows.get(email)
+        if row is not None and row.live_chat:
+            # First: from now on routing skips them.
+            agents.handle(email).update(actions=[AgentModel.live_chat.set(False)],
+                                        condition=AgentModel.pk.exists())
+        if email in self.current.group:
+            self.idp.admin_remove_user_from_group(UserPoolId=pool, Username=email,
+                                                  GroupName=LIVE_CHAT_GROUP)
+        if email in self.current.users:
+            self.idp.admin_user_global_sign_out(UserPoolId=pool, Username=email)
+        connections = set(row.connections or ()) if row is not None else set()
+        if connections:
+            api = self.management_api()
+            for connection_id in sorted(connections):
+                with contextlib.suppress(api.exceptions.GoneException):  # already closed
+                    api.delete_connection(ConnectionId=connection_id)
+            # $disconnect would remove them too; do it now so the row is right at once.
+            agents.remove_connections(email, connections)
+
+
+def run(workspace: Workspace, target: Target, *, dry_run: bool = False,
+        say: Callable[[str], None] = print) -> list[Change]:
+    """Plan (and unless dry_run, apply) the workspace against an activated target."""
+    idp = target.client("cognito-idp")
+    current = read_current(idp, target.user_pool_id)
+    changes = plan(workspace, current, local=target.local)
+    if dry_run:
+        for change in changes:
+            say(change.line())
+    else:
+        Applier(workspace, current, target, idp, target.management_api, say).run(changes)
+    say(f"{len(changes)} change(s){' planned (dry run: nothing changed)' if dry_run else ''}"
+        if changes else "no changes: the deployment matches the file")
+    return changes
