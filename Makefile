@@ -5,8 +5,9 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: test lint typecheck unit integration e2e dev bench clean
+.PHONY: test lint typecheck unit integration e2e browser browser-deps dev bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,8 +24,29 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: $(STAMP) lint typecheck
+test: $(STAMP) lint typecheck browser-deps
 	$(BIN)/python -m pytest -q
+
+# The browser tests drive Debian's chromium (Playwright never downloads a browser). Install it
+# when missing and we may (root, or sudo without a password); otherwise say so: those tests
+# then skip with a reason naming the missing browser.
+browser-deps:
+	@if [ -x "$(CHROMIUM)" ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		echo "make: installing chromium for the browser tests (apt-get)"; \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
+			|| echo "make: apt-get could not install chromium: the browser tests will be SKIPPED"; \
+	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then \
+		echo "make: installing chromium for the browser tests (sudo apt-get)"; \
+		{ sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
+			|| echo "make: apt-get could not install chromium: the browser tests will be SKIPPED"; \
+	else \
+		echo "make: $(CHROMIUM) is missing and neither root nor sudo is available:"; \
+		echo "      the browser tests will be SKIPPED (install it: apt-get install chromium)"; \
+	fi
+
+browser: $(STAMP) browser-deps
+	$(BIN)/python -m pytest -q -m browser
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q -m unit

@@ -12,6 +12,7 @@ import html
 import json
 import logging
 import os
+import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from aiohttp import WSMsgType, web
+from aiohttp import ClientSession, ClientTimeout, WSMsgType, web
 
 from livechat_local import events
 from livechat_local.lambdas import Dispatcher
@@ -28,6 +29,7 @@ from livechat_local.lambdas import Dispatcher
 log = logging.getLogger("livechat_local.gateway")
 
 MAX_MESSAGE_BYTES = 128 * 1024
+_DIALOG_ID = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 WEB_ROOT = Path(__file__).resolve().parents[1] / "web"
 
 
@@ -50,8 +52,11 @@ class Connection:
 class Gateway:
     def __init__(self, dispatcher: Dispatcher, route_keys: set[str], *,
                  limits: Limits | None = None,
-                 mailbox: Callable[[], list[dict[str, Any]]] | None = None) -> None:
+                 mailbox: Callable[[], list[dict[str, Any]]] | None = None,
+                 client_config: dict[str, Any] | None = None) -> None:
         self.dispatcher = dispatcher
+        # What the hosted pages (web/) read from /config.json: endpoints and Cognito ids.
+        self.client_config = client_config or {}
         self.route_keys = route_keys
         self.limits = limits or Limits()
         self.mailbox = mailbox or (lambda: [])
@@ -66,6 +71,9 @@ class Gateway:
             web.delete("/@connections/{connection_id}", self.delete_connection),
             web.post("/visitor/session", self.visitor_session),
             web.options("/visitor/session", self.preflight),
+            web.get("/dialogs/{dialog_id}", self.dialog),
+            web.get("/config.json", self.config_json),
+            web.post("/dev/cognito", self.cognito_proxy),
             web.get("/dev/mailbox", self.mailbox_page),
             web.get("/dev/mailbox.json", self.mailbox_json),
             web.get("/healthz", self.health),
@@ -195,6 +203,36 @@ class Gateway:
             source_ip=request.remote or "127.0.0.1"))
         return web.Response(status=int(result["statusCode"]), text=result.get("body", ""),
                             content_type="application/json", headers=self._CORS)
+
+    async def dialog(self, request: web.Request) -> web.Response:
+        """The public dialog tree the widget renders (no routing configs)."""
+        from livechat import dialog_view
+        from livechat.errors import NotFound
+
+        dialog_id = request.match_info["dialog_id"]
+        headers = {"Access-Control-Allow-Origin": "*", "Cache-Control": "no-cache"}
+        if not _DIALOG_ID.match(dialog_id):
+            return web.json_response({"message": "dialog not found"}, status=404, headers=headers)
+        loop = asyncio.get_running_loop()
+        try:
+            body = await loop.run_in_executor(self.pool, dialog_view.public_dialog, dialog_id)
+        except NotFound:
+            return web.json_response({"message": "dialog not found"}, status=404, headers=headers)
+        return web.json_response(body, headers=headers)
+
+    async def config_json(self, request: web.Request) -> web.Response:
+        return web.json_response(self.client_config, headers={"Cache-Control": "no-cache"})
+
+    async def cognito_proxy(self, request: web.Request) -> web.Response:
+        """Dev only: the inbox page's Cognito calls, forwarded to the embedded AWS (moto
+        answers without CORS headers, on another port)."""
+        headers = {k: v for k, v in request.headers.items() if k.lower() in ("x-amz-target", "content-type")}
+        body = await request.read()
+        async with ClientSession(timeout=ClientTimeout(total=30)) as session, session.post(
+                os.environ["AWS_ENDPOINT_URL"].rstrip("/") + "/", data=body, headers=headers) as upstream:
+            answer = await upstream.read()
+            content_type = upstream.headers.get("Content-Type", "application/x-amz-json-1.1")
+            return web.Response(status=upstream.status, body=answer, headers={"Content-Type": content_type})
 
     async def health(self, request: web.Request) -> web.Response:
         return web.json_response({"ok": True, "connections": len(self.connections)})

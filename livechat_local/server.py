@@ -38,7 +38,10 @@ class DevFormatter(logging.Formatter):
         extras = " ".join(f"{k}={record.__dict__[k]}" for k in _KEYS if record.__dict__.get(k))
         stamp = self.formatTime(record, "%H:%M:%S")
         line = f"{stamp} {record.levelname:<7} {message}"
-        return f"{line}  {extras}" if extras else line
+        line = f"{line}  {extras}" if extras else line
+        if record.exc_info:
+            line = f"{line}\n{self.formatException(record.exc_info)}"
+        return line
 
 
 class OutcomeFilter(logging.Filter):
@@ -107,7 +110,8 @@ async def serve(options: Options, workspace: Any) -> None:
         "POWERTOOLS_METRICS_NAMESPACE": "livechat",
         "POWERTOOLS_METRICS_DISABLED": "true",
         "POWERTOOLS_TRACE_DISABLED": "true",
-        "POWERTOOLS_LOG_LEVEL": "INFO",
+        # Powertools sets the level of every Logger it builds from this variable.
+        "POWERTOOLS_LOG_LEVEL": "WARNING" if options.quiet else "INFO",
     })
     from livechat import config
 
@@ -123,7 +127,12 @@ async def serve(options: Options, workspace: Any) -> None:
 
     gateway = Gateway(dispatcher, _route_keys(),
                       limits=Limits(options.idle_timeout, options.max_connection),
-                      mailbox=aws.sent_mails)
+                      mailbox=aws.sent_mails,
+                      client_config={
+                          "websocket": f"ws://127.0.0.1:{port}/ws", "http": f"{base}/",
+                          "cognito": {"region": REGION, "userPoolId": resources.user_pool_id,
+                                      "clientId": resources.client_id, "endpoint": f"{base}/dev/cognito"},
+                      })
     gateway.app.router.add_get("/dev/jwks/{pool}.json", _jwks)
     runner = web.AppRunner(gateway.app, access_log=None)
     await runner.setup()

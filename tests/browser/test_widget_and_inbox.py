@@ -1,0 +1,181 @@
+"""The visitor widget (web/widget.js on web/demo.html) and the agent inbox (web/inbox.html)
+in a real browser against `livechat dev` (issue 5)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from tests.browser.conftest import ACCEPT_TIMEOUT, AGENTS, Stack, screenshot
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="browser tests need Playwright for Python")
+expect = sync_api.expect
+
+pytestmark = pytest.mark.browser
+
+XSS = '<img src=x onerror="window.__xss=1">'
+
+
+def sign_in(page: Any, stack: Stack, email: str) -> None:
+    page.goto(stack.http + "inbox.html")
+    page.fill("#signin-email", email)
+    page.fill("#signin-password", AGENTS[email][1])
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#notify-banner")).to_contain_text(
+        "Please enable browser notifications to receive live chat notifications")
+    expect(page.get_by_role("button", name="Enable", exact=True)).to_be_visible()
+    expect(page.locator("#conn")).to_have_text("Connected")
+
+
+def visitor_requests_chat(page: Any, stack: Stack, dialog: str, first_name: str, email: str) -> None:
+    page.goto(f"{stack.http}demo.html?dialog={dialog}")
+    page.get_by_role("button", name="Chat with us").click()
+    expect(page.locator("#livechat-widget .msg.bot").first).to_have_text("Would you like to talk to someone from sales?")
+    page.get_by_role("button", name="Yes").click()
+    # client-side validation names the field
+    page.locator("[data-field=email]").fill("not-an-email")
+    page.get_by_role("button", name="Continue").click()
+    expect(page.locator("[data-error-for=firstName]")).to_have_text("This field is required.")
+    expect(page.locator("[data-error-for=email]")).to_contain_text("valid e-mail")
+    page.locator("[data-field=firstName]").fill(first_name)
+    page.locator("[data-field=email]").fill(email)
+    page.locator("[data-field=email]").press("Enter")
+    expect(page.locator("[data-role=connecting]")).to_have_text("Connecting you to someone…")
+
+
+def accept_offer(agent: Any, visitor_name: str) -> None:
+    banner = agent.locator(".offer")
+    expect(banner).to_be_visible()
+    expect(banner).to_contain_text(visitor_name)
+    agent.get_by_role("button", name="Accept").click()
+    expect(banner).to_have_count(0)
+
+
+def send_from_visitor(visitor: Any, text: str) -> None:
+    box = visitor.locator("#livechat-widget textarea")
+    box.fill(text)
+    box.press("Enter")
+
+
+def send_from_agent(agent: Any, text: str) -> None:
+    agent.fill("#composer-text", text)
+    agent.press("#composer-text", "Enter")
+
+
+def test_visitor_walks_the_dialog_agent_accepts_they_chat_and_the_agent_ends_it(stack: Stack, new_page: Any) -> None:
+    agent, visitor = new_page(), new_page()
+    sign_in(agent, stack, "alice@example.com")
+    visitor_requests_chat(visitor, stack, "alice", "Zoe", "zoe@shop.example")
+
+    # the blue banner at the top with the visitor's details and a live countdown
+    banner = agent.locator(".offer")
+    expect(banner).to_contain_text("Zoe")
+    expect(banner).to_contain_text("zoe@shop.example")
+    assert agent.evaluate("getComputedStyle(document.querySelector('.offer')).backgroundColor") == "rgb(29, 78, 216)"
+    assert agent.locator(".offer").bounding_box()["y"] == 0  # at the very top
+    countdown = agent.locator("[data-role=countdown]")
+    expect(countdown).to_have_text(re.compile(r"^[1-4] s$"))
+    first = countdown.inner_text()
+    expect(countdown).not_to_have_text(first, timeout=2500)  # it counts down
+    screenshot(agent, "offer-banner-agent")
+    accept_offer(agent, "Zoe")
+
+    expect(visitor.locator("[data-role=joined]")).to_have_text("Alice Adams joined the chat")
+    expect(visitor.locator("#livechat-widget header .title")).to_contain_text("Alice Adams")
+    # the agent's chat view: captured fields and dialog answers first
+    expect(agent.locator("[data-role=visitor-details]")).to_contain_text("zoe@shop.example")
+    expect(agent.locator("#chat-log .dialog-item").first).to_contain_text("Yes")
+
+    send_from_visitor(visitor, "Hi, I need a quote")
+    expect(agent.locator("#chat-log [data-from=visitor]")).to_have_text(re.compile("Hi, I need a quote"))
+    visitor.locator("#livechat-widget textarea").type("typing")
+    expect(agent.locator("#chat-typing")).to_have_text("The visitor is typing…")
+    send_from_agent(agent, "Sure, for how many seats?")
+    expect(visitor.locator("[data-from=agent]")).to_contain_text("Sure, for how many seats?")
+    expect(visitor.locator("[data-role=announcer]")).to_contain_text("Sure, for how many seats?")  # aria-live
+    screenshot(visitor, "chat-visitor")
+    screenshot(agent, "chat-agent")
+
+    agent.get_by_role("button", name="End chat").click()
+    expect(visitor.locator("[data-role=ended]")).to_have_text("The agent ended the chat.")
+    expect(agent.locator("#inbox-list li")).to_have_count(0)
+    expect(visitor.locator("#livechat-widget textarea")).to_be_hidden()
+    screenshot(visitor, "chat-ended-visitor")
+
+
+def test_unanswered_offer_disappears_from_the_agent_and_the_visitor_gets_the_fallback(
+        stack: Stack, new_page: Any) -> None:
+    agent, visitor = new_page(), new_page()
+    sign_in(agent, stack, "bob@example.com")
+    visitor_requests_chat(visitor, stack, "bob", "Yann", "yann@shop.example")
+    expect(agent.locator(".offer")).to_be_visible()
+    screenshot(agent, "offer-pending-agent")
+    # nobody accepts: the banner goes (offerWithdrawn) and the visitor gets the fallback
+    expect(agent.locator(".offer")).to_have_count(0, timeout=(ACCEPT_TIMEOUT + 6) * 1000)
+    expect(visitor.locator("[data-role=fallback]")).to_have_text("Our team is busy right now - we'll e-mail you shortly.")
+    expect(agent.locator("#inbox-list li")).to_have_count(0)
+    screenshot(visitor, "fallback-visitor")
+    screenshot(agent, "offer-gone-agent")
+
+
+def test_a_reload_on_either_side_resumes_the_chat_with_nothing_missing(stack: Stack, new_page: Any) -> None:
+    agent, visitor = new_page(), new_page()
+    sign_in(agent, stack, "carol@example.com")
+    visitor_requests_chat(visitor, stack, "carol", "Ines", "ines@shop.example")
+    accept_offer(agent, "Ines")
+    expect(visitor.locator("[data-role=joined]")).to_be_visible()
+    send_from_visitor(visitor, "message one")
+    expect(agent.locator("#chat-log [data-from=visitor]")).to_have_count(1)
+
+    # the visitor reloads; meanwhile the agent writes
+    visitor.reload()
+    send_from_agent(agent, "sent while you reloaded")
+    widget_messages = visitor.locator("#livechat-widget .msg[data-from]")
+    expect(widget_messages).to_have_count(2)
+    expect(widget_messages.nth(0)).to_contain_text("message one")
+    expect(widget_messages.nth(1)).to_contain_text("sent while you reloaded")
+    expect(visitor.locator("#livechat-widget header .title")).to_contain_text("Carol Clark")
+    expect(visitor.locator("#livechat-widget textarea")).to_be_visible()
+    send_from_visitor(visitor, "message three")
+
+    # the agent reloads; the visitor writes meanwhile
+    agent.reload()
+    send_from_visitor(visitor, "message four")
+    expect(agent.locator("#conn")).to_have_text("Connected")
+    log = agent.locator("#chat-log .msg[data-from]")
+    expect(log).to_have_count(4)
+    for i, text in enumerate(["message one", "sent while you reloaded", "message three", "message four"]):
+        expect(log.nth(i)).to_contain_text(text)
+    send_from_agent(agent, "still here")
+    expect(visitor.locator("#livechat-widget .msg[data-from]")).to_have_count(5)
+    screenshot(visitor, "after-reload-visitor")
+    screenshot(agent, "after-reload-agent")
+    agent.get_by_role("button", name="End chat").click()
+    expect(visitor.locator("[data-role=ended]")).to_be_visible()
+
+
+def test_a_visitor_message_with_html_renders_as_text_on_both_sides_and_runs_nothing(stack: Stack, new_page: Any) -> None:
+    agent, visitor = new_page(), new_page()
+    sign_in(agent, stack, "dave@example.com")
+    visitor_requests_chat(visitor, stack, "dave", XSS, "x@shop.example")
+    accept_offer(agent, "img")
+    expect(visitor.locator("[data-role=joined]")).to_be_visible()
+    send_from_visitor(visitor, XSS)
+    expect(agent.locator("#chat-log [data-from=visitor]")).to_contain_text(XSS)
+    expect(visitor.locator("[data-from=visitor]")).to_contain_text(XSS)
+    expect(agent.locator("[data-role=visitor-details]")).to_contain_text(XSS)  # a captured field, too
+    agent.locator("#tab-conversations").click()
+    agent.locator("#conversation-list button").first.click()
+    expect(agent.locator("#transcript-log")).to_contain_text(XSS)
+    visitor.wait_for_timeout(300)
+    assert agent.evaluate("window.__xss") is None
+    assert visitor.evaluate("window.__xss") is None
+    assert agent.locator("#chat-log img, #transcript-log img").count() == 0
+    assert visitor.evaluate("window.livechatWidget.shadow.querySelectorAll('.log img').length") == 0
+    screenshot(agent, "xss-agent-transcript")
+    screenshot(visitor, "xss-visitor")
+    agent.locator("#tab-inbox").click()
+    agent.get_by_role("button", name="End chat").click()
+    expect(visitor.locator("[data-role=ended]")).to_be_visible()
