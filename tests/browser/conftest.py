@@ -1,5 +1,6 @@
-"""Browser tests: the hosted pages (web/) in Debian's chromium, driven by Playwright for
-Python, against `livechat dev` started as a subprocess (no browser download)."""
+"""Browser tests: the hosted pages (layers/common/livechat/web/, served by functions/web as
+in the deployment) in Debian's chromium, driven by Playwright for Python, against
+`livechat dev` started as a subprocess (no browser download)."""
 
 from __future__ import annotations
 
@@ -84,7 +85,7 @@ class Stack:
     endpoints: dict[str, Any]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     directory = tmp_path_factory.mktemp("livechat-browser")
     workspace = directory / "workspace.yaml"
@@ -113,7 +114,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             process.wait()
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an event loop running in this
+# thread while it is open, and the e2e tests that run after these use asyncio.run().
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not (Path(CHROMIUM).is_file() or shutil.which(CHROMIUM)):
         pytest.skip(f"browser tests need chromium at {CHROMIUM} (apt-get install chromium; "
