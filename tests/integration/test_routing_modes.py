@@ -89,8 +89,12 @@ def test_an_agent_with_no_live_connection_is_not_offered(world: World) -> None:
 
 
 def test_an_agent_without_the_live_chat_permission_is_never_a_candidate(world: World) -> None:
-    world.agent("alice@example.com", live_chat=False)
+    # Given a connected agent whose permission the admin then revoked (the connection
+    # survives until the admin's apply closes it; routing must not wait for that)
+    world.agent("alice@example.com")
     alice = world.agent_client("alice@example.com")
+    row = world.agent_item("alice@example.com")
+    row.update(actions=[type(row).live_chat.set(False)])
     _visitor, _conversation_id, answer = request(world, {"mode": "round_robin"})
     assert answer["type"] == "fallback" and answer["reason"] == "no_agent"
     assert offered_to(alice) == []
