@@ -7,7 +7,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: test lint typecheck unit integration e2e browser browser-deps dev bench clean
+.PHONY: test lint typecheck unit integration e2e browser browser-deps dev bench bench-cold-start \
+	sam-validate sam-build clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,8 +25,18 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: $(STAMP) lint typecheck browser-deps
+# sam-build comes before pytest: tests/unit/test_build.py checks what it built.
+test: $(STAMP) lint typecheck browser-deps sam-validate sam-build
 	$(BIN)/python -m pytest -q
+
+# aws-sam-cli lives in .venv-sam (its pins clash with moto's), installed on first use. A
+# template error or a failed build fails `make test`; a missing python3.13 (or an aws-sam-cli
+# that cannot be installed) is printed as SKIPPED — SAM_CHECK_STRICT=1 makes that fail too.
+sam-validate:
+	scripts/sam-check validate
+
+sam-build:
+	scripts/sam-check build
 
 # The browser tests drive Debian's chromium (Playwright never downloads a browser). Install it
 # when missing and we may (root, or sudo without a password); otherwise say so: those tests
@@ -60,8 +71,11 @@ e2e: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/route_cost.py
 
+bench-cold-start: $(STAMP) sam-build
+	$(BIN)/python bench/cold_start.py
+
 dev: $(STAMP)
 	$(BIN)/livechat dev --workspace workspaces/demo.yaml --port 8700
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-sam .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -73,17 +73,21 @@ def ws_disconnect(connection_id: str, *, status: int = 1001, reason: str = "Goin
 
 
 def http_v2(method: str, path: str, body: str, *, headers: dict[str, str] | None = None,
-            source_ip: str = "127.0.0.1", query: str = "") -> dict[str, Any]:
-    return {
+            source_ip: str = "127.0.0.1", query: str = "", domain: str = "local",
+            stage: str = "$default", route: str | None = None,
+            path_parameters: dict[str, str] | None = None) -> dict[str, Any]:
+    """`route` is the route's path as declared (`/dialogs/{dialogId}`); default `path`."""
+    route_key = f"{method} {route or path}"
+    event: dict[str, Any] = {
         "version": "2.0",
-        "routeKey": f"{method} {path}",
+        "routeKey": route_key,
         "rawPath": path,
         "rawQueryString": query,
         "headers": {k.lower(): v for k, v in (headers or {}).items()},
         "requestContext": {
-            "accountId": "123456789012", "apiId": "local", "domainName": "local",
-            "domainPrefix": "local", "requestId": uuid.uuid4().hex,
-            "routeKey": f"{method} {path}", "stage": "$default",
+            "accountId": "123456789012", "apiId": "local", "domainName": domain,
+            "domainPrefix": domain.split(".", maxsplit=1)[0], "requestId": uuid.uuid4().hex,
+            "routeKey": route_key, "stage": stage,
             "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime()),
             "timeEpoch": int(time.time() * 1000),
             "http": {"method": method, "path": path, "protocol": "HTTP/1.1",
@@ -92,3 +96,6 @@ def http_v2(method: str, path: str, body: str, *, headers: dict[str, str] | None
         "body": body,
         "isBase64Encoded": False,
     }
+    if path_parameters:
+        event["pathParameters"] = path_parameters
+    return event

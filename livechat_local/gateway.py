@@ -2,7 +2,10 @@
 depends on it: the v2 event shape, route selection on `$request.body.action` with
 `$default`, a `$connect` refusal answered at the handshake (401/403), the `@connections`
 management API (POST/GET/DELETE, 410 Gone for an unknown id), the 10-minute idle timeout
-and the 2-hour maximum, and the 128 KB message limit (close code 1009 beyond)."""
+and the 2-hour maximum, the 128 KB message limit (close code 1009 beyond), and the HTTP
+API's routes: the template's HttpApi events, each request sent to its function as a
+payload v2 event and the function's answer returned, as in the deployment (the hosted
+pages too: functions/web serves them in both places)."""
 
 from __future__ import annotations
 
@@ -12,16 +15,15 @@ import html
 import json
 import logging
 import os
-import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, ClassVar
 
 from aiohttp import ClientSession, ClientTimeout, WSMsgType, web
+from multidict import CIMultiDict
 
 from livechat_local import events
 from livechat_local.lambdas import Dispatcher
@@ -29,8 +31,8 @@ from livechat_local.lambdas import Dispatcher
 log = logging.getLogger("livechat_local.gateway")
 
 MAX_MESSAGE_BYTES = 128 * 1024
-_DIALOG_ID = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
-WEB_ROOT = Path(__file__).resolve().parents[1] / "web"
+# (method, path as the template declares it, e.g. /dialogs/{dialogId}) -> function name.
+HttpRoutes = dict[tuple[str, str], str]
 
 
 @dataclass
@@ -52,12 +54,11 @@ class Connection:
 class Gateway:
     def __init__(self, dispatcher: Dispatcher, route_keys: set[str], *,
                  limits: Limits | None = None,
-                 mailbox: Callable[[], list[dict[str, Any]]] | None = None,
-                 client_config: dict[str, Any] | None = None) -> None:
+                 http_routes: HttpRoutes | None = None,
+                 mailbox: Callable[[], list[dict[str, Any]]] | None = None) -> None:
         self.dispatcher = dispatcher
-        # What the hosted pages (web/) read from /config.json: endpoints and Cognito ids.
-        self.client_config = client_config or {}
         self.route_keys = route_keys
+        self.http_routes = http_routes or {}
         self.limits = limits or Limits()
         self.mailbox = mailbox or (lambda: [])
         self.connections: dict[str, Connection] = {}
@@ -69,18 +70,16 @@ class Gateway:
             web.post("/@connections/{connection_id}", self.post_to_connection),
             web.get("/@connections/{connection_id}", self.get_connection),
             web.delete("/@connections/{connection_id}", self.delete_connection),
-            web.post("/visitor/session", self.visitor_session),
-            web.options("/visitor/session", self.preflight),
-            web.get("/dialogs/{dialog_id}", self.dialog),
-            web.get("/config.json", self.config_json),
             web.post("/dev/cognito", self.cognito_proxy),
             web.get("/dev/mailbox", self.mailbox_page),
             web.get("/dev/mailbox.json", self.mailbox_json),
             web.get("/healthz", self.health),
         ])
-        if WEB_ROOT.is_dir():
-            self.app.router.add_get("/", self.index)
-            self.app.router.add_static("/", WEB_ROOT, show_index=False)
+        # The template's paths use aiohttp's own {name} syntax for path parameters.
+        for (method, path), function in self.http_routes.items():
+            self.app.router.add_route(method, path, self._http_handler(function, path))
+        for path in sorted({path for _, path in self.http_routes}):
+            self.app.router.add_route("OPTIONS", path, self.preflight)
         self.app.on_startup.append(self._start_reaper)
         self.app.on_shutdown.append(self._close_all)
 
@@ -189,39 +188,49 @@ class Gateway:
             await conn.ws.close(code=1001, message=b"Server shutting down")
 
     # --- HTTP API ---------------------------------------------------------------------
+    # As the HttpApi's CorsConfiguration: any origin, GET and POST, preflights answered by
+    # the API itself.
     _CORS: ClassVar[dict[str, str]] = {"Access-Control-Allow-Origin": "*",
-             "Access-Control-Allow-Methods": "POST, OPTIONS",
-             "Access-Control-Allow-Headers": "content-type"}
+             "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+             "Access-Control-Allow-Headers": "content-type",
+             "Access-Control-Max-Age": "600"}
 
     async def preflight(self, request: web.Request) -> web.Response:
         return web.Response(status=204, headers=self._CORS)
 
-    async def visitor_session(self, request: web.Request) -> web.Response:
-        body = await request.text()
-        result = await self._run("visitor_session", events.http_v2(
-            "POST", "/visitor/session", body, headers=dict(request.headers),
-            source_ip=request.remote or "127.0.0.1"))
-        return web.Response(status=int(result["statusCode"]), text=result.get("body", ""),
-                            content_type="application/json", headers=self._CORS)
+    def _http_handler(self, function: str, route: str) -> Handler:
+        async def handle(request: web.Request) -> web.Response:
+            return await self.http_route(request, function, route)
+        return handle
 
-    async def dialog(self, request: web.Request) -> web.Response:
-        """The public dialog tree the widget renders (no routing configs)."""
-        from livechat import dialog_view
-        from livechat.errors import NotFound
-
-        dialog_id = request.match_info["dialog_id"]
-        headers = {"Access-Control-Allow-Origin": "*", "Cache-Control": "no-cache"}
-        if not _DIALOG_ID.match(dialog_id):
-            return web.json_response({"message": "dialog not found"}, status=404, headers=headers)
-        loop = asyncio.get_running_loop()
+    async def http_route(self, request: web.Request, function: str, route: str) -> web.Response:
+        """One HTTP API request: the payload v2 event to the route's function, and its
+        answer (statusCode, headers, cookies, body, isBase64Encoded) back."""
+        body = await request.text() if request.can_read_body else ""
+        headers = dict(request.headers)
+        # API Gateway tells the function how the client reached it.
+        headers.update({"X-Forwarded-Proto": request.scheme,
+                        "X-Forwarded-For": request.remote or "127.0.0.1"})
+        event = events.http_v2(
+            request.method, request.rel_url.raw_path, body, headers=headers,
+            source_ip=request.remote or "127.0.0.1", query=request.rel_url.raw_query_string,
+            domain=request.host, route=route, path_parameters=dict(request.match_info))
         try:
-            body = await loop.run_in_executor(self.pool, dialog_view.public_dialog, dialog_id)
-        except NotFound:
-            return web.json_response({"message": "dialog not found"}, status=404, headers=headers)
-        return web.json_response(body, headers=headers)
-
-    async def config_json(self, request: web.Request) -> web.Response:
-        return web.json_response(self.client_config, headers={"Cache-Control": "no-cache"})
+            result = await self._run(function, event)
+        except Exception:  # a failed invocation: API Gateway answers 500
+            log.exception("%s failed on %s %s", function, request.method, request.path)
+            result = None
+        if not isinstance(result, dict) or "statusCode" not in result:
+            return web.json_response({"message": "Internal Server Error"}, status=500)
+        answer: CIMultiDict[str] = CIMultiDict((k, str(v)) for k, v in (result.get("headers") or {}).items())
+        for cookie in result.get("cookies") or []:
+            answer.add("Set-Cookie", cookie)
+        # A browser reading another origin's response needs the CORS header, which the
+        # deployed API adds to every response (its CorsConfiguration overrides the function's).
+        answer["Access-Control-Allow-Origin"] = "*"
+        raw = result.get("body") or ""
+        data = base64.b64decode(raw) if result.get("isBase64Encoded") else str(raw).encode("utf-8")
+        return web.Response(status=int(result["statusCode"]), body=data, headers=answer)
 
     async def cognito_proxy(self, request: web.Request) -> web.Response:
         """Dev only: the inbox page's Cognito calls, forwarded to the embedded AWS (moto
@@ -236,12 +245,6 @@ class Gateway:
 
     async def health(self, request: web.Request) -> web.Response:
         return web.json_response({"ok": True, "connections": len(self.connections)})
-
-    async def index(self, request: web.Request) -> web.StreamResponse:
-        index = WEB_ROOT / "index.html"
-        if index.is_file():
-            return web.FileResponse(index)
-        raise web.HTTPNotFound()
 
     # --- dev-only mailbox ---------------------------------------------------------------
     async def _mails(self) -> list[dict[str, Any]]:

@@ -33,6 +33,7 @@ FUNCTIONS = {
     "route_chat": "functions.route_chat.app",
     "notify_failure": "functions.notify_failure.app",
     "timeout_sweeper": "functions.timeout_sweeper.app",
+    "web": "functions.web.app",
 }
 ASYNC_ATTEMPTS = 3  # the first try and Lambda's two retries
 

@@ -21,7 +21,7 @@ from livechat_local import seed
 from livechat_local import template as tpl
 from livechat_local.embedded_aws import REGION, EmbeddedAws, visitor_secret
 from livechat_local.gateway import Gateway, Limits
-from livechat_local.lambdas import Dispatcher
+from livechat_local.lambdas import FUNCTIONS, Dispatcher
 
 log = logging.getLogger("livechat_local")
 
@@ -75,6 +75,21 @@ def _route_keys() -> set[str]:
             if r["Type"] == "AWS::ApiGatewayV2::Route"}
 
 
+def _http_routes() -> dict[tuple[str, str], str]:
+    """The HttpApi events of the template's functions: (method, path) -> the function's
+    name in the dispatcher (the folder of its CodeUri, functions/<name>/)."""
+    resources = tpl.load_template()["Resources"]
+    routes: dict[tuple[str, str], str] = {}
+    for resource in resources.values():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        function = Path(resource["Properties"]["CodeUri"]).name
+        for event in (resource["Properties"].get("Events") or {}).values():
+            if event["Type"] == "HttpApi":
+                routes[(event["Properties"]["Method"].upper(), event["Properties"]["Path"])] = function
+    return routes
+
+
 def _configure_logging(quiet: bool) -> None:
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(DevFormatter())
@@ -106,6 +121,10 @@ async def serve(options: Options, workspace: Any) -> None:
         "LIVECHAT_NOTIFY_FUNCTION": "notify_failure",
         "LIVECHAT_WS_MANAGEMENT_ENDPOINT": base,
         "LIVECHAT_INBOX_URL": f"{base}/inbox.html",
+        # What the web function puts in /config.json: the inbox signs in through the
+        # gateway's Cognito proxy (moto answers without CORS, on another port).
+        "LIVECHAT_PUBLIC_WEBSOCKET_URL": f"ws://127.0.0.1:{port}/ws",
+        "LIVECHAT_COGNITO_ENDPOINT": f"{base}/dev/cognito",
         "POWERTOOLS_SERVICE_NAME": "livechat",
         "POWERTOOLS_METRICS_NAMESPACE": "livechat",
         "POWERTOOLS_METRICS_DISABLED": "true",
@@ -119,20 +138,14 @@ async def serve(options: Options, workspace: Any) -> None:
     dispatcher = Dispatcher(REGION, {"notify_failure": resources.notify_dlq},
                             run_async_inline=False)
     dispatcher.install()
-    for function in ("ws_connect", "ws_message", "visitor_session", "route_chat",
-                     "notify_failure", "timeout_sweeper"):
+    for function in FUNCTIONS:
         dispatcher.handler(function)  # import now: the first chat should not pay for it
     _configure_logging(options.quiet)
     seed.load(workspace, aws.client("cognito-idp"), resources.user_pool_id)
 
     gateway = Gateway(dispatcher, _route_keys(),
                       limits=Limits(options.idle_timeout, options.max_connection),
-                      mailbox=aws.sent_mails,
-                      client_config={
-                          "websocket": f"ws://127.0.0.1:{port}/ws", "http": f"{base}/",
-                          "cognito": {"region": REGION, "userPoolId": resources.user_pool_id,
-                                      "clientId": resources.client_id, "endpoint": f"{base}/dev/cognito"},
-                      })
+                      http_routes=_http_routes(), mailbox=aws.sent_mails)
     gateway.app.router.add_get("/dev/jwks/{pool}.json", _jwks)
     runner = web.AppRunner(gateway.app, access_log=None)
     await runner.setup()

@@ -1,5 +1,5 @@
-"""The visitor widget (web/widget.js on web/demo.html) and the agent inbox (web/inbox.html)
-in a real browser against `livechat dev` (issue 5)."""
+"""The visitor widget (widget.js on demo.html) and the agent inbox (inbox.html), from
+layers/common/livechat/web/, in a real browser against `livechat dev` (issue 5)."""
 
 from __future__ import annotations
 

@@ -552,3 +552,30 @@ def test_management_api_answers_410_gone_for_an_unknown_connection(stack: Stack)
     for gone in (posted, read):
         assert gone.value.response["Error"]["Code"] == "GoneException"
         assert gone.value.response["ResponseMetadata"]["HTTPStatusCode"] == 410
+
+
+def test_the_pages_config_and_dialogs_come_from_the_web_function(stack: Stack) -> None:
+    # Given the local stack, whose gateway sends the template's HTTP routes to functions/web
+    base = stack.endpoints.http
+    web = Path(__file__).resolve().parents[2] / "layers/common/livechat/web"
+
+    # When a browser loads the widget, the inbox's config and a dialog
+    widget = stack.http.get(base + "widget.js", timeout=10)
+    config = stack.http.get(base + "config.json", timeout=10).json()
+    dialog = stack.http.get(base + "dialogs/solo", timeout=10)
+
+    # Then the files are the layer's, the config names this stack, the dialog hides its routing
+    assert widget.status_code == 200
+    assert widget.headers["Content-Type"] == "text/javascript; charset=utf-8"
+    assert widget.headers["Access-Control-Allow-Origin"] == "*"
+    assert widget.text == (web / "widget.js").read_text(encoding="utf-8")
+    assert config == {
+        "websocket": stack.endpoints.websocket, "http": base,
+        "cognito": {"region": stack.endpoints.region, "userPoolId": stack.endpoints.user_pool_id,
+                    "clientId": stack.endpoints.client_id, "endpoint": base + "dev/cognito"}}
+    assert dialog.status_code == 200
+    (card,) = dialog.json()["cards"]
+    assert (card["id"], card["kind"]) == ("live", "live_chat")
+    assert "routing" not in card
+    for path in ("nope.js", "dialogs/nope", "..%2Fweb_assets.py"):
+        assert stack.http.get(base + path, timeout=10).status_code == 404, path

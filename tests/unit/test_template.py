@@ -20,6 +20,8 @@ from typing import Any
 import pytest
 from cfnlint.api import ManualArgs, lint
 from cfnlint.rules import Match
+from livechat import web_assets
+from livechat.models import DIALOG_PK
 from livechat.protocol import ACTIONS
 from samtranslator.model.exceptions import InvalidDocumentException
 from samtranslator.translator.managed_policy_translator import ManagedPolicyLoader
@@ -50,6 +52,7 @@ FUNCTIONS = {
     "RouteChatFunction": "functions/route_chat/",
     "NotifyFailureFunction": "functions/notify_failure/",
     "TimeoutSweeperFunction": "functions/timeout_sweeper/",
+    "WebFunction": "functions/web/",
 }
 ITEM_ACTIONS = {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query"}
 TABLE_ACTIONS = {
@@ -61,7 +64,11 @@ TABLE_ACTIONS = {
     # Reads the conversation; Powertools Idempotency records live in the same table.
     "NotifyFailureFunction": ITEM_ACTIONS,
     "TimeoutSweeperFunction": ITEM_ACTIONS | {"ConditionCheckItem"},
+    # Serves the public dialogs: reads dialog items, and on the table only (no index).
+    "WebFunction": {"GetItem"},
 }
+TABLE_AND_INDEXES = [{"Fn::GetAtt": ["Table", "Arn"]}, {"Fn::Sub": "${Table.Arn}/index/*"}]
+TABLE_RESOURCES = {"WebFunction": {"Fn::GetAtt": ["Table", "Arn"]}}
 # Functions that post frames to WebSocket connections.
 POSTERS = {"WsMessageFunction", "RouteChatFunction", "TimeoutSweeperFunction"}
 # Functions that start the offer workflow. Not RouteChatFunction: the state machine names
@@ -373,6 +380,15 @@ def test_every_function_points_at_a_directory_with_its_handler(template: Templat
         assert re.search(r"^def handler\(", app.read_text(encoding="utf-8"), re.MULTILINE)
 
 
+def test_every_function_is_built_by_functions_makefile_which_precompiles_it(template: Template) -> None:
+    functions = resources_of(template, "AWS::Serverless::Function")
+    makefile = (ROOT / "functions" / "Makefile").read_text(encoding="utf-8")
+
+    assert "build-%:" in makefile and "compileall" in makefile
+    for function_id, function in functions.items():
+        assert function.get("Metadata") == {"BuildMethod": "makefile", "ContextPath": "functions"}, function_id
+
+
 def test_the_layer_is_built_for_python313_arm64_from_its_requirements(
     template: Template,
 ) -> None:
@@ -384,7 +400,9 @@ def test_the_layer_is_built_for_python313_arm64_from_its_requirements(
 
     assert layer["Properties"]["CompatibleRuntimes"] == ["python3.13"]
     assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
-    assert layer["Metadata"] == {"BuildMethod": "python3.13", "BuildArchitecture": "arm64"}
+    # layers/common/Makefile: no second boto3/botocore, precompiled (tests/unit/test_build.py)
+    assert layer["Metadata"] == {"BuildMethod": "makefile", "BuildArchitecture": "arm64"}
+    assert "build-CommonLayer:" in (content / "Makefile").read_text(encoding="utf-8")
     assert (content / "livechat" / "__init__.py").is_file()
     assert {"aws-lambda-powertools", "pynamodb", "pydantic", "pydantic-settings", "pyjwt",
             "requests", "pyyaml"} <= names
@@ -429,6 +447,7 @@ SHARED_VARIABLES = {
     ("NotifyFailureFunction", {"LIVECHAT_INBOX_URL"}),
     ("TimeoutSweeperFunction", {"LIVECHAT_WS_MANAGEMENT_ENDPOINT",
                                 "LIVECHAT_STATE_MACHINE_ARN", "LIVECHAT_NOTIFY_FUNCTION"}),
+    ("WebFunction", {"LIVECHAT_PUBLIC_WEBSOCKET_URL"}),
 ])
 def test_each_function_gets_exactly_its_own_variables_besides_the_shared_ones(
     cfn: Template, function_id: str, own: set[str]
@@ -442,6 +461,9 @@ def test_each_function_gets_exactly_its_own_variables_besides_the_shared_ones(
         assert variables["LIVECHAT_NOTIFY_FUNCTION"] == {"Ref": "NotifyFailureFunction"}
     if "LIVECHAT_INBOX_URL" in own:
         assert variables["LIVECHAT_INBOX_URL"] == {"Ref": "InboxUrl"}
+    if "LIVECHAT_PUBLIC_WEBSOCKET_URL" in own:  # what /config.json hands the pages
+        assert sub_text(variables["LIVECHAT_PUBLIC_WEBSOCKET_URL"]) == (
+            "wss://${WebSocketApi}.execute-api.${AWS::Region}.amazonaws.com/${StageName}")
 
 
 def test_every_function_logs_to_its_own_group_with_retention(cfn: Template) -> None:
@@ -450,7 +472,7 @@ def test_every_function_logs_to_its_own_group_with_retention(cfn: Template) -> N
     used = [cfn["Resources"][f]["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
             for f in FUNCTIONS]
 
-    assert len(set(used)) == len(FUNCTIONS) == 6
+    assert len(set(used)) == len(FUNCTIONS) == 7
     assert set(used) <= set(groups)
     for group_id in used:
         name = groups[group_id]["Properties"]["LogGroupName"]
@@ -526,8 +548,14 @@ def test_each_function_gets_exactly_its_table_actions_on_the_table_and_its_index
 
     assert actions_of(statements, "dynamodb") == TABLE_ACTIONS[function_id]
     for s in table_statements:
-        assert s["Resource"] == [{"Fn::GetAtt": ["Table", "Arn"]},
-                                 {"Fn::Sub": "${Table.Arn}/index/*"}]
+        assert s["Resource"] == TABLE_RESOURCES.get(function_id, TABLE_AND_INDEXES)
+
+
+def test_the_web_function_reads_dialog_items_only(cfn: Template) -> None:
+    (statement,) = [s for s in statements_of(cfn, "WebFunction") if actions_of([s], "dynamodb")]
+
+    assert statement["Condition"] == {
+        "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [DIALOG_PK]}}
 
 
 @pytest.mark.parametrize("function_id", FUNCTIONS)
@@ -634,6 +662,7 @@ def test_the_workflow_may_only_invoke_route_chat_park_requests_and_deliver_its_l
     ("WsConnectFunction", True), ("WsMessageFunction", False),
     ("VisitorSessionFunction", True), ("RouteChatFunction", False),
     ("NotifyFailureFunction", False), ("TimeoutSweeperFunction", False),
+    ("WebFunction", False),
 ])
 def test_only_token_checkers_read_the_visitor_secret(
     cfn: Template, function_id: str, reads_secret: bool
@@ -984,6 +1013,22 @@ def test_any_site_may_post_for_a_visitor_session(template: Template) -> None:
         {"ApiId": {"Ref": "HttpApi"}, "Path": "/visitor/session", "Method": "POST"}]
 
 
+def test_the_web_function_serves_each_page_config_and_dialogs_on_get(template: Template) -> None:
+    api = template["Resources"]["HttpApi"]["Properties"]
+    events = template["Resources"]["WebFunction"]["Properties"]["Events"].values()
+    pages = {asset.name for asset in web_assets.assets().values()}
+
+    assert {e["Type"] for e in events} == {"HttpApi"}
+    assert {e["Properties"]["ApiId"]["Ref"] for e in events} == {"HttpApi"}
+    assert {e["Properties"]["Method"] for e in events} == {"GET"}
+    # A route per file of the listing, no more: a file added to web/ needs its route.
+    assert sorted(e["Properties"]["Path"] for e in events) == sorted(
+        ["/", "/config.json", "/dialogs/{dialogId}"] + [f"/{name}" for name in pages])
+    assert {"widget.js", "demo.html", "inbox.html", "inbox.js", "inbox.css", "index.html"} <= pages
+    # Host sites read the dialogs from their own origin.
+    assert "GET" in api["CorsConfiguration"]["AllowMethods"]
+
+
 def test_parameters_and_outputs(template: Template) -> None:
     parameters = template["Parameters"]
     outputs = template["Outputs"]
@@ -995,10 +1040,15 @@ def test_parameters_and_outputs(template: Template) -> None:
     assert parameters["AlarmTopicArn"]["Default"] == ""
     assert set(outputs) == {"WebSocketUrl", "HttpApiUrl", "UserPoolId", "UserPoolClientId",
                             "TableName", "VisitorSecretArn", "OfferStateMachineArn",
-                            "NotifyDeadLetterQueueUrl", "DashboardUrl"}
+                            "NotifyDeadLetterQueueUrl", "DashboardUrl", "WidgetSnippet",
+                            "InboxUrl"}
     assert sub_text(outputs["WebSocketUrl"]["Value"]) == (
         "wss://${WebSocketApi}.execute-api.${AWS::Region}.amazonaws.com/${StageName}")
     assert outputs["OfferStateMachineArn"]["Value"] == {"Ref": "OfferStateMachine"}
+    http = sub_text(outputs["HttpApiUrl"]["Value"])
+    assert sub_text(outputs["WidgetSnippet"]["Value"]) == (
+        f'<script src="{http}/widget.js" data-dialog="sales" async></script>')
+    assert sub_text(outputs["InboxUrl"]["Value"]) == f"{http}/inbox.html"
     assert outputs["NotifyDeadLetterQueueUrl"]["Value"] == {"Ref": "NotifyDeadLetterQueue"}
 
 

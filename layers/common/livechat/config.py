@@ -38,6 +38,12 @@ class Settings(BaseSettings):
     ses_endpoint: str | None = None
     # Where failure e-mails link to (the inbox page); empty: no link.
     inbox_url: str = ""
+    # What the hosted pages read from /config.json (livechat.web_assets): the WebSocket URL
+    # the browsers connect to, the public base URL of the pages (empty: derived from the
+    # request) and the Cognito endpoint (empty: Cognito's public endpoint for the region).
+    public_websocket_url: str = ""
+    public_http_url: str = ""
+    cognito_endpoint: str = ""
     max_message_chars: int = Field(default=4000, ge=1, le=20000)
     max_frame_bytes: int = Field(default=32 * 1024, ge=1024)
 

@@ -1,0 +1,148 @@
+"""Cold-start proxy: how long each function's handler module takes to import from the build.
+
+For every function of template.yaml: a fresh python3.13 process per measurement imports the
+handler module from `.aws-sam/build/<Function>/`, with the layer's `python/` dir and a stand-in
+for the runtime's boto3 behind it (Lambda's order: /var/task, /opt/python, /var/runtime; see
+scripts/local_runtime.py), and the time of the import alone is kept (not the interpreter's start).
+A bare `import boto3` is measured in the same rounds, and each function is shown as a multiple of
+it. Twice: with the build's bytecode, and with none (PYTHONPYCACHEPREFIX pointing at an empty
+directory, which is what a build without .pyc costs on a read-only file system, every cold
+start). Then the size of each function and of the layer, unzipped and zipped. Prints figures,
+never pass/fail. Builds first (`scripts/sam-check build`) when there is no build.
+
+    .venv/bin/python bench/cold_start.py [--runs N] [--no-source-only] [--json]   (or `make bench-cold-start`)
+
+Figures are for this machine (x86_64; the layer's few compiled extensions are loaded from this
+machine's builds): Lambda's arm64 CPUs differ, the proportions are what carry over.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SAM_CHECK = ROOT / "scripts" / "sam-check"
+BUILD = ROOT / ".aws-sam" / "build"
+RUNTIME = ROOT / ".aws-sam" / "lambda-runtime"
+NATIVE = ROOT / ".aws-sam" / "host-native"
+sys.path.insert(0, str(ROOT))  # bench scripts run as plain scripts: the repository's tests.support
+
+from tests.support.template import load_template  # noqa: E402
+
+TIMED = """import sys, time
+sys.path[:0] = {path!r}
+t = time.perf_counter()
+import {module}
+print((time.perf_counter() - t) * 1000)
+"""
+
+
+def python313() -> str:
+    found = subprocess.run([str(SAM_CHECK), "python313"], capture_output=True, text=True, check=False)
+    if found.returncode != 0:
+        sys.exit("cold_start: python3.13 not found (pyenv root's versions/3.13*/bin or PATH); nothing measured")
+    return str(Path(found.stdout.strip()) / "python3.13")
+
+
+def ensure_build() -> None:
+    if (BUILD / "CommonLayer").is_dir() and (NATIVE / ".installed").is_file():
+        return
+    print("cold_start: no build in .aws-sam/build: running scripts/sam-check build (make sam-build)", file=sys.stderr)
+    subprocess.run([str(SAM_CHECK), "build"], check=True)
+    if not (BUILD / "CommonLayer").is_dir():
+        sys.exit("cold_start: still no build (see the SKIPPED line above); nothing measured")
+
+
+def functions() -> dict[str, str]:
+    resources = load_template(ROOT / "template.yaml")["Resources"]
+    return {name: r["Properties"]["Handler"].rsplit(".", 1)[0] for name, r in sorted(resources.items())
+            if r["Type"] == "AWS::Serverless::Function"}
+
+
+def import_ms(python: str, module: str, path: list[Path], function_id: str, pycache_prefix: str | None) -> float:
+    env = {"PATH": os.environ["PATH"], "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1",
+           "AWS_LAMBDA_FUNCTION_NAME": function_id, "LAMBDA_TASK_ROOT": str(path[0])}
+    if pycache_prefix:
+        env |= {"PYTHONPYCACHEPREFIX": pycache_prefix, "PYTHONDONTWRITEBYTECODE": "1"}
+    code = TIMED.format(path=[str(p) for p in path], module=module)
+    done = subprocess.run([python, "-s", "-c", code], env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"cold_start: importing {module} for {function_id} failed:\n{done.stderr[-3000:]}")
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+def measure(python: str, runs: int, pycache_prefix: str | None) -> dict[str, float]:
+    """Median import time (ms) per function and for a bare boto3, rounds interleaved."""
+    targets = {fid: (module, [BUILD / fid, NATIVE, BUILD / "CommonLayer" / "python", RUNTIME])
+               for fid, module in functions().items()}
+    targets["import boto3"] = ("boto3", [RUNTIME])
+    samples: dict[str, list[float]] = {name: [] for name in targets}
+    for _ in range(runs):
+        for name, (module, path) in targets.items():
+            samples[name].append(import_ms(python, module, path, name, pycache_prefix))
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def sizes(directory: Path) -> tuple[int, int]:
+    """Bytes unzipped and zipped (deflate, as sam deploy uploads it)."""
+    raw = 0
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for file in sorted(p for p in directory.rglob("*") if p.is_file()):
+            raw += file.stat().st_size
+            archive.write(file, file.relative_to(directory))
+    return raw, buffer.getbuffer().nbytes
+
+
+def mb(n: int) -> str:
+    return f"{n / 1e6:8.2f} MB" if n >= 100_000 else f"{n / 1e3:8.1f} kB"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=5, help="processes per figure (median); default 5")
+    parser.add_argument("--no-source-only", action="store_true", help="skip the measurement without .pyc")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
+    args = parser.parse_args()
+
+    ensure_build()
+    python = python313()
+    result: dict[str, dict[str, object]] = {}
+    with tempfile.TemporaryDirectory(prefix="no-pyc-") as empty:
+        modes = {"pyc": None} if args.no_source_only else {"pyc": None, "no pyc": empty}
+        times = {mode: measure(python, args.runs, prefix) for mode, prefix in modes.items()}
+
+    print(f"Import time of each handler module, ms (median of {args.runs} fresh python3.13 processes);"
+          " x = multiple of a bare `import boto3` measured in the same rounds")
+    header = "".join(f"{mode + ' ms':>12}{'x':>7}" for mode in times)
+    slowdown = "  no pyc / pyc" if len(times) == 2 else ""
+    print(f"{'':26}{header}{slowdown}")
+    for name in [*functions(), "import boto3"]:
+        row = ""
+        for mode, figures in times.items():
+            row += f"{figures[name]:12.0f}{figures[name] / figures['import boto3']:7.2f}"
+            result.setdefault(name, {})[f"{mode} ms"] = round(figures[name], 1)
+        if len(times) == 2:
+            row += f"{times['no pyc'][name] / times['pyc'][name]:14.1f}"
+        print(f"{name:26}{row}")
+
+    print("\nBuilt size (unzipped, zipped)")
+    for directory in [*(BUILD / fid for fid in functions()), BUILD / "CommonLayer"]:
+        raw, zipped = sizes(directory)
+        result.setdefault(directory.name, {}).update({"bytes": raw, "zipped bytes": zipped})
+        print(f"{directory.name:26}{mb(raw)}  {mb(zipped)}")
+    if args.json:
+        print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,195 @@
+"""functions/web: the hosted pages, /config.json and the public dialogs, through the
+handler with HTTP API payload v2 events (what API Gateway and `livechat dev` send)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from livechat import config, web_assets
+
+from functions.web import app as web_app
+from livechat_local import events
+from tests.support.world import LambdaContext, World
+
+pytestmark = [pytest.mark.integration,
+              pytest.mark.filterwarnings("ignore:No application metrics to publish")]
+
+WEB = Path(web_assets.__file__).with_name("web")
+PAGES = {
+    "index.html": "text/html; charset=utf-8",
+    "demo.html": "text/html; charset=utf-8",
+    "inbox.html": "text/html; charset=utf-8",
+    "widget.js": "text/javascript; charset=utf-8",
+    "inbox.js": "text/javascript; charset=utf-8",
+    "inbox.css": "text/css; charset=utf-8",
+}
+HOST = "abc123.execute-api.us-east-1.amazonaws.com"
+
+
+def get(path: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    event = events.http_v2("GET", path, "", domain=HOST,
+                           headers={"Host": HOST, "X-Forwarded-Proto": "https", **(headers or {})})
+    result: dict[str, Any] = web_app.handler(event, LambdaContext())
+    return result
+
+
+def header(response: dict[str, Any], name: str) -> str | None:
+    return {k.lower(): v for k, v in response["headers"].items()}.get(name.lower())
+
+
+# --- the pages ----------------------------------------------------------------------------
+
+
+def test_the_listing_is_the_web_folder() -> None:
+    on_disk = {p.name for p in WEB.iterdir() if p.is_file()}
+
+    assert set(web_assets.assets()) == on_disk == set(PAGES)
+
+
+@pytest.mark.parametrize(("name", "content_type"), PAGES.items())
+def test_each_page_is_served_with_its_content_type_and_caching(
+    aws_env: None, name: str, content_type: str
+) -> None:
+    response = get(f"/{name}")
+
+    assert response["statusCode"] == 200
+    assert response.get("isBase64Encoded") is not True
+    assert response["body"] == (WEB / name).read_text(encoding="utf-8")
+    assert header(response, "Content-Type") == content_type
+    max_age = 60 if name.endswith(".html") else 300
+    assert header(response, "Cache-Control") == f"public, max-age={max_age}"
+    assert header(response, "ETag")
+    # Host sites load the widget from their own origin; nothing else needs CORS.
+    assert header(response, "Access-Control-Allow-Origin") == ("*" if name == "widget.js" else None)
+
+
+def test_the_root_is_the_index_page(aws_env: None) -> None:
+    response = get("/")
+
+    assert response["statusCode"] == 200
+    assert response["body"] == (WEB / "index.html").read_text(encoding="utf-8")
+    assert header(response, "Content-Type") == "text/html; charset=utf-8"
+
+
+def test_a_current_copy_is_revalidated_without_a_body(aws_env: None) -> None:
+    etag = header(get("/widget.js"), "ETag")
+    assert etag
+
+    fresh = get("/widget.js", {"If-None-Match": etag})
+    stale = get("/widget.js", {"If-None-Match": '"something-else"'})
+
+    assert (fresh["statusCode"], fresh["body"]) == (304, "")
+    assert header(fresh, "ETag") == etag
+    assert stale["statusCode"] == 200
+
+
+@pytest.mark.parametrize("path", [
+    "/nope.html", "/app.py", "/web_assets.py", "/__init__.py", "/config.py",
+    "/..%2Fconfig.py", "/%2e%2e%2fconfig.py", "/..%2F..%2F..%2Fetc%2Fpasswd", "/../config.py",
+    "/web/widget.js", "/.%2Fwidget.js", "/WIDGET.JS", "/widget.js%00.html", "/..", "/.",
+])
+def test_anything_else_is_not_found(aws_env: None, path: str) -> None:
+    response = get(path)
+
+    assert response["statusCode"] == 404
+    assert "livechat" not in response["body"]
+
+
+@pytest.mark.parametrize("name", ["../config.py", "web/widget.js", "/etc/passwd", "", ".", "web"])
+def test_a_name_is_looked_up_in_the_listing_never_opened(name: str) -> None:
+    assert web_assets.page(name).status == 404
+
+
+# --- the public dialogs -------------------------------------------------------------------
+
+
+def test_a_dialog_is_served_without_its_routing(world: World) -> None:
+    world.live_dialog("sales", {"mode": "agent", "agent": "alice@example.com"})
+
+    response = get("/dialogs/sales")
+    body = json.loads(response["body"])
+
+    assert response["statusCode"] == 200
+    assert header(response, "Content-Type") == "application/json"
+    assert header(response, "Access-Control-Allow-Origin") == "*"
+    assert header(response, "Cache-Control") == "no-cache"
+    assert body["id"] == "sales"
+    assert [card["kind"] for card in body["cards"][0]["answers"][0]["next"]] == ["capture", "live_chat"]
+    assert "routing" not in response["body"]
+    assert "alice@example.com" not in response["body"]
+
+
+@pytest.mark.parametrize("dialog_id", ["nope", "a%20b", "..%2Fsales", "x" * 101])
+def test_an_unknown_dialog_is_not_found(world: World, dialog_id: str) -> None:
+    world.live_dialog("sales", {"mode": "agent", "agent": "alice@example.com"})
+
+    response = get(f"/dialogs/{dialog_id}")
+
+    assert response["statusCode"] == 404
+    assert json.loads(response["body"]) == {"message": "dialog not found"}
+    assert header(response, "Access-Control-Allow-Origin") == "*"
+
+
+# --- /config.json -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def deployed(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LIVECHAT_PUBLIC_WEBSOCKET_URL", "wss://ws123.execute-api.us-east-1.amazonaws.com/prod")
+    monkeypatch.setenv("LIVECHAT_USER_POOL_ID", "us-east-1_pool")
+    monkeypatch.setenv("LIVECHAT_USER_POOL_CLIENT_ID", "client-id")
+    config.reset()
+
+
+def test_config_json_comes_from_the_environment_and_the_request(deployed: None) -> None:
+    response = get("/config.json")
+
+    assert response["statusCode"] == 200
+    assert header(response, "Content-Type") == "application/json"
+    assert header(response, "Cache-Control") == "no-cache"
+    assert json.loads(response["body"]) == {
+        "websocket": "wss://ws123.execute-api.us-east-1.amazonaws.com/prod",
+        "http": f"https://{HOST}/",
+        "cognito": {"region": "us-east-1", "userPoolId": "us-east-1_pool", "clientId": "client-id",
+                    "endpoint": "https://cognito-idp.us-east-1.amazonaws.com/"},
+    }
+
+
+def test_the_base_of_a_named_stage_keeps_the_stage(deployed: None) -> None:
+    # The stack's HttpApi has only the $default stage; a named one prefixes every path.
+    assert web_assets.http_base({"Host": HOST}, HOST, "live") == f"https://{HOST}/live/"
+    assert web_assets.http_base({}, HOST, "$default") == f"https://{HOST}/"
+    assert web_assets.http_base({"host": "127.0.0.1:8700", "x-forwarded-proto": "http"}, "local",
+                                "$default") == "http://127.0.0.1:8700/"
+
+
+def test_config_json_takes_the_configured_base_and_cognito_endpoint(
+    deployed: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LIVECHAT_PUBLIC_HTTP_URL", "https://chat.example.com")
+    monkeypatch.setenv("LIVECHAT_COGNITO_ENDPOINT", "http://127.0.0.1:8700/dev/cognito")
+    config.reset()
+
+    body = json.loads(get("/config.json")["body"])
+
+    assert body["http"] == "https://chat.example.com/"
+    assert body["cognito"]["endpoint"] == "http://127.0.0.1:8700/dev/cognito"
+
+
+# --- the local gateway routes what the template routes -------------------------------------
+
+
+def test_livechat_dev_sends_the_templates_http_routes_to_the_same_functions() -> None:
+    from livechat_local.lambdas import FUNCTIONS
+    from livechat_local.server import _http_routes
+
+    routes = _http_routes()
+
+    assert routes[("POST", "/visitor/session")] == "visitor_session"
+    assert {path for (method, path), fn in routes.items() if fn == "web" and method == "GET"} == {
+        "/", "/config.json", "/dialogs/{dialogId}", *(f"/{name}" for name in PAGES)}
+    assert set(routes.values()) <= set(FUNCTIONS)
+    assert FUNCTIONS["web"] == "functions.web.app"
