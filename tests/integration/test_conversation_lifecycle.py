@@ -786,3 +786,13 @@ def test_requesting_a_chat_that_is_already_live_is_a_conflict(world: World) -> N
     assert answer["type"] == "error" and answer["code"] == "CONFLICT"
     assert agent.of_type("chatOffered") == []
     assert world.agent_item(ALICE).active == 1
+
+
+def test_the_inbox_answer_carries_the_agents_stored_status(world: World) -> None:
+    # Given an agent who went away on one connection
+    world.agent("alice@example.com")
+    first = world.agent_client("alice@example.com")
+    first.ask("setStatus", status="away")
+    # When a new connection lists the inbox, Then it learns the stored status
+    second = world.agent_client("alice@example.com")
+    assert second.ask("listInbox")["status"] == "away"

@@ -225,7 +225,8 @@ def decline(caller: Caller, frame: DeclineFrame, notifier: Notifier) -> None:
 
 
 def list_inbox(caller: Caller, frame: ListInbox, notifier: Notifier) -> None:
-    notifier.reply(InboxEvent(chats=conversations.inbox(caller.principal)).wire())
+    status = agents.get_agent(caller.principal).status
+    notifier.reply(InboxEvent(chats=conversations.inbox(caller.principal), status=status).wire())
 
 
 def list_conversations(caller: Caller, frame: ListConversations, notifier: Notifier) -> None:

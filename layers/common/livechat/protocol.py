@@ -296,6 +296,7 @@ class StatusEvent(_Event):
 class InboxEvent(_Event):
     type: Literal["inbox"] = "inbox"
     chats: list[dict[str, Any]]
+    status: str | None = None  # the agent's stored status (an addition: it persists)
     requestId: str | None = None
 
 

@@ -40,7 +40,9 @@ STORED = f"""
 | `{CAPTURE_RECORDED}` *(addition)* | conversationId, seq, cardId, fields, at |
 
 `answer` and `capture` are answered by `ack` with the stored event's `seq` *(addition)*;
-`resume` replays every stored event after `afterSeq` in order and is then answered by `ack`
+`inbox` also carries the agent's stored `status` *(addition)*, so a reconnecting inbox
+shows it instead of overwriting it. `resume` replays every stored event after `afterSeq`
+in order and is then answered by `ack`
 with `seq` = the last seq sent *(addition)*. `setStatus` is answered by `status`
 {{status}} *(addition)*, which also goes to the agent's other connections.
 """

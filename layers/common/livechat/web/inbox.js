@@ -226,9 +226,16 @@
 
   async function onConnected() {
     try {
-      await request({ action: "setStatus", status: session.get("status") || "available" });
+      // The status lives on the server and persists across connections: only a change the
+      // agent made while disconnected is sent; otherwise the inbox answer tells us.
+      const pending = session.get("statusPending");
+      if (pending) {
+        await request({ action: "setStatus", status: pending });
+        session.set("statusPending", null);
+      }
       const inbox = await request({ action: "listInbox" });
       if (inbox.type === "inbox") {
+        if (inbox.status) { session.set("status", inbox.status); showStatus(inbox.status); }
         const open = new Set(inbox.chats.map((c) => c.conversationId));
         for (const c of inbox.chats) {
           const known = chats.get(c.conversationId);
@@ -255,7 +262,11 @@
   $("status-toggle").addEventListener("change", async () => {
     const status = $("status-toggle").checked ? "available" : "away";
     session.set("status", status); showStatus(status);
-    try { await request({ action: "setStatus", status }); } catch (e) { /* sent again on reconnect */ }
+    try {
+      await request({ action: "setStatus", status });
+    } catch (e) {
+      session.set("statusPending", status); // sent on reconnect
+    }
   });
 
   // --- offers: the blue banner --------------------------------------------------------------
