@@ -23,6 +23,17 @@ def _target(args: argparse.Namespace) -> Target:
     return stack.from_stack(args.stack, region=args.region, endpoint_url=args.endpoint_url)
 
 
+def _activate(args: argparse.Namespace) -> Target | None:
+    """Find the deployment and point every client at it; None (said on stderr) if not found."""
+    try:
+        target = _target(args)
+    except StackError as exc:
+        _err(str(exc))
+        return None
+    stack.activate(target)
+    return target
+
+
 def _read(path: Path) -> object:
     from livechat_local.seed import InvalidWorkspace, read_workspace
 
@@ -43,12 +54,9 @@ def apply(args: argparse.Namespace) -> int:
     workspace = _read(args.file)  # the whole file first: nothing is read or written if invalid
     if not isinstance(workspace, Workspace):
         return 2
-    try:
-        target = _target(args)
-    except StackError as exc:
-        _err(str(exc))
+    target = _activate(args)
+    if target is None:
         return 1
-    stack.activate(target)
     applying.run(workspace, target, dry_run=args.dry_run)
     return 0
 
@@ -71,12 +79,8 @@ def route(args: argparse.Namespace) -> int:
     if args.stack is None and args.local is None:
         result = dry_run.dry_run(card, visitor, dry_run.profiles_from_file(workspace), live=False)
     else:
-        try:
-            target = _target(args)
-        except StackError as exc:
-            _err(str(exc))
+        if _activate(args) is None:
             return 1
-        stack.activate(target)
         rows, tickets = dry_run.live_state(card, visitor)
         result = dry_run.dry_run(card, visitor, rows, live=True, tickets=tickets)
     for line in result.lines():
@@ -93,12 +97,8 @@ def export(args: argparse.Namespace) -> int:
     except ValueError as exc:
         _err(str(exc))
         return 2
-    try:
-        target = _target(args)
-    except StackError as exc:
-        _err(str(exc))
+    if _activate(args) is None:
         return 1
-    stack.activate(target)
     if args.output is None:
         count = exporting.export(sys.stdout, args.format, since, until)
     else:
