@@ -66,6 +66,18 @@ def eventually(probe: Callable[[], T], *, timeout: float = 15.0, interval: float
         time.sleep(interval)
 
 
+def _stop(sfn: Any, execution_arn: str) -> None:
+    """Stop a running execution. moto fails to stop one whose worker has not set up yet
+    (AttributeError inside moto): give it a moment and try again."""
+    for _ in range(50):
+        try:
+            sfn.stop_execution(executionArn=execution_arn)
+            return
+        except AttributeError:
+            time.sleep(0.1)
+    sfn.stop_execution(executionArn=execution_arn)
+
+
 @pytest.fixture
 def workflow(aws: Gateway, monkeypatch: pytest.MonkeyPatch) -> Iterator[Workflow]:
     sqs = boto3.client("sqs", region_name=REGION)
@@ -89,6 +101,6 @@ def workflow(aws: Gateway, monkeypatch: pytest.MonkeyPatch) -> Iterator[Workflow
     dispatcher.install()
     yield Workflow(arn, routing_dlq, notify_dlq, dispatcher)
     for execution in sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING")["executions"]:
-        sfn.stop_execution(executionArn=execution["executionArn"])
+        _stop(sfn, execution["executionArn"])
     dispatcher.uninstall()
     os.environ.pop("LIVECHAT_STATE_MACHINE_ARN", None)
