@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: test lint typecheck unit integration e2e browser browser-deps dev bench bench-cold-start \
+.PHONY: test test-explore lint typecheck unit integration e2e browser browser-deps dev bench bench-cold-start \
 	sam-validate sam-build clean
 
 $(BIN)/python:
@@ -64,6 +64,10 @@ unit: $(STAMP)
 
 integration: $(STAMP)
 	$(BIN)/python -m pytest -q -m integration
+
+# The property-based tests with fresh random examples, many more of them (see tests/conftest.py).
+test-explore: $(STAMP)
+	HYPOTHESIS_PROFILE=explore $(BIN)/python -m pytest -q -m hypothesis
 
 e2e: $(STAMP)
 	$(BIN)/python -m pytest -q -m e2e
