@@ -72,8 +72,16 @@ test-explore: $(STAMP)
 e2e: $(STAMP)
 	$(BIN)/python -m pytest -q -m e2e
 
-bench: $(STAMP)
-	$(BIN)/python bench/route_cost.py
+# Figures, never pass/fail (docs/performance.md reads them): DynamoDB round trips per chat,
+# routing under 16 threads, the AWS bill per 1,000 chats, requestChat -> chatOffered with 200
+# visitors on the local stack, the handlers' import times from the build (cold_start says
+# SKIPPED when python3.13 or the build is missing). About 10 minutes on 2 cores.
+bench: $(STAMP) sam-build
+	@echo "== bench/route_cost.py"; $(BIN)/python bench/route_cost.py
+	@echo; echo "== bench/contention.py"; $(BIN)/python bench/contention.py
+	@echo; echo "== bench/cost.py"; $(BIN)/python bench/cost.py
+	@echo; echo "== bench/e2e_latency.py --visitors 200"; $(BIN)/python bench/e2e_latency.py --visitors 200
+	@echo; echo "== bench/cold_start.py"; $(BIN)/python bench/cold_start.py
 
 bench-cold-start: $(STAMP) sam-build
 	$(BIN)/python bench/cold_start.py
