@@ -8,6 +8,7 @@ import json
 import re
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -283,4 +284,40 @@ def test_a_dead_lettered_email_is_sent_when_redriven_after_ses_recovers(
 
     notifications.notify(parked[0])
 
+    assert len(sent_mails()) == 1
+
+
+class _InvocationTimedOut(BaseException):
+    """How Lambda ends an invocation at its timeout: no `except Exception` runs, so the
+    idempotency record is left "in progress"."""
+
+
+@dataclass
+class _ShortContext:
+    """A Lambda context with 50 ms left."""
+
+    function_name: str = "notify_failure"
+    aws_request_id: str = "req-timeout"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 50
+
+
+def test_an_email_whose_invocation_timed_out_is_sent_by_the_retry(
+        world: World, workflow: Workflow, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given an invocation that timed out while SES was sending
+    configure(world, {"mode": "round_robin"})
+    event = failed_action(LIVE_CHAT, "no_agent", conversation_id="conv-timeout")
+    with monkeypatch.context() as patch:
+        def hang(self: SESV2Backend, *args: Any, **kwargs: Any) -> Any:
+            raise _InvocationTimedOut
+        patch.setattr(SESV2Backend, "send_email", hang)
+        with pytest.raises(_InvocationTimedOut):
+            notifications.notify(event, _ShortContext())
+    time.sleep(0.2)  # past that invocation's end
+
+    # When Lambda retries the event
+    notifications.notify(event, _ShortContext())
+
+    # Then the retry sends the e-mail (the in-progress record expired with the invocation)
     assert len(sent_mails()) == 1

@@ -139,6 +139,15 @@ def send(event: dict[str, Any]) -> dict[str, Any]:
 
 
 @lru_cache(maxsize=1)
+def _idempotency_config() -> IdempotencyConfig:
+    return IdempotencyConfig(
+        event_key_jmespath="[action, reason, conversationId]",
+        raise_on_no_idempotency_key=True,
+        expires_after_seconds=_IDEMPOTENCY_SECONDS,
+    )
+
+
+@lru_cache(maxsize=1)
 def _idempotent_send() -> Any:
     models.bind()
     settings = get_settings()
@@ -149,20 +158,21 @@ def _idempotent_send() -> Any:
         static_pk_value=models.IDEMPOTENCY_PK,
         boto3_client=aws.dynamodb(),
     )
-    config = IdempotencyConfig(
-        event_key_jmespath="[action, reason, conversationId]",
-        raise_on_no_idempotency_key=True,
-        expires_after_seconds=_IDEMPOTENCY_SECONDS,
-    )
-    return idempotent_function(data_keyword_argument="event", config=config,
+    return idempotent_function(data_keyword_argument="event", config=_idempotency_config(),
                                persistence_store=persistence)(send)
 
 
 def notify(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     FailedAction.model_validate(event)  # a malformed event fails before any record
+    if context is not None:
+        # The in-progress record then expires with this invocation: after a timeout (no
+        # exception handler runs) Lambda's retry sends the mail instead of finding it "in
+        # progress" until the record expires, days later, and ending in the dead-letter queue.
+        _idempotency_config().register_lambda_context(context)
     result: dict[str, Any] = _idempotent_send()(event=event)
     return result
 
 
 def reset() -> None:
     _idempotent_send.cache_clear()
+    _idempotency_config.cache_clear()
