@@ -45,7 +45,6 @@ import math
 import sys
 import threading
 import time
-import warnings
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, redirect_stdout
@@ -61,8 +60,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench import metering
 
 metering.environment(log_level="INFO")
-# notifications.py does not hand Powertools Idempotency the Lambda context; said once in the report.
-warnings.filterwarnings("ignore", message="Couldn't determine the remaining time left")
 
 import boto3  # noqa: E402
 from livechat import config  # noqa: E402
@@ -471,7 +468,8 @@ def pings(minutes: float) -> int:
     return int(minutes // PING_EVERY_MIN)
 
 
-def accepted_chat(world: World, ledger: Ledger, agents: list[Client], n: int, messages: int) -> None:
+def accepted_chat(world: World, ledger: Ledger, agents: list[Client], n: int, messages: int, *,
+                  typing: bool = True) -> None:
     visitor, conversation_id = visitor_arrives(world, ledger)
     assert visitor.ask("requestChat", conversationId=conversation_id, cardId="live")["type"] == "routing"
     agent, offer = offer_for(agents, conversation_id)
@@ -482,10 +480,12 @@ def accepted_chat(world: World, ledger: Ledger, agents: list[Client], n: int, me
     for i in range(messages):
         who = visitor if i % 2 == 0 else agent
         text = f"{'Hello, I have a question about the pricing' if i % 2 == 0 else 'Sure, happy to help'} ({i})"
-        who.ask("typing", conversationId=conversation_id, isTyping=True)
+        if typing:
+            who.ask("typing", conversationId=conversation_id, isTyping=True)
         assert who.ask("sendMessage", conversationId=conversation_id, text=text,
                        clientMessageId=f"m{n}-{i}")["type"] == "message"
-        who.ask("typing", conversationId=conversation_id, isTyping=False)
+        if typing:
+            who.ask("typing", conversationId=conversation_id, isTyping=False)
     for _ in range(pings(VISITOR_MINUTES["accepted"])):
         assert visitor.ask("ping")["type"] == "pong"
     assert agent.ask("endChat", conversationId=conversation_id)["type"] == "chatEnded"
@@ -561,7 +561,7 @@ def offer_workflow() -> Iterator[Dispatcher]:
         config.get_settings.cache_clear()
 
 
-def measure(chats: int, unanswered: int, messages: int, accept_timeout: int) -> Ledger:
+def measure(chats: int, unanswered: int, messages: int, accept_timeout: int, typing: bool) -> Ledger:
     indexes = table_indexes()
     with embedded_aws(stepfunctions=True) as gateway:
         raw = boto3.client("dynamodb", region_name=REGION)  # before count_calls: never counted
@@ -585,12 +585,12 @@ def measure(chats: int, unanswered: int, messages: int, accept_timeout: int) -> 
                 ledger.current = "between"
 
             def warm_up() -> list[Client]:
-                accepted_chat(world, ledger, agents, 0, messages)
+                accepted_chat(world, ledger, agents, 0, messages, typing=typing)
                 return [unanswered_chat(world, ledger, agents)]
 
             def accepted() -> list[Client]:
                 for n in range(1, chats + 1):
-                    accepted_chat(world, ledger, agents, n, messages)
+                    accepted_chat(world, ledger, agents, n, messages, typing=typing)
                 return []
 
             def agent_pings() -> list[Client]:
@@ -782,8 +782,9 @@ def report(ledger: Ledger, chats: int, unanswered: int, messages: int, accept_ti
 def render(r: dict[str, Any]) -> str:
     s = r["scenario"]
     lines: dict[str, list[Line]] = r["_lines"]
+    typing = "typing on/off around each" if s.get("typing", True) else "no typing indicators"
     out = [f"cost per 1,000 chats, us-east-1 on-demand, free tiers ignored (prices looked up {r['prices_checked']})",
-           f"measured: {s['accepted_chats']} accepted chats ({s['messages']} messages each, typing on/off around each) "
+           f"measured: {s['accepted_chats']} accepted chats ({s['messages']} messages each, {typing}) "
            f"and {s['unanswered_chats']} unanswered, after a warm-up of one each; all functions "
            f"{s['memory_gb'] * 1024:.0f} MB arm64 (template.yaml)", ""]
     out += render_lines("accepted chat (page load, dialog, requestChat, accept, messages, 2 pings, end)",
@@ -848,10 +849,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--messages", type=int, default=20, help="messages per accepted chat, both sides (default 20)")
     parser.add_argument("--accept-timeout", type=int, default=4,
                         help="the bench's accept timeout, seconds (default 4; the product's is 100)")
+    parser.add_argument("--no-typing", action="store_true",
+                        help="no typing indicators around the messages (the clients send them by default)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
-    ledger = measure(max(1, args.chats), max(1, args.unanswered), args.messages, args.accept_timeout)
+    ledger = measure(max(1, args.chats), max(1, args.unanswered), args.messages, args.accept_timeout,
+                     typing=not args.no_typing)
     r = report(ledger, max(1, args.chats), max(1, args.unanswered), args.messages, args.accept_timeout)
+    r["scenario"]["typing"] = not args.no_typing
     if args.json:
         print(json.dumps({k: v for k, v in r.items() if not k.startswith("_")}, indent=2))
     else:
