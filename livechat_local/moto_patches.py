@@ -1,4 +1,4 @@
-"""Two corrections to moto's DynamoDB that the tests and the local stack both need.
+"""Three corrections to moto's DynamoDB that the tests and the local stack both need.
 
 1. Linearizability: moto reads, checks and writes without a lock, so concurrent
    conditional writes can both pass (../shared/NOTES-aws-offline.md). Real DynamoDB is
@@ -9,15 +9,28 @@
    local stack (or a test with thousands of events) slows down with every message. We
    snapshot only the items the transaction names; untouched items cannot change inside
    it, so the rollback is the same.
+3. Idempotent transactions: botocore fills TransactWriteItems' ClientRequestToken (an
+   idempotencyToken member) once per call and sends the same token on every retry. Real
+   DynamoDB treats a repeat of a token within 10 minutes of the first request as success
+   without applying it again, and a token reused with other parameters as
+   IdempotentParameterMismatchException (Amazon DynamoDB API Reference, TransactWriteItems,
+   request parameter ClientRequestToken:
+   https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html).
+   moto ignores the token, so a transaction whose response was lost (a 5xx after the
+   commit) would be applied twice, or fail its own guard, on botocore's retry; we
+   remember each committed token for 10 minutes, as DynamoDB does.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 import threading
-from collections import defaultdict
+import time
+from collections import OrderedDict, defaultdict
 from typing import Any
 
+from moto.dynamodb.exceptions import ERROR_TYPE_PREFIX, DynamodbException
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.models.table import Table
@@ -26,6 +39,8 @@ from moto.dynamodb.responses import DynamoHandler
 _serial = threading.RLock()
 _touched = threading.local()
 _applied = False
+
+TOKEN_WINDOW_SECONDS = 600  # DynamoDB keeps a ClientRequestToken for 10 minutes
 
 
 def apply() -> None:
@@ -47,10 +62,52 @@ def apply() -> None:
         finally:
             _touched.keys = None
 
+    handle_transaction = DynamoHandler.transact_write_items
+
+    def transact_write_items_once(self: Any) -> Any:
+        # Runs inside call_action, under the lock: check, apply and remember are one step.
+        return _once_per_token(self, handle_transaction)
+
     DynamoHandler.call_action = call_action  # type: ignore[method-assign]
+    DynamoHandler.transact_write_items = transact_write_items_once  # type: ignore[method-assign]
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
     Table.__deepcopy__ = _table_deepcopy  # type: ignore[attr-defined]
     _applied = True
+
+
+class IdempotentParameterMismatch(DynamodbException):
+    def __init__(self) -> None:
+        super().__init__(ERROR_TYPE_PREFIX + "IdempotentParameterMismatchException",
+                         "The ClientRequestToken was reused with different parameters")
+
+
+def _once_per_token(handler: Any, apply_transaction: Any) -> Any:
+    """Apply a TransactWriteItems once per ClientRequestToken (see 3. above)."""
+    params = dict(handler.body)
+    token = params.pop("ClientRequestToken", None)
+    if not token:
+        return apply_transaction(handler)
+    # Kept on the backend, so a fresh moto (a new test, a new local stack) starts empty.
+    backend = handler.dynamodb_backend
+    seen: OrderedDict[str, tuple[float, str, Any]] | None = getattr(
+        backend, "_livechat_client_tokens", None)
+    if seen is None:
+        seen = OrderedDict()
+        backend._livechat_client_tokens = seen
+    moment = time.monotonic()
+    while seen and next(iter(seen.values()))[0] < moment - TOKEN_WINDOW_SECONDS:
+        seen.popitem(last=False)
+    fingerprint = json.dumps(params, sort_keys=True, default=str)
+    if token in seen:
+        _, first_params, result = seen[token]
+        if first_params != fingerprint:
+            raise IdempotentParameterMismatch()
+        return result  # already applied: success, and nothing written again
+    # Only a committed transaction is remembered: a cancelled one changed nothing, so
+    # running its retry is still "the same effect as one call".
+    result = apply_transaction(handler)
+    seen[token] = (moment, fingerprint, result)
+    return result
 
 
 def _keys_of(backend: Any, transact_items: list[dict[str, Any]]

@@ -8,6 +8,7 @@ import re
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from pynamodb.exceptions import PutError
 from pynamodb.expressions.update import Action
 
 from livechat import agents, catalog, models, states, store
@@ -29,7 +30,12 @@ def page_with_utm(page: Page) -> dict[str, Any]:
     """The page as stored; utm is taken from the url's utm_* parameters when absent."""
     data = page.model_dump(exclude_none=True)
     if not data.get("utm") and page.url:
-        query = parse_qs(urlsplit(page.url).query)
+        try:
+            query = parse_qs(urlsplit(page.url).query)
+        except ValueError:
+            # The url is the client's text, stored as sent: one urlsplit cannot split
+            # ("https://[", a host NFKC normalisation changes) has no utm to take.
+            query = {}
         utm = {k: query[f"utm_{k}"][0] for k in ("source", "medium", "campaign")
                if query.get(f"utm_{k}")}
         if utm:
@@ -42,7 +48,7 @@ def start(visitor_id: str, dialog_id: str, page: Page) -> str:
     models.bind()
     conversation_id = new_id()
     at = now_iso()
-    ConversationModel(
+    item = ConversationModel(
         conv_pk(conversation_id),
         models.META_SK,
         visitor_id=visitor_id,
@@ -51,8 +57,24 @@ def start(visitor_id: str, dialog_id: str, page: Page) -> str:
         started_at=at,
         last_activity_at=at,
         gsi1sk=f"{at}#{conversation_id}",
-    ).save(condition=ConversationModel.pk.does_not_exist())
+    )
+    try:
+        item.save(condition=ConversationModel.pk.does_not_exist())
+    except PutError as exc:
+        # The id is fresh, so a failed "does not exist" means our own put committed and
+        # its response was lost (a 5xx; botocore sent it again): the item is ours.
+        if exc.cause_response_code != "ConditionalCheckFailedException" or not _is_ours(
+                conversation_id, visitor_id, at):
+            raise
     return conversation_id
+
+
+def _is_ours(conversation_id: str, visitor_id: str, started_at: str) -> bool:
+    try:
+        stored = store.get_conversation(conversation_id)
+    except NotFound:
+        return False
+    return stored.visitor_id == visitor_id and stored.started_at == started_at
 
 
 def owned_by_visitor(conversation_id: str, visitor_id: str) -> ConversationModel:
