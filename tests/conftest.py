@@ -15,9 +15,10 @@ from tests.support.world import World
 # draws fresh random examples, many more of them: run it while hunting
 # (HYPOTHESIS_PROFILE=explore make test-explore). The moto-backed examples take tens of
 # milliseconds each, so no per-example deadline.
-_COMMON = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow, HealthCheck.function_scoped_fixture]}
-settings.register_profile("default", derandomize=True, database=None, print_blob=True, **_COMMON)
-settings.register_profile("explore", max_examples=500, print_blob=True, **_COMMON)
+_SLOW_OK = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+settings.register_profile("default", derandomize=True, database=None, print_blob=True, deadline=None,
+                          suppress_health_check=_SLOW_OK)
+settings.register_profile("explore", max_examples=500, print_blob=True, deadline=None, suppress_health_check=_SLOW_OK)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 

@@ -43,7 +43,7 @@ def test_the_example_file_creates_agents_in_the_group_with_rows_teams_dialogs_an
     assert {u[0]: u[1] for u in cognito["users"]} == {
         "alice@example.com": "FORCE_CHANGE_PASSWORD", "bob@example.com": "FORCE_CHANGE_PASSWORD"}
     bob = agents.get_agent("bob@example.com")
-    assert (bob.name, bob.avatar_url, int(bob.max_chats), bob.teams, bob.live_chat, bob.status) == (
+    assert (bob.name, bob.avatar_url, int(bob.max_chats), [str(t) for t in bob.teams], bob.live_chat, bob.status) == (
         "Bob Chen", "https://example.com/bob.png", 5, ["emea", "amer"], True, "available")
     # And the teams, the dialog and the settings are stored
     assert catalog.team_names() == {"emea", "amer"}

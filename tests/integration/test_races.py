@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from livechat import catalog, offers, states, store
 from livechat.delivery import Notifier
+from livechat.models import plain
 
 from tests.support.aws import WS_ENDPOINT
 from tests.support.world import Client, World
@@ -73,7 +74,7 @@ def test_accept_decline_and_a_second_router_have_exactly_one_outcome(world: Worl
         assert (alice_row.active, bob_row.active) == (0, 1)
         assert len(bob_offers) == 1
     assert routed == "stopped" or len(bob_offers) == 1
-    assert set(alice_row.slots.as_dict()) | set(bob_row.slots.as_dict()) == {conversation_id}
+    assert set(plain(alice_row.slots)) | set(plain(bob_row.slots)) == {conversation_id}
 
 
 def test_two_routers_on_one_request_make_one_offer(world: World) -> None:

@@ -55,7 +55,7 @@ class Deployment:
             UserPoolId=self.pool_id, GroupName="LiveChat").build_full_result()
 
         def email(user: dict[str, Any]) -> str:
-            return next(a["Value"] for a in user["Attributes"] if a["Name"] == "email")
+            return str(next(a["Value"] for a in user["Attributes"] if a["Name"] == "email"))
 
         return {
             "users": sorted((email(u), u["UserStatus"], u["Enabled"],

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import boto3
 import pytest
 from livechat import config
-from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 
 from livechat_local.lambdas import Dispatcher
@@ -39,11 +39,11 @@ class Workflow:
 
     def executions(self) -> list[dict[str, Any]]:
         sfn = boto3.client("stepfunctions", region_name=REGION)
-        return list(sfn.list_executions(stateMachineArn=self.state_machine_arn)["executions"])
+        return [dict(e) for e in sfn.list_executions(stateMachineArn=self.state_machine_arn)["executions"]]
 
     def history(self, execution_arn: str) -> list[dict[str, Any]]:
         sfn = boto3.client("stepfunctions", region_name=REGION)
-        return list(sfn.get_execution_history(executionArn=execution_arn)["events"])
+        return [dict(e) for e in sfn.get_execution_history(executionArn=execution_arn)["events"]]
 
 
 def sent_mails() -> list[Any]:

@@ -101,7 +101,8 @@ MANAGEMENT_ENDPOINT = (
 # --- helpers ----------------------------------------------------------------------------
 
 
-class _NoManagedPolicies(ManagedPolicyLoader):
+# samtranslator ships no types: its loader is Any to mypy.
+class _NoManagedPolicies(ManagedPolicyLoader):  # type: ignore[misc]
     """The translator asks IAM for managed policy names only when a policy is given by
     name; ours are inline or ARNs, so nothing is needed and nothing may call AWS."""
 
@@ -129,7 +130,7 @@ def translate(template: Template) -> Template:
             del props["DefinitionUri"]
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("AWS_DEFAULT_REGION", "us-east-1")
-        cfn = transform(sam, {}, _NoManagedPolicies())
+        cfn: dict[str, Any] = transform(sam, {}, _NoManagedPolicies())
     # SAM writes an inline definition back as a DefinitionString Fn::Join of JSON lines,
     # which cfn-lint cannot read; the same document as a Definition object it validates.
     for machine in resources_of(cfn, "AWS::StepFunctions::StateMachine").values():
@@ -158,7 +159,7 @@ def sub_text(value: Any) -> str:
     """The format string of a Fn::Sub (either form); a plain string as is."""
     if isinstance(value, dict) and "Fn::Sub" in value:
         sub = value["Fn::Sub"]
-        return sub[0] if isinstance(sub, list) else sub
+        return str(sub[0] if isinstance(sub, list) else sub)
     if isinstance(value, str):
         return value
     raise AssertionError(f"expected a string or Fn::Sub, got {value!r}")
