@@ -12,17 +12,23 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import boto3
 import pytest
-from livechat import states, store
-from livechat.models import COUNTER_PK, ENGAGEMENTS, AgentModel, CounterModel, plain
+from livechat import agents, connections, states, store, sweeper
+from livechat.clock import now
+from livechat.delivery import visitor_pk
+from livechat.errors import NotFound
+from livechat.models import AGENT_PK, COUNTER_PK, ENGAGEMENTS, AgentModel, CounterModel, VisitorModel, plain
+from pynamodb.exceptions import PynamoDBException
 
 from livechat_local import lambdas
 from tests.support import faults as fault_support
 from tests.support.aws import REGION, TABLE, Gateway
-from tests.support.faults import Faults
+from tests.support.faults import Faults, Rule
+from tests.support.snapshot import table_snapshot
 from tests.support.workflow import SENDER, TEAM, Workflow, queue_messages, sent_mails
 from tests.support.world import Client, World
 
@@ -264,3 +270,394 @@ def test_a_lost_response_on_the_failure_mails_idempotency_record_still_mails_onc
     assert len(rule.hit) == 1
     assert len(sent_mails()) == 1
     assert queue_messages(workflow.notify_dlq) == []
+
+
+# --- 2. ConditionalCheckFailed at every conditional write site --------------------------
+# Each site's write is refused once, as DynamoDB refuses a write whose condition failed
+# (for a transaction: one named item's condition, the others fine), nothing applied. The
+# caller must retry on a fresh read, or give a clear error; never store half a change.
+
+def conversation_ids() -> list[str]:
+    return [item["pk"]["S"].removeprefix("CONV#") for item in table_snapshot()
+            if item["pk"]["S"].startswith("CONV#") and item["sk"]["S"] == "META"]
+
+
+def assert_invariants() -> None:
+    """seq gap-free everywhere; every agent's `active` equals its slot markers, and each
+    marker is held by its conversation (what the sweeper's repair checks)."""
+    for conversation_id in conversation_ids():
+        assert_seq_gap_free(conversation_id)
+    for agent in agents.list_agents():
+        held = slots(agent)
+        assert int(agent.active) == len(held), (agent.email, agent.active, held)
+        for conversation_id, offer_id in held.items():
+            conv = store.get_conversation(conversation_id)
+            holder = conv.offer_agent if conv.status == states.OFFERED else conv.agent
+            assert conv.status in (states.OFFERED, states.ACTIVE), conv.status
+            assert (holder, conv.offer_id) == (agent.email, offer_id)
+
+
+def walked(world: World) -> tuple[Seen, str]:
+    visitor = Seen(world.visitor_client())
+    return visitor, world.walk_to_live_card(visitor.client, "sales")
+
+
+def offered(world: World) -> tuple[Seen, str, Seen, str]:
+    """alice (the only agent) has the chat on offer."""
+    world.agent(ALICE)
+    alice = Seen(world.agent_client(ALICE))
+    visitor, conversation_id = walked(world)
+    assert visitor.ask("requestChat", conversationId=conversation_id,
+                       cardId="live")["type"] == "routing"
+    offer = alice.of_type("chatOffered")[0]
+    return visitor, conversation_id, alice, str(offer["offerId"])
+
+
+def live(world: World) -> tuple[Seen, str, Seen]:
+    visitor, conversation_id, alice, offer_id = offered(world)
+    assert alice.ask("accept", conversationId=conversation_id,
+                     offerId=offer_id)["type"] == "chatAccepted"
+    return visitor, conversation_id, alice
+
+
+def event_types(conversation_id: str) -> list[str]:
+    return [str(e.type) for e in store.events_after(conversation_id, 0)]
+
+
+def request_chat_transition(world: World, faults: Faults) -> Rule:
+    world.agent(ALICE)
+    alice = Seen(world.agent_client(ALICE))
+    visitor, conversation_id = walked(world)
+    rule = faults.fail_condition("actions._request_chat", "TransactWriteItems", item="conversation")
+
+    answer = visitor.ask("requestChat", conversationId=conversation_id, cardId="live")
+
+    assert answer["type"] == "routing"  # retried on a fresh read
+    assert event_types(conversation_id)[-1:] == ["routing"]
+    assert len(alice.of_type("chatOffered")) == 1
+    return rule
+
+
+def offer_binding(world: World, faults: Faults) -> Rule:
+    rule = faults.fail_condition("offers._offer", "TransactWriteItems", item="conversation")
+    _, conversation_id, _, _ = offered(world)
+    conv = store.get_conversation(conversation_id)
+    assert (conv.status, conv.offer_agent, [o["outcome"] for o in conv.offers]) == (
+        states.OFFERED, ALICE, ["pending"])
+    return rule
+
+
+def offer_slot(world: World, faults: Faults) -> Rule:
+    # alice's slot cannot be claimed (she looks full): the next agent in the rotation gets it
+    world.agent(ALICE)
+    world.agent(BOB)
+    alice, bob = Seen(world.agent_client(ALICE)), Seen(world.agent_client(BOB))
+    visitor, conversation_id = walked(world)
+    rule = faults.fail_condition("offers._offer", "TransactWriteItems", item="agent")
+
+    assert visitor.ask("requestChat", conversationId=conversation_id,
+                       cardId="live")["type"] == "routing"
+
+    assert alice.of_type("chatOffered") == []
+    assert len(bob.of_type("chatOffered")) == 1
+    assert store.get_conversation(conversation_id).offer_agent == BOB
+    return rule
+
+
+def accept_binding(world: World, faults: Faults) -> Rule:
+    _, conversation_id, alice, offer_id = offered(world)
+    rule = faults.fail_condition("offers.accept", "TransactWriteItems", item="conversation")
+
+    answer = alice.ask("accept", conversationId=conversation_id, offerId=offer_id)
+
+    assert answer["type"] == "chatAccepted"
+    assert event_types(conversation_id).count("agentJoined") == 1
+    assert counter(ENGAGEMENTS) == 1
+    return rule
+
+
+def decline_binding(world: World, faults: Faults) -> Rule:
+    visitor, conversation_id, alice, offer_id = offered(world)
+    rule = faults.fail_condition("offers.withdraw", "TransactWriteItems", item="conversation")
+
+    answer = alice.ask("decline", conversationId=conversation_id, offerId=offer_id)
+
+    assert answer["type"] == "ack"
+    assert [f["reason"] for f in visitor.of_type("fallback")] == ["not_accepted"]
+    assert [o["outcome"] for o in store.get_conversation(conversation_id).offers] == ["declined"]
+    return rule
+
+
+def decline_release(world: World, faults: Faults) -> Rule:
+    # The slot's release refused: the decline is refused as a whole, the offer stays open
+    _, conversation_id, alice, offer_id = offered(world)
+    rule = faults.fail_condition("offers.withdraw", "TransactWriteItems", item="agent")
+    before = table_snapshot()
+
+    answer = alice.ask("decline", conversationId=conversation_id, offerId=offer_id)
+
+    assert (answer["type"], answer.get("code")) == ("error", "CONFLICT")
+    assert table_snapshot() == before
+    assert alice.ask("decline", conversationId=conversation_id, offerId=offer_id)["type"] == "ack"
+    return rule
+
+
+def fallback_binding(world: World, faults: Faults) -> Rule:
+    visitor, conversation_id = walked(world)  # nobody to take it
+    rule = faults.fail_condition("offers.fallback", "TransactWriteItems", item="conversation")
+
+    answer = visitor.ask("requestChat", conversationId=conversation_id, cardId="live")
+
+    assert (answer["type"], answer.get("reason")) == ("fallback", "no_agent")
+    assert event_types(conversation_id).count("fallback") == 1
+    assert visitor.of_type("fallback") == [answer]
+    return rule
+
+
+def dialog_answer(world: World, faults: Faults) -> Rule:
+    visitor = Seen(world.visitor_client())
+    conversation_id = visitor.ask("startConversation", dialogId="sales",
+                                  page={"url": "https://example.com"})["conversationId"]
+    rule = faults.fail_condition("conversations.answer", "TransactWriteItems", item="conversation")
+
+    answer = visitor.ask("answer", conversationId=conversation_id, cardId="ask", value="Yes")
+
+    assert (answer["type"], answer.get("seq")) == ("ack", 1)
+    assert event_types(conversation_id) == ["answerRecorded"]
+    return rule
+
+
+def dialog_capture(world: World, faults: Faults) -> Rule:
+    visitor = Seen(world.visitor_client())
+    conversation_id = visitor.ask("startConversation", dialogId="sales",
+                                  page={"url": "https://example.com"})["conversationId"]
+    visitor.ask("answer", conversationId=conversation_id, cardId="ask", value="Yes")
+    rule = faults.fail_condition("conversations.capture", "TransactWriteItems", item="conversation")
+
+    answer = visitor.ask("capture", conversationId=conversation_id, cardId="who",
+                         fields={"firstName": "Vera", "email": "vera@acme.io"})
+
+    assert (answer["type"], answer.get("seq")) == ("ack", 2)
+    assert event_types(conversation_id) == ["answerRecorded", "captureRecorded"]
+    assert plain(store.get_conversation(conversation_id).visitor) == {
+        "firstName": "Vera", "email": "vera@acme.io"}
+    return rule
+
+
+def message_on(item: str) -> Any:
+    def scenario(world: World, faults: Faults) -> Rule:
+        visitor, conversation_id, alice = live(world)
+        rule = faults.fail_condition("conversations.send_message", "TransactWriteItems", item=item)
+
+        answer = visitor.ask("sendMessage", conversationId=conversation_id, text="Hello?",
+                             clientMessageId="m1")
+
+        assert (answer["type"], answer.get("text")) == ("message", "Hello?")
+        assert event_types(conversation_id).count("message") == 1
+        assert [f["text"] for f in alice.of_type("message")] == ["Hello?"]
+        return rule
+
+    return scenario
+
+
+def end_binding(world: World, faults: Faults) -> Rule:
+    visitor, conversation_id, alice = live(world)
+    rule = faults.fail_condition("conversations.end", "TransactWriteItems", item="conversation")
+
+    answer = visitor.ask("endChat", conversationId=conversation_id)
+
+    assert answer["type"] == "chatEnded"
+    assert store.get_conversation(conversation_id).status == states.ENDED
+    assert len(alice.of_type("chatEnded")) == 1
+    return rule
+
+
+def end_release(world: World, faults: Faults) -> Rule:
+    visitor, conversation_id, alice = live(world)
+    rule = faults.fail_condition("conversations.end", "TransactWriteItems", item="agent")
+    before = table_snapshot()
+
+    answer = visitor.ask("endChat", conversationId=conversation_id)
+
+    assert (answer["type"], answer.get("code")) == ("error", "CONFLICT")
+    assert table_snapshot() == before
+    assert alice.of_type("chatEnded") == []
+    assert visitor.ask("endChat", conversationId=conversation_id)["type"] == "chatEnded"
+    return rule
+
+
+def expiry_on(item: str) -> Any:
+    def scenario(world: World, faults: Faults) -> Rule:
+        world.settings(inactivity_timeout_seconds=600)
+        visitor, conversation_id, _ = live(world)
+        rule = faults.fail_condition("sweeper.expire_chat", "TransactWriteItems", item=item)
+        later = now() + timedelta(seconds=601)
+
+        first = sweeper.sweep(at=later)
+
+        if item == "conversation":  # retried on a fresh read
+            assert first.expired == 1
+        else:  # the slot's release refused: not expired this minute, the next sweep does it
+            assert first.expired == 0
+            assert store.get_conversation(conversation_id).status == states.ACTIVE
+            assert sweeper.sweep(at=later).expired == 1
+        assert store.get_conversation(conversation_id).status == states.EXPIRED
+        assert [f["reason"] for f in visitor.of_type("chatEnded")] == ["inactivity"]
+        return rule
+
+    return scenario
+
+
+def conversation_start(world: World, faults: Faults) -> Rule:
+    visitor = Seen(world.visitor_client())
+    rule = faults.fail_condition("conversations.start", "PutItem")
+    before = table_snapshot()
+
+    answer = visitor.ask("startConversation", dialogId="sales", page={"url": "https://example.com"})
+
+    # A fresh id that "exists" but is not ours: refused, nothing stored, and trying again works
+    assert (answer["type"], answer.get("code")) == ("error", "INTERNAL")
+    assert table_snapshot() == before
+    assert visitor.ask("startConversation", dialogId="sales",
+                       page={"url": "https://example.com"})["type"] == "conversationStarted"
+    return rule
+
+
+def agent_profile(world: World, faults: Faults) -> Rule:
+    # A Cognito agent with no profile yet: creating it is refused (as if it existed)
+    token = world.token(ALICE)
+    rule = faults.fail_condition("connections._ensure_agent_profile", "PutItem")
+    before = table_snapshot()
+
+    with pytest.raises(NotFound):
+        world.connect({"token": token})
+
+    assert table_snapshot() == before  # the handshake fails (500); nothing is registered
+    status, _ = world.connect({"token": token})
+    assert status == 200 and world.agent_item(ALICE).connections
+    return rule
+
+
+def agent_presence(world: World, faults: Faults) -> Rule:
+    world.agent(ALICE)
+    token = world.token(ALICE)
+    rule = faults.fail_condition("agents.add_connection", "UpdateItem")
+    before = table_snapshot()
+
+    with pytest.raises(PynamoDBException):
+        world.connect({"token": token})
+
+    assert table_snapshot() == before  # no connection item left behind for a failed handshake
+    status, _ = world.connect({"token": token})
+    assert status == 200 and len(world.agent_item(ALICE).connections or ()) == 1
+    return rule
+
+
+def agent_status(world: World, faults: Faults) -> Rule:
+    world.agent(ALICE)
+    alice = Seen(world.agent_client(ALICE))
+    rule = faults.fail_condition("agents.set_status", "UpdateItem")
+    before = table_snapshot()
+
+    answer = alice.ask("setStatus", status="away")
+
+    assert (answer["type"], answer.get("code")) == ("error", "INTERNAL")
+    assert table_snapshot() == before
+    assert alice.ask("setStatus", status="away")["type"] == "status"
+    assert world.agent_item(ALICE).status == "away"
+    return rule
+
+
+def agent_disconnect(world: World, faults: Faults) -> Rule:
+    # Forgetting the connection on the agent's row is refused: the connection item still
+    # goes, and the stale id in the row is dropped by the first post that answers 410
+    world.agent(ALICE)
+    alice = world.agent_client(ALICE)
+    rule = faults.fail_condition("agents.remove_connections", "UpdateItem")
+
+    alice.disconnect()
+
+    assert connections.caller_of(alice.connection_id) is None
+    assert world.agent_item(ALICE).connections == {alice.connection_id}
+    world.gateway.dead.add(alice.connection_id)  # API Gateway: that connection is gone
+    visitor, conversation_id = walked(world)
+    answer = visitor.ask("requestChat", conversationId=conversation_id, cardId="live")
+    assert answer["type"] == "routing"
+    assert [f["reason"] for f in visitor.of_type("fallback")] == ["no_agent"]
+    assert world.agent_item(ALICE).connections is None
+    return rule
+
+
+def visitor_forget(world: World, faults: Faults) -> Rule:
+    # The visitor's other tab died; a post finds it (410) and dropping it from the
+    # visitor's row is refused: that post still goes on, and the next one drops it
+    token = world.visitor_token()["visitorToken"]
+    tab, dead_tab = Seen(world.visitor_client(token)), world.visitor_client(token)
+    world.gateway.dead.add(dead_tab.connection_id)
+    conversation_id = tab.ask("startConversation", dialogId="sales",
+                              page={"url": "https://example.com"})["conversationId"]
+    rule = faults.fail_condition("delivery.forget_visitor_connections", "UpdateItem")
+
+    answered = tab.ask("answer", conversationId=conversation_id, cardId="ask", value="Yes")
+
+    assert answered["type"] == "ack"
+    row = VisitorModel.get(visitor_pk(tab.client.principal), "VISITOR", consistent_read=True)
+    assert row.connections == {tab.client.connection_id, dead_tab.connection_id}
+    assert connections.caller_of(dead_tab.connection_id) is None
+    assert tab.ask("capture", conversationId=conversation_id, cardId="who",
+                   fields={"firstName": "Vera", "email": "vera@acme.io"})["type"] == "ack"
+    row = VisitorModel.get(visitor_pk(tab.client.principal), "VISITOR", consistent_read=True)
+    assert row.connections == {tab.client.connection_id}
+    return rule
+
+
+def counter_repair(world: World, faults: Faults) -> Rule:
+    world.agent(ALICE)
+    AgentModel(AGENT_PK, ALICE).update(actions=[AgentModel.active.set(3)])  # drifted
+    rule = faults.fail_condition("sweeper.reconcile_counters", "UpdateItem")
+
+    first = sweeper.sweep(at=now())
+
+    assert first.repaired == 0  # the row changed under it (so it seems): next minute
+    assert int(world.agent_item(ALICE).active) == 3
+    assert sweeper.sweep(at=now()).repaired_agents == [ALICE]
+    assert int(world.agent_item(ALICE).active) == 0
+    return rule
+
+
+CONDITION_SITES: dict[str, Any] = {
+    "actions._request_chat[conversation]": request_chat_transition,
+    "offers._offer[conversation]": offer_binding,
+    "offers._offer[agent slot]": offer_slot,
+    "offers.accept[conversation]": accept_binding,
+    "offers.withdraw[conversation]": decline_binding,
+    "offers.withdraw[agent slot]": decline_release,
+    "offers.fallback[conversation]": fallback_binding,
+    "conversations.answer[conversation]": dialog_answer,
+    "conversations.capture[conversation]": dialog_capture,
+    "conversations.send_message[conversation]": message_on("conversation"),
+    "conversations.send_message[event]": message_on("event"),
+    "conversations.send_message[message-id]": message_on("message-id"),
+    "conversations.end[conversation]": end_binding,
+    "conversations.end[agent slot]": end_release,
+    "sweeper.expire_chat[conversation]": expiry_on("conversation"),
+    "sweeper.expire_chat[agent slot]": expiry_on("agent"),
+    "conversations.start": conversation_start,
+    "connections._ensure_agent_profile": agent_profile,
+    "agents.add_connection": agent_presence,
+    "agents.set_status": agent_status,
+    "agents.remove_connections": agent_disconnect,
+    "delivery.forget_visitor_connections": visitor_forget,
+    "sweeper.reconcile_counters": counter_repair,
+}
+
+
+@pytest.mark.parametrize("site", list(CONDITION_SITES))
+def test_a_failed_condition_at_each_write_site_is_retried_or_refused_cleanly(
+        world: World, faults: Faults, site: str) -> None:
+    configure(world)
+
+    rule = CONDITION_SITES[site](world, faults)
+
+    assert len(rule.hit) == 1, f"the write at {site} was never refused"
+    assert_invariants()

@@ -13,9 +13,9 @@ our code run exactly as they would against AWS. A rule matches per API call (the
 
 from __future__ import annotations
 
-import inspect
 import json
 import re
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -114,10 +114,13 @@ def item_kinds(body: dict[str, Any]) -> list[str]:
 def current_site() -> str:
     """The innermost function of the livechat package on the stack, skipping store.py
     (the transaction helper every conversation change goes through)."""
-    for frame in inspect.stack(context=0):
-        path = Path(frame.filename)
-        if path.parent == LAYER and path.name != "store.py":
-            return f"{path.stem}.{frame.function}"
+    frame = sys._getframe(1)
+    layer = str(LAYER)
+    while frame is not None:
+        path = frame.f_code.co_filename
+        if path.startswith(layer) and not path.endswith("store.py"):
+            return f"{Path(path).stem}.{frame.f_code.co_name}"
+        frame = frame.f_back  # type: ignore[assignment]
     return ""
 
 
@@ -226,8 +229,12 @@ def install(monkeypatch: pytest.MonkeyPatch) -> Faults:
     clients already built (ours, PynamoDB's) so they are built again with it."""
     faults = Faults()
     create_client = botocore.session.Session.create_client
+    loader = botocore.session.get_session().get_component("data_loader")
 
     def create_client_with_faults(self: botocore.session.Session, *args: Any, **kwargs: Any) -> Any:
+        # PynamoDB builds a session per model, each parsing botocore's JSON models again
+        # (tens of milliseconds per file): one loader, and its cache, for all of them.
+        self.register_component("data_loader", loader)
         client = create_client(self, *args, **kwargs)
         client.meta.events.unregister("before-send", botocore_stubber)  # type: ignore[arg-type]
         client.meta.events.register_first("before-send", faults)  # type: ignore[arg-type]

@@ -39,18 +39,25 @@ def connect(connection_id: str, query: dict[str, str]) -> Caller:
         caller = Caller(connection_id, VISITOR, visitor.visitor_id)
     else:
         raise Unauthorized("a token (agent) or visitorToken (visitor) is required")
-    ConnectionModel(
+    item = ConnectionModel(
         connection_pk(connection_id), "CONN",
         role=caller.role, principal=caller.principal, connected_at=now_iso(),
-    ).save()
-    if caller.role == AGENT:
-        agents.add_connection(caller.principal, connection_id)
-    else:
-        VisitorModel(visitor_pk(caller.principal), "VISITOR").update(
-            actions=[VisitorModel.connections.add({connection_id}),
-                     VisitorModel.created_at.set(
-                         VisitorModel.created_at | now_iso())],
-        )
+    )
+    item.save()
+    try:
+        if caller.role == AGENT:
+            agents.add_connection(caller.principal, connection_id)
+        else:
+            VisitorModel(visitor_pk(caller.principal), "VISITOR").update(
+                actions=[VisitorModel.connections.add({connection_id}),
+                         VisitorModel.created_at.set(
+                             VisitorModel.created_at | now_iso())],
+            )
+    except Exception:
+        # The handshake fails and API Gateway sends no $disconnect for it: nothing else
+        # would ever remove this connection's item.
+        item.delete()
+        raise
     logger.info("connected", role=caller.role, connection_id=connection_id)
     return caller
 
