@@ -1,14 +1,28 @@
 """Fault injection (issue 7): AWS failing underneath the real handlers.
 
 DynamoDB throttled or answering 5xx (before the write, or after it committed), a failed
-condition at every conditional write site, 410 Gone on posts, a Lambda crashing between
-two steps and being delivered again, and a workflow that never started. Every fault is
-injected where AWS would produce it (botocore's wire, moto's backends, the Lambda
-dispatcher), never by mocking our own code's decisions.
+condition at every conditional write site, 410 Gone on posts, a Lambda dying between two
+steps and its event delivered again, and a workflow that never started. AWS faults are
+injected where AWS produces them (on botocore's wire, tests/support/faults.py; in the
+gateway recorder); a Lambda's death at a function boundary of ours (the call completes,
+or never starts, and the invocation ends there). Nothing replaces our code's decisions.
+
+Lost responses, per non-transactional write (what botocore's retry of the same request
+does): conversations.start's create-if-absent finds its own item (fixed here, it used to
+answer INTERNAL); the round-robin ticket (UpdateItem ADD) is taken twice, which only
+shifts the rotation by one; the connection, presence and status writes are plain
+SET/ADD/DELETE and repeat harmlessly; _ensure_agent_profile finds the row it created;
+the sweeper's counter repair fails its own condition and is not counted in CounterDrift
+(the repair is done); Powertools' idempotency record is covered below. Transactions are
+exact: botocore repeats their ClientRequestToken and DynamoDB (and now moto) applies a
+token once.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -17,19 +31,24 @@ from typing import Any
 
 import boto3
 import pytest
-from livechat import agents, connections, states, store, sweeper
-from livechat.clock import now
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+from livechat import agents, connections, conversations, notifications, offers, states, store, sweeper, workflow_tasks
+from livechat import workflow as workflow_module
+from livechat.clock import now, parse_iso
 from livechat.delivery import visitor_pk
 from livechat.errors import NotFound
+from livechat.failures import LIVE_CHAT, failed_action
 from livechat.models import AGENT_PK, COUNTER_PK, ENGAGEMENTS, AgentModel, CounterModel, VisitorModel, plain
 from pynamodb.exceptions import PynamoDBException
 
 from livechat_local import lambdas
 from tests.support import faults as fault_support
 from tests.support.aws import REGION, TABLE, Gateway
-from tests.support.faults import Faults, Rule
+from tests.support.faults import WRITES, Faults, Rule
 from tests.support.snapshot import table_snapshot
-from tests.support.workflow import SENDER, TEAM, Workflow, queue_messages, sent_mails
+from tests.support.workflow import SENDER, TEAM, Workflow, eventually, queue_messages, sent_mails
 from tests.support.world import Client, World
 
 pytestmark = pytest.mark.integration
@@ -51,7 +70,7 @@ def faults(aws: Gateway, monkeypatch: pytest.MonkeyPatch) -> Iterator[Faults]:
 
 
 def configure(world: World, routing: dict[str, Any] | None = None, **settings: Any) -> None:
-    world.settings(accept_timeout_seconds=100, fallback_message=FALLBACK, **settings)
+    world.settings(**{"accept_timeout_seconds": 100, "fallback_message": FALLBACK, **settings})
     world.live_dialog("sales", routing or {"mode": "round_robin"})
 
 
@@ -121,7 +140,7 @@ def assert_seq_gap_free(conversation_id: str) -> list[str]:
     return [str(e.type) for e in events]
 
 
-def assert_chat_happened_once(world: World, chat: Chat) -> None:
+def assert_chat_happened_once(world: World, chat: Chat, *, engagements: int = 1) -> None:
     """The whole chat's effects, each exactly once."""
     assert [a["type"] for a in chat.answers.values()] == [
         "routing", "chatAccepted", "message", "message", "chatEnded"], chat.answers
@@ -132,7 +151,7 @@ def assert_chat_happened_once(world: World, chat: Chat) -> None:
     for email in (ALICE, BOB):
         row = world.agent_item(email)
         assert (int(row.active), slots(row)) == (0, {}), email
-    assert counter(ENGAGEMENTS) == 1
+    assert counter(ENGAGEMENTS) == engagements
     # Each side got each stored event once (a client dedupes by seq, but should not have to).
     for side in (chat.visitor, chat.agent):
         seqs = [f["seq"] for f in side.drain() if "seq" in f and f["type"] != "ack"]
@@ -140,6 +159,22 @@ def assert_chat_happened_once(world: World, chat: Chat) -> None:
     assert len(chat.agent.of_type("chatOffered")) == 1
     assert [f["text"] for f in chat.visitor.drain() if f["type"] == "message"] == [
         "Do you ship to Norway?", "We do."]
+
+
+def fresh_agents(world: World) -> list[Client]:
+    """alice and bob with no chats and one live connection each (Hypothesis runs many
+    examples in one test's table: earlier examples' connections are dropped)."""
+    for email in (ALICE, BOB):
+        world.agent(email)
+    return [world.agent_client(ALICE), world.agent_client(BOB)]
+
+
+def wipe_conversations() -> None:
+    """Forget the conversations of earlier examples (one table serves every example)."""
+    for item in table_snapshot():
+        if item["pk"]["S"].startswith(("CONV#", "CONN#", "VISITOR#")):
+            boto3.client("dynamodb", region_name=REGION).delete_item(
+                TableName=TABLE, Key={"pk": item["pk"], "sk": item["sk"]})
 
 
 def two_agents(world: World) -> list[Client]:
@@ -213,6 +248,45 @@ def test_every_transaction_carries_one_client_request_token_across_its_retries(
     # member), and the retries repeated it: that is what DynamoDB dedupes on
     tokens = [c.body.get("ClientRequestToken") for c in rule.hit]
     assert len(tokens) == 2 and tokens[0] and tokens[0] == tokens[1], tokens
+
+
+# The default profile runs a handful of schedules (each is a whole chat, ~2 s); the
+# explore profile (HYPOTHESIS_PROFILE=explore) hunts with many more.
+SCHEDULES = 60 if os.environ.get("HYPOTHESIS_PROFILE") == "explore" else 5
+
+
+@pytest.mark.hypothesis
+@hsettings(max_examples=SCHEDULES)
+@given(
+    refused=st.dictionaries(st.integers(0, 90), st.tuples(
+        st.sampled_from([("ThrottlingException", 400), ("ProvisionedThroughputExceededException", 400),
+                         ("InternalServerError", 500), ("ServiceUnavailable", 503)]),
+        st.integers(1, 3)), max_size=12),
+    lost=st.frozensets(st.integers(0, 40), max_size=8),
+)
+def test_any_schedule_of_transient_dynamodb_faults_leaves_one_chat(
+        world: World, faults: Faults,
+        refused: dict[int, tuple[tuple[str, int], int]], lost: frozenset[int]) -> None:
+    # Given some calls refused 1-3 times before they reach the table (throttled, 5xx), and
+    # some writes applied and their answers lost (botocore sends them again)
+    faults.clear()
+    wipe_conversations()
+    configure(world)
+    agents = fresh_agents(world)
+    rules = [faults.inject("dynamodb", None, "before", error=error, status=status,
+                           attempts=attempts, nth=frozenset({index}))
+             for index, ((error, status), attempts) in refused.items()]
+    rules.append(faults.inject("dynamodb", WRITES, "after", nth=lost))
+    ticket = counter("RR#all")
+    engaged = counter(ENGAGEMENTS)
+
+    # When a whole chat runs
+    chat = whole_chat(world, agents)
+
+    # Then it happened, each of its effects once (a lost round-robin ticket may be taken
+    # twice: it only shifts the rotation)
+    assert_chat_happened_once(world, chat, engagements=engaged + 1)
+    assert counter("RR#all") - ticket in (1, 2)
 
 
 # --- the emulator keeps DynamoDB's token semantics (livechat_local/moto_patches.py) -----
@@ -661,3 +735,294 @@ def test_a_failed_condition_at_each_write_site_is_retried_or_refused_cleanly(
 
     assert len(rule.hit) == 1, f"the write at {site} was never refused"
     assert_invariants()
+
+
+def test_a_failed_condition_on_the_failure_mails_idempotency_record_still_mails_once(
+        world: World, workflow: Workflow, faults: Faults) -> None:
+    # Powertools' "in progress" PutItem (a conditional write made on our behalf) refused
+    configure(world, failure_emails={"from": SENDER, "to": [TEAM]})
+    rule = faults.fail_condition("notifications.notify", "PutItem")
+    visitor, conversation_id = walked(world)
+
+    answer = visitor.ask("requestChat", conversationId=conversation_id, cardId="live")
+
+    assert answer["type"] == "fallback"
+    assert len(rule.hit) == 1
+    assert len(sent_mails()) == 1  # Powertools read the record back, found none, and retried
+    assert queue_messages(workflow.notify_dlq) == []
+
+
+# --- 4. 410 Gone on posts ---------------------------------------------------------------
+
+def items_by_key(snapshot: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(i["pk"]["S"], i["sk"]["S"]): i for i in snapshot}
+
+
+def changed(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    """The keys of the items a step added, removed or changed."""
+    old, new = items_by_key(before), items_by_key(after)
+    return {key for key in old.keys() | new.keys() if old.get(key) != new.get(key)}
+
+
+def test_an_agents_dead_connection_is_dropped_and_the_offer_reaches_the_live_one(
+        world: World) -> None:
+    # Given alice in two tabs, one of which died without a $disconnect
+    configure(world)
+    world.agent(ALICE)
+    live_tab, dead_tab = world.agent_client(ALICE), world.agent_client(ALICE)
+    world.gateway.dead.add(dead_tab.connection_id)
+    visitor, conversation_id = walked(world)
+    before = table_snapshot()
+
+    # When the chat is offered to her
+    answer = visitor.ask("requestChat", conversationId=conversation_id, cardId="live")
+
+    # Then the live tab rings, the dead one is forgotten, and nothing else changed
+    assert answer["type"] == "routing"
+    assert [f["conversationId"] for f in live_tab.of_type("chatOffered")] == [conversation_id]
+    assert world.agent_item(ALICE).connections == {live_tab.connection_id}
+    assert connections.caller_of(dead_tab.connection_id) is None
+    assert changed(before, table_snapshot()) == {
+        (f"CONV#{conversation_id}", "META"), (f"CONV#{conversation_id}", "EVT#0000000003"),
+        ("AGENT", ALICE), ("COUNTER", "RR#all"), (f"CONN#{dead_tab.connection_id}", "CONN")}
+    conv = store.get_conversation(conversation_id)
+    assert (conv.status, conv.offer_agent, int(world.agent_item(ALICE).active)) == (
+        states.OFFERED, ALICE, 1)
+
+
+def test_a_visitors_dead_tab_is_dropped_and_the_live_tab_still_gets_the_message(
+        world: World) -> None:
+    # Given a live chat whose visitor has a second tab that died
+    configure(world)
+    world.agent(ALICE)
+    alice = world.agent_client(ALICE)
+    token = world.visitor_token()["visitorToken"]
+    tab, dead_tab = Seen(world.visitor_client(token)), world.visitor_client(token)
+    conversation_id = world.walk_to_live_card(tab.client, "sales")
+    tab.ask("requestChat", conversationId=conversation_id, cardId="live")
+    offer = next(f for f in alice.frames() if f["type"] == "chatOffered")
+    assert alice.ask("accept", conversationId=conversation_id,
+                     offerId=offer["offerId"])["type"] == "chatAccepted"
+    world.gateway.dead.add(dead_tab.connection_id)
+    tab.drain()
+    before = table_snapshot()
+
+    # When alice says something
+    said = alice.ask("sendMessage", conversationId=conversation_id, text="Hi Vera",
+                     clientMessageId="a1")
+
+    # Then the live tab gets it, the dead tab is forgotten, nothing else changed
+    assert said["type"] == "message"
+    assert [f["text"] for f in tab.of_type("message")] == ["Hi Vera"]
+    row = VisitorModel.get(visitor_pk(tab.client.principal), "VISITOR", consistent_read=True)
+    assert row.connections == {tab.client.connection_id}
+    seq = said["seq"]
+    assert changed(before, table_snapshot()) == {
+        (f"CONV#{conversation_id}", "META"), (f"CONV#{conversation_id}", f"EVT#{seq:010d}"),
+        (f"CONV#{conversation_id}", "CMID#a1"), (f"VISITOR#{tab.client.principal}", "VISITOR"),
+        (f"CONN#{dead_tab.connection_id}", "CONN")}
+    assert store.get_conversation(conversation_id).status == states.ACTIVE
+
+
+# --- 5. a Lambda dying between two steps, and the same event delivered again ------------
+
+class LambdaDied(RuntimeError):
+    """The invocation ended here (a timeout, the runtime killed): nothing after it ran."""
+
+
+def die_before_first_call(monkeypatch: pytest.MonkeyPatch, owner: Any, name: str) -> list[int]:
+    """The first call of owner.name never happens: the invocation dies just before it."""
+    original, calls = getattr(owner, name), []
+
+    def dying(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            raise LambdaDied(f"died before {name}")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, dying)
+    return calls
+
+
+def die_after_first_call(monkeypatch: pytest.MonkeyPatch, owner: Any, name: str) -> list[int]:
+    """The first call of owner.name completes (its writes committed), then the invocation
+    dies before doing anything with the result."""
+    original, calls = getattr(owner, name), []
+
+    def dying(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        result = original(*args, **kwargs)
+        if len(calls) == 1:
+            raise LambdaDied(f"died after {name}")
+        return result
+
+    monkeypatch.setattr(owner, name, dying)
+    return calls
+
+
+def deliver_twice(client: Client, action: str, **fields: Any) -> list[dict[str, Any]]:
+    """The same frame (same body, same requestId) delivered again, as a retried
+    invocation or a client re-sending it would; every frame the client got."""
+    body = json.dumps({"action": action, "requestId": f"retried-{uuid.uuid4().hex[:6]}", **fields})
+    first = client.raw(body)
+    return first + client.raw(body)
+
+
+def answers_to(frames: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [f for f in frames if str(f.get("requestId", "")).startswith("retried-")]
+
+
+def test_request_chat_dying_after_routing_and_before_the_offer_is_routed_by_its_retry(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    configure(world)
+    world.agent(ALICE)
+    alice = Seen(world.agent_client(ALICE))
+    visitor, conversation_id = walked(world)
+    calls = die_before_first_call(monkeypatch, offers, "route")
+
+    frames = deliver_twice(visitor.client, "requestChat", conversationId=conversation_id,
+                           cardId="live")
+
+    assert len(calls) == 2
+    assert [a["type"] for a in answers_to(frames)] == ["routing", "routing"]
+    assert len(alice.of_type("chatOffered")) == 1
+    assert event_types(conversation_id).count("routing") == 1
+    conv = store.get_conversation(conversation_id)
+    assert (conv.status, conv.offer_agent, [o["outcome"] for o in conv.offers]) == (
+        states.OFFERED, ALICE, ["pending"])
+    assert_invariants()
+
+
+def test_accept_dying_after_its_transaction_is_answered_chat_accepted_by_its_retry(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    configure(world)
+    visitor, conversation_id, alice, offer_id = offered(world)
+    die_after_first_call(monkeypatch, offers, "accept")
+
+    frames = deliver_twice(alice.client, "accept", conversationId=conversation_id,
+                           offerId=offer_id)
+
+    answers = answers_to(frames)
+    assert [a["type"] for a in answers] == ["error", "chatAccepted"], answers
+    assert answers[0]["code"] == "INTERNAL"  # the first invocation died: no answer from it
+    assert [t.get("event") for t in answers[1]["transcript"]].count("agentJoined") == 1
+    assert len(visitor.of_type("agentJoined")) == 1
+    assert event_types(conversation_id).count("agentJoined") == 1
+    assert counter(ENGAGEMENTS) == 1
+    assert int(world.agent_item(ALICE).active) == 1
+    assert_invariants()
+
+
+def test_end_chat_dying_after_its_transaction_tells_both_sides_on_its_retry(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    configure(world)
+    visitor, conversation_id, alice = live(world)
+    alice.drain()
+    die_after_first_call(monkeypatch, conversations, "end")
+
+    frames = deliver_twice(visitor.client, "endChat", conversationId=conversation_id)
+
+    answers = answers_to(frames)
+    assert [a["type"] for a in answers] == ["error", "chatEnded"], answers
+    assert [f["reason"] for f in alice.of_type("chatEnded")] == ["visitor"]
+    assert event_types(conversation_id).count("chatEnded") == 1
+    assert (int(world.agent_item(ALICE).active), slots(world.agent_item(ALICE))) == (0, {})
+    assert_invariants()
+
+
+def test_a_deadline_task_dying_after_the_withdraw_finishes_the_request_once_on_its_retry(
+        world: World, workflow: Workflow, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a team chat offered to one of two team mates for 1 s, and the deadline task
+    # dying once after it withdrew the offer, before the next step
+    configure(world, {"mode": "team", "team": "emea"}, accept_timeout_seconds=1,
+              team_retry_agents=1, failure_emails={"from": SENDER, "to": [TEAM]})
+    world.agent(ALICE, teams=("emea",))
+    world.agent(BOB, teams=("emea",))
+    alice, bob = Seen(world.agent_client(ALICE)), Seen(world.agent_client(BOB))
+    calls = die_before_first_call(monkeypatch, workflow_module, "next_step")
+    original = workflow_module.next_step
+    # The task dies the way the workflow retries (botocore gave up: TransientError)
+
+    def transient(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return original(*args, **kwargs)
+        except LambdaDied as died:
+            raise workflow_tasks.TransientError(str(died)) from died
+
+    monkeypatch.setattr(workflow_module, "next_step", transient)
+    visitor, conversation_id = walked(world)
+    assert visitor.ask("requestChat", conversationId=conversation_id, cardId="live")["type"] == "routing"
+    first, second = (alice, bob) if alice.of_type("chatOffered") else (bob, alice)
+
+    # When the offer times out (the Retry waits 1 s, then runs the deadline task again)
+    offered_again = eventually(lambda: second.of_type("chatOffered"), timeout=20)
+
+    # Then the team's next agent got the chat once, the first one was told once
+    assert len(calls) >= 2
+    assert [f["conversationId"] for f in offered_again] == [conversation_id]
+    assert [f["reason"] for f in first.of_type("offerWithdrawn")] == ["expired"]
+    conv = store.get_conversation(conversation_id)
+    assert [o["outcome"] for o in conv.offers] == ["expired", "pending"]
+    assert visitor.of_type("fallback") == []
+    assert_invariants()
+
+
+def test_a_failure_mail_whose_invocation_died_after_sending_is_sent_again_once_and_never_more(
+        world: World, workflow: Workflow, faults: Faults, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given notify_failure dying after SES took the mail: the write that marks the record
+    # done fails for good (every attempt), so the invocation fails with the record "in
+    # progress"; Lambda retries a minute later, after the invocation's 29 s timeout
+    configure(world, failure_emails={"from": SENDER, "to": [TEAM]})
+    rule = faults.inject("dynamodb", {"UpdateItem"}, "before", site="notifications.notify",
+                         calls=1, attempts=99)
+    monkeypatch.setattr(lambdas.Context, "get_remaining_time_in_millis", lambda self: 1)
+    visitor, conversation_id = walked(world)
+
+    # When nobody can take the chat (its fallback is mailed)
+    assert visitor.ask("requestChat", conversationId=conversation_id,
+                       cardId="live")["type"] == "fallback"
+
+    # Then SES sent it twice: once before the crash, once on the retry. SES has no
+    # idempotency token, so a crash between its answer and our record is at least once
+    # (the alternative, never retrying an "in progress" mail, loses the mails whose
+    # invocation died before sending). After the retry the record is done: no third mail.
+    assert rule.hit
+    assert len(sent_mails()) == 2
+    assert queue_messages(workflow.notify_dlq) == []
+    notifications.notify(failed_action(LIVE_CHAT, "no_agent", conversation_id=conversation_id))
+    assert len(sent_mails()) == 2
+
+
+# --- 6. a workflow that never started ---------------------------------------------------
+
+def test_a_workflow_that_fails_to_start_is_finished_by_the_sweeper_as_a_timeout_would(
+        world: World, workflow: Workflow, faults: Faults) -> None:
+    # Given Step Functions refusing StartExecution (every attempt botocore makes)
+    configure(world, accept_timeout_seconds=1, failure_emails={"from": SENDER, "to": [TEAM]})
+    rule = faults.inject("sfn", {"StartExecution"}, "before", error="ServiceUnavailable",
+                         status=503, attempts=99)
+    world.agent(ALICE)
+    alice = Seen(world.agent_client(ALICE))
+    visitor, conversation_id = walked(world)
+
+    # When the chat is requested: the offer is made, its timer never starts
+    assert visitor.ask("requestChat", conversationId=conversation_id,
+                       cardId="live")["type"] == "routing"
+    offer = alice.of_type("chatOffered")[0]
+    assert rule.hit and workflow.executions() == []
+    expires_at = store.get_conversation(conversation_id).offer_expires_at
+    assert expires_at is not None
+    time.sleep(max(0.0, (parse_iso(expires_at) - now()).total_seconds()) + 0.05)
+
+    # Then the sweeper, a minute later, does what the deadline task would have done
+    report = sweeper.sweep(at=now() + timedelta(seconds=60))
+
+    assert report.recovered == 1
+    assert alice.of_type("offerWithdrawn") == [{
+        "type": "offerWithdrawn", "conversationId": conversation_id,
+        "offerId": offer["offerId"], "reason": "expired"}]
+    assert [f["reason"] for f in visitor.of_type("fallback")] == ["not_accepted"]
+    assert store.get_conversation(conversation_id).status == states.FALLBACK
+    assert (int(world.agent_item(ALICE).active), slots(world.agent_item(ALICE))) == (0, {})
+    assert len(sent_mails()) == 1
+    assert sweeper.sweep(at=now() + timedelta(seconds=120)).recovered == 0

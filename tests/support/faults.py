@@ -59,8 +59,10 @@ class Rule:
     calls: int | None = None  # how many calls are affected (None: all of them)
     site: str | None = None  # only calls made from this livechat function
     item: str | None = None  # condition mode, transactions: the item whose condition fails
+    nth: frozenset[int] | None = None  # only these matching calls (0: the first one seen)
     hit: list[Call] = field(default_factory=list)  # the attempts that were failed
     _affected: set[str] = field(default_factory=set)
+    _seen: int = 0
 
     def matches(self, call: Call, invocation: str) -> bool:
         if call.service != self.service:
@@ -70,7 +72,12 @@ class Rule:
         if self.site is not None and call.site != self.site:
             return False
         if invocation not in self._affected:
-            if call.attempt != 1 or (self.calls is not None and len(self._affected) >= self.calls):
+            if call.attempt != 1:
+                return False
+            index, self._seen = self._seen, self._seen + 1
+            if self.nth is not None and index not in self.nth:
+                return False
+            if self.calls is not None and len(self._affected) >= self.calls:
                 return False
             if self.item is not None and call.operation == "TransactWriteItems" and (
                 self.item not in item_kinds(call.body)

@@ -15,7 +15,7 @@ from livechat.connections import AGENT, VISITOR, Caller
 from livechat.delivery import Notifier
 from livechat.errors import BadRequest, Conflict, Forbidden
 from livechat.events import frame_of, transcript_item
-from livechat.models import ConversationModel, plain
+from livechat.models import AgentModel, ConversationModel, plain
 from livechat.protocol import (
     AGENT_ACTIONS,
     VISITOR_ACTIONS,
@@ -46,7 +46,7 @@ from livechat.protocol import (
     Typing,
     TypingEvent,
 )
-from livechat.workspace import LiveChatCard
+from livechat.workspace import LiveChatCard, WorkspaceSettings
 
 logger = Logger(child=True)
 
@@ -110,6 +110,17 @@ def request_chat(caller: Caller, frame: RequestChat, notifier: Notifier) -> None
     except _AlreadyRequested:
         # A retried or concurrent request: the conversation is already being routed.
         notifier.reply({"type": "routing", "conversationId": conv.conversation_id})
+        current = store.get_conversation(conv.conversation_id)
+        if current.status == states.ROUTING and not current.offers:
+            # Moved to routing, never offered: the first request died in between (this is
+            # Lambda's retry, or the client's). Route it now; if it is only running late,
+            # one of the two routers binds the offer and the other stops.
+            settings = catalog.get_workspace_settings()
+            if quota.reached(settings):
+                offers.fallback(conv.conversation_id, "quota_reached", notifier, settings,
+                                target="engagement quota")
+            else:
+                _route(current, card, notifier, settings)
 
 
 class _AlreadyRequested(Exception):
@@ -168,13 +179,20 @@ def _request_chat(conv: ConversationModel, card: LiveChatCard, notifier: Notifie
         return
     applied = store.apply(conv.conversation_id, _to_routing(card.id), conversation=conv)
     _broadcast(applied.conversation, frame_of(conv.conversation_id, applied.events[0]), notifier)
-    # The first offer is made here rather than by the workflow, so the agent's banner
-    # does not wait for an execution to start; the workflow's first task finds the offer
-    # made and only keeps its time.
-    outcome = offers.route(conv.conversation_id, notifier, settings, agent_list=everyone,
+    _route(applied.conversation, card, notifier, settings, agent_list=everyone,
+           attempt=int(applied.conversation.route_attempt) + 1)
+
+
+def _route(conv: ConversationModel, card: LiveChatCard, notifier: Notifier,
+           settings: WorkspaceSettings, *, agent_list: list[AgentModel] | None = None,
+           attempt: int | None = None) -> None:
+    """The first offer of a request that is routing (or its fallback). Made here rather
+    than by the workflow, so the agent's banner does not wait for an execution to start;
+    the workflow's first task finds the offer made and only keeps its time."""
+    outcome = offers.route(conv.conversation_id, notifier, settings, agent_list=agent_list,
                            card=card)
     if outcome.result == "offered":
-        workflow.start(conv.conversation_id, int(applied.conversation.route_attempt) + 1)
+        workflow.start(conv.conversation_id, attempt or int(conv.route_attempt))
 
 
 def availability(caller: Caller, frame: Availability, notifier: Notifier) -> None:
@@ -272,6 +290,13 @@ def typing(caller: Caller, frame: Typing, notifier: Notifier) -> None:
 
 def end_chat(caller: Caller, frame: EndChat, notifier: Notifier) -> None:
     conv = _party_conversation(caller, frame.conversationId)
+    if conv.status == states.ENDED and conv.end_reason == caller.role and conv.agent:
+        # This side already ended the live chat: a retried endChat (the first committed
+        # and died before telling anyone) or a second tab. Tell both sides again.
+        last = store.events_after(conv.conversation_id, int(conv.last_seq) - 1)
+        if last and last[0].type == "chatEnded":
+            _broadcast_end(conv, frame_of(conv.conversation_id, last[0]), notifier)
+            return
     was = conv.status
     applied, withdrawn_offer = conversations.end(conv, caller.role)
     if withdrawn_offer and conv.offer_agent:
@@ -286,6 +311,10 @@ def end_chat(caller: Caller, frame: EndChat, notifier: Notifier) -> None:
         notifier.reply(AckEvent(action="endChat").wire())
         notifier.to_visitor(conv.visitor_id, ended, exclude=caller.connection_id)
         return
+    _broadcast_end(conv, ended, notifier)
+
+
+def _broadcast_end(conv: ConversationModel, ended: dict[str, Any], notifier: Notifier) -> None:
     notifier.to_visitor(conv.visitor_id, ended)
     if conv.agent:
         notifier.to_agent(conv.agent, ended)

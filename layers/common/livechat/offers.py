@@ -264,6 +264,12 @@ def accept(conversation_id: str, offer_id: str, agent: AgentModel, notifier: Not
     try:
         applied = store.apply(conversation_id, plan)
     except OfferExpired:
+        again = _accepted_already(conversation_id, offer_id, email)
+        if again is not None:
+            # A retried accept: the first one committed and its invocation died before
+            # answering. The agent gets the chat they accepted, not an error.
+            quota.after_engagement(settings)  # mails at most once per threshold anyway
+            return again
         _check_offer_owner(conversation_id, offer_id, email)
         raise
     except quota.QuotaReached:
@@ -278,6 +284,15 @@ def accept(conversation_id: str, offer_id: str, agent: AgentModel, notifier: Not
         raise
     quota.after_engagement(settings)
     return applied
+
+
+def _accepted_already(conversation_id: str, offer_id: str, email: str) -> store.Applied | None:
+    """This agent's accept of this offer, if it committed and the chat is still live."""
+    conv = store.get_conversation(conversation_id)
+    if conv.status != states.ACTIVE or conv.offer_id != offer_id or conv.agent != email:
+        return None
+    joined = [e for e in store.events_after(conversation_id, 0) if e.type == "agentJoined"]
+    return store.Applied(conv, joined[-1:]) if joined else None
 
 
 def fallback(
