@@ -171,13 +171,33 @@ def request_id_of(body: str | None) -> str | None:
     """The requestId of a frame, if it can be read at all (for echoing on errors)."""
     try:
         data = json.loads(body or "")
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):
         return None
     if isinstance(data, dict):
         rid = data.get("requestId")
-        if isinstance(rid, str) and len(rid) <= 128:
+        if isinstance(rid, str) and len(rid) <= 128 and _is_unicode(rid):
             return rid
     return None
+
+
+def _is_unicode(value: Any) -> bool:
+    """False when a string holds a lone surrogate: json.loads accepts the escape "\\ud800",
+    but such a string cannot be encoded as UTF-8, so it can be neither stored (DynamoDB
+    takes UTF-8) nor sent back (the answer would fail to encode)."""
+    pending = [value]  # a loop, not recursion: the frame may be nested as deep as json allows
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return False
+        elif isinstance(item, dict):
+            pending.extend(item)
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return True
 
 
 def parse_frame(body: str | None, max_bytes: int) -> Inbound:
@@ -190,8 +210,12 @@ def parse_frame(body: str | None, max_bytes: int) -> Inbound:
         data: Any = json.loads(body)
     except ValueError:
         raise BadRequest("malformed JSON: send a JSON object with an 'action'") from None
+    except RecursionError:
+        raise BadRequest("malformed JSON: nested too deeply") from None
     if not isinstance(data, dict):
         raise BadRequest("a frame must be a JSON object with an 'action'")
+    if not _is_unicode(data):
+        raise BadRequest("invalid text: a string holds a lone surrogate (\\ud800-\\udfff)")
     action = data.get("action")
     if not isinstance(action, str):
         raise BadRequest("action: missing or not a string")
@@ -206,7 +230,9 @@ def parse_frame(body: str | None, max_bytes: int) -> Inbound:
 def describe(exc: ValidationError) -> str:
     problems = []
     for err in exc.errors(include_url=False, include_input=False)[:3]:
-        loc = [str(p) for p in err["loc"]]
+        # A location can hold a client's dict key (capture's field names): name it, do not
+        # echo up to a whole frame of it back.
+        loc = [str(p)[:64] for p in err["loc"]]
         # Drop the discriminator tag pydantic puts first in the location.
         if loc and loc[0] in ACTIONS:
             loc = loc[1:]
