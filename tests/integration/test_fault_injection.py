@@ -258,11 +258,11 @@ SCHEDULES = 60 if os.environ.get("HYPOTHESIS_PROFILE") == "explore" else 5
 @pytest.mark.hypothesis
 @hsettings(max_examples=SCHEDULES)
 @given(
-    refused=st.dictionaries(st.integers(0, 90), st.tuples(
+    refused=st.dictionaries(st.integers(0, 50), st.tuples(
         st.sampled_from([("ThrottlingException", 400), ("ProvisionedThroughputExceededException", 400),
                          ("InternalServerError", 500), ("ServiceUnavailable", 503)]),
         st.integers(1, 3)), max_size=12),
-    lost=st.frozensets(st.integers(0, 40), max_size=8),
+    lost=st.frozensets(st.integers(0, 14), max_size=6),
 )
 def test_any_schedule_of_transient_dynamodb_faults_leaves_one_chat(
         world: World, faults: Faults,
