@@ -60,8 +60,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.hypothesis]
 # The default profile keeps this file within ~3 minutes on the 2-core machine; the explore
 # profile (make test-explore) hunts with many more.
 EXPLORE = os.environ.get("HYPOTHESIS_PROFILE") == "explore"
-FRAME_EXAMPLES = 2500 if EXPLORE else 700
-BODY_EXAMPLES = 1000 if EXPLORE else 250
+FRAME_EXAMPLES = 2500 if EXPLORE else 600
+BODY_EXAMPLES = 1000 if EXPLORE else 200
 
 # --- the world ---------------------------------------------------------------------------
 
@@ -619,7 +619,6 @@ def send(fw: FuzzWorld, sender: Client, body: str) -> Outcome:
     parsed = _parse(body)
     frame = parsed if isinstance(parsed, dict) else {}
     action = frame.get("action") if isinstance(frame.get("action"), str) else None
-    rid = usable_request_id(parsed)
 
     # When the frame arrives
     try:
@@ -637,9 +636,37 @@ def send(fw: FuzzWorld, sender: Client, body: str) -> Outcome:
     for frames_ in received.values():
         for f in frames_:
             assert_well_formed(f)
+    answer = the_one_answer(sender, parsed, action, received)
+    # What was explored (pytest --hypothesis-show-statistics): how many examples got past
+    # validation to each outcome, so a strategy that only ever makes BAD_REQUEST shows.
+    event(f"{sender.role} {action if action in EXPECTED else '(no action)'} -> "
+          f"{answer.get('code', answer['type'])}")
+    assert_nothing_leaked(fw, body, answer, received)
 
-    # ... the sender got exactly one answer, echoing a usable requestId
+    if answer["type"] == "error":
+        assert_error(answer)
+        # ... an error changed nothing and reached nobody else
+        assert after == fw.baseline
+        assert all(frames_ == [] for cid, frames_ in received.items()
+                   if cid != sender.connection_id), received
+        assert received[sender.connection_id] == [answer]
+    else:
+        assert action is not None
+        check_success(fw, sender, frame, action, answer)
+        if action in READ_ONLY:
+            assert after == fw.baseline
+    if after != fw.baseline:
+        restore(fw.baseline, after)
+        assert table_snapshot() == fw.baseline
+    return Outcome(answer, received)
+
+
+def the_one_answer(sender: Client, parsed: Any, action: str | None,
+                   received: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """The sender got exactly one answer, echoing a usable requestId; no other frame
+    anywhere carries a requestId."""
     mine = received[sender.connection_id]
+    rid = usable_request_id(parsed)
     if rid is not None and _depth(parsed) > UNREADABLE_DEPTH and not any(
             "requestId" in f for f in mine):
         rid = None  # see UNREADABLE_DEPTH
@@ -652,17 +679,16 @@ def send(fw: FuzzWorld, sender: Client, body: str) -> Outcome:
         assert not [f for f in mine if "requestId" in f], mine
         answers = [f for f in mine if f["type"] in expected]
         assert len(answers) == 1, mine
-    answer = answers[0]
-    assert answer["type"] in expected, (answer, action)
-    # What was explored (pytest --hypothesis-show-statistics): how many examples got past
-    # validation to each outcome, so a strategy that only ever makes BAD_REQUEST shows.
-    event(f"{sender.role} {action if action in EXPECTED else '(no action)'} -> "
-          f"{answer.get('code', answer['type'])}")
+    assert answers[0]["type"] in expected, (answers[0], action)
     for cid, frames_ in received.items():
         if cid != sender.connection_id:
             assert not [f for f in frames_ if "requestId" in f], frames_
+    return answers[0]
 
-    # ... nobody received another user's data (unless they sent it themselves)
+
+def assert_nothing_leaked(fw: FuzzWorld, body: str, answer: dict[str, Any],
+                          received: dict[str, list[dict[str, Any]]]) -> None:
+    # Nobody received another user's data (unless they sent it themselves)
     for client in fw.everyone:
         for f in received[client.connection_id]:
             text = json.dumps(f, ensure_ascii=False)
@@ -671,23 +697,16 @@ def send(fw: FuzzWorld, sender: Client, body: str) -> Outcome:
     # ... the other visitor and the other agent heard nothing at all
     assert received[fw.other_visitor.connection_id] == []
     assert received[fw.other_agent.connection_id] == []
-
-    if answer["type"] == "error":
-        assert_error(answer)
-        # ... an error changed nothing and reached nobody else
-        assert after == fw.baseline
-        assert all(frames_ == [] for cid, frames_ in received.items()
-                   if cid != sender.connection_id), received
-        assert mine == [answer], mine
-    else:
-        assert action is not None
-        check_success(fw, sender, frame, action, answer)
-        if action in READ_ONLY:
-            assert after == fw.baseline
-    if after != fw.baseline:
-        restore(fw.baseline, after)
-        assert table_snapshot() == fw.baseline
-    return Outcome(answer, received)
+    # ... and every event pushed to the visitor's tabs or alice's is about a conversation
+    # of theirs (only an agent's own answer, a transcript or a list, may be about any)
+    visitor_own = {fw.ids[n] for n in OWN_CONVERSATIONS}
+    if answer["type"] == "conversationStarted":
+        visitor_own.add(answer["conversationId"])
+    for client in (fw.visitor, fw.visitor_tab, fw.agent, fw.agent_tab):
+        own = visitor_own if client.role == "visitor" else {fw.ids["live"], fw.ids["offered"]}
+        for f in received[client.connection_id]:
+            if f is not answer and "conversationId" in f:
+                assert f["conversationId"] in own, (client.role, client.connection_id, f)
 
 
 def check_success(fw: FuzzWorld, sender: Client, frame: dict[str, Any], action: str,
@@ -712,6 +731,15 @@ def check_success(fw: FuzzWorld, sender: Client, frame: dict[str, Any], action: 
         assert answer["status"] == frame["status"], answer
     if answer["type"] == "availability":
         assert answer["available"] is False, answer  # both agents are full
+    if answer["type"] == "inbox":
+        assert [c["conversationId"] for c in answer["chats"]] == [fw.ids["live"]], answer
+    if answer["type"] == "conversations":
+        # Every conversation of the world, and no other (the table is as it was built).
+        listed = {c["conversationId"] for c in answer["items"]}
+        world = {fw.ids[n] for n in OWN_CONVERSATIONS + OTHER_CONVERSATIONS}
+        assert listed == world and len(answer["items"]) == len(world), answer
+    if answer["type"] == "transcript" and sender.role == "visitor":
+        assert conversation in {fw.ids[n] for n in OWN_CONVERSATIONS}, answer
 
 
 def assert_indistinguishable(fw: FuzzWorld, sender: Client, frame: dict[str, Any],
