@@ -1,11 +1,12 @@
 """The chat lifecycle under random interleavings (issue 7, "Reliability").
 
 A Hypothesis state machine drives the real handlers — ws_connect, ws_message, the
-route_chat deadline task, timeout_sweeper and notify_failure — through API Gateway-shaped
-events: visitors request chats, agents accept and decline, offers time out, either side
-sends messages and ends the chat, connections close (cleanly or silently) and come back,
-the sweeper runs, and Lambdas are retried (a frame re-sent, a deadline task re-run, a
-notify_failure invocation re-run, a $disconnect delivered twice).
+route_chat tasks (offer, deadline, rescue), timeout_sweeper and notify_failure — through
+API Gateway-shaped events: visitors request chats, agents accept and decline, offers time
+out, either side sends messages and ends the chat, connections close (cleanly or silently)
+and come back, the sweeper runs, a workflow gives up (rescue), and Lambdas are retried (a
+frame re-sent, a deadline task re-run, a notify_failure invocation re-run, a $disconnect
+delivered twice).
 
 Step Functions only keeps time in this design, so the test plays the timer: it moves a
 controllable clock past an offer's deadline and runs the deadline task itself (no state
@@ -72,8 +73,9 @@ INBOX = "https://chat.example.com/inbox"
 VERA = {"firstName": "Vera", "email": "vera@acme.io"}
 OUTCOMES = ("agentJoined", "fallback")
 EXPLORE = os.environ.get("HYPOTHESIS_PROFILE") == "explore"
-# The default profile must keep this file within ~2 minutes on the 2-core machine.
-# LIFECYCLE_EXAMPLES overrides the default-profile count (e.g. for a mutation run).
+# The default profile keeps this file within ~2 minutes on the 2-core machine (30 examples
+# of up to 30 steps: 50-90 s). The explore profile runs longer walks, 400 of them (~20
+# minutes). LIFECYCLE_EXAMPLES overrides the default count (a mutation run, a quick look).
 EXAMPLES = 400 if EXPLORE else int(os.environ.get("LIFECYCLE_EXAMPLES", "30"))
 STEPS = 50 if EXPLORE else 30
 
@@ -403,6 +405,19 @@ class Lifecycle(RuleBasedStateMachine):
             assert answer["type"] == "routing", answer
         else:
             assert (answer["type"], answer.get("reason")) == ("fallback", "no_agent"), answer
+        # The request's workflow starts with its Offer task: it finds the offer made by
+        # requestChat and only keeps its time (or, with no offer, has nothing to do).
+        before = store.get_conversation(cid)
+        result = self.route_chat({"task": "offer", "conversationId": cid})
+        after = store.get_conversation(cid)
+        assert (after.status, after.offer_id, after.last_seq) == (
+            before.status, before.offer_id, before.last_seq)
+        if before.status == states.OFFERED:
+            wait = math.ceil((parse_iso(before.offer_expires_at or "") - self.clock.now()
+                              ).total_seconds())
+            assert result == {"outcome": "wait", "waitSeconds": wait}, result
+        else:
+            assert result["outcome"] == "done", result
 
     @precondition(lambda self: bool(self.with_status(states.OFFERED)))
     @rule(data=st.data())
@@ -483,6 +498,27 @@ class Lifecycle(RuleBasedStateMachine):
             assert [o["outcome"] for o in after.offers if o["offerId"] == before.offer_id] == [
                 "expired"]
             assert result["outcome"] == ("wait" if after.status == states.OFFERED else "done")
+
+    @precondition(lambda self: bool(self.convs))
+    @rule(data=st.data())
+    def rescue(self, data: st.DataObject) -> None:
+        """A workflow task failed for good and its Catch runs the rescue task: an open offer
+        is withdrawn and the visitor gets the fallback; anything else is left alone."""
+        cid = self.pick_conversation(data)
+        before = store.get_conversation(cid)
+
+        result = self.route_chat({"task": "rescue", "conversationId": cid,
+                                  "error": {"Error": "States.TaskFailed"}})
+        self.event(f"rescue ({before.status}) -> {result['outcome']}")
+
+        after = store.get_conversation(cid)
+        assert result["outcome"] == "done", result
+        if before.status in (states.ROUTING, states.OFFERED):
+            assert (after.status, after.fallback_reason) == (states.FALLBACK, "not_accepted")
+            assert [o["outcome"] for o in after.offers if o["offerId"] == before.offer_id] in (
+                [], ["expired"])
+        else:
+            assert (after.status, after.last_seq) == (before.status, before.last_seq)
 
     @precondition(lambda self: bool(self.convs))
     @rule(data=st.data(), side=st.sampled_from(["visitor", "agent"]))
@@ -591,11 +627,19 @@ class Lifecycle(RuleBasedStateMachine):
         visitor_id = conn.who
         for cid in [c for c in self.convs if self.conv_visitor[c] == visitor_id]:
             seen = self.seen_seqs(visitor_id, cid)
-            after_seq = next(i for i in itertools.count() if i + 1 not in seen)
+            # Resume from just before the first event it has not seen, or (a client that
+            # lost its place) from anywhere earlier.
+            first_hole = next(i for i in itertools.count() if i + 1 not in seen)
+            after_seq = data.draw(st.integers(0, first_hole), label="afterSeq")
+            already = len(self.log[conn.id])
             answer = self.send(conn, "resume", conversationId=cid, afterSeq=after_seq)
-            assert answer["type"] == "ack", answer
-            # A reconnecting visitor gets everything it missed: no hole in what it saw.
             last = int(store.get_conversation(cid).last_seq)
+            # Every event after afterSeq, in order, then the ack naming the last one.
+            replayed = [int(f["seq"]) for f in self.log[conn.id][already:]
+                        if f.get("conversationId") == cid and "seq" in f]
+            assert replayed == list(range(after_seq + 1, last + 1)), (cid, after_seq, replayed)
+            assert (answer["type"], answer.get("seq")) == ("ack", max(after_seq, last)), answer
+            # A reconnecting visitor gets everything it missed: no hole in what it saw.
             assert self.seen_seqs(visitor_id, cid) >= set(range(1, last + 1)), (cid, last)
 
     @rule(advance=st.sampled_from([0, 30, ACCEPT_TIMEOUT + SWEEP_GRACE_SECONDS + 1, INACTIVITY + 1]))
@@ -775,8 +819,9 @@ def harness(aws: Gateway, monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
 def test_any_interleaving_keeps_capacity_outcomes_and_seq_exact(harness: Harness) -> None:
     # Given a small world (3 agents with 1-2 slots, team or round-robin routing, team
     # retries, 3 visitors), when any interleaving of requests, accepts, declines,
-    # timeouts, messages, ends, disconnects, reconnects, sweeps and Lambda retries runs,
-    # then after every step the invariants above hold against the table.
+    # timeouts, messages, ends, disconnects, reconnects, sweeps, rescues and Lambda
+    # retries runs, then every answer is the one the state before it calls for, and after
+    # every step the invariants hold against the table.
     class Machine(Lifecycle):
         def __init__(self) -> None:
             super().__init__(harness)
