@@ -212,6 +212,7 @@ class _Omit:
 
 OMIT: Any = _Omit()  # "leave the field out" (None is a JSON value: null)
 
+
 def weighted(*options: tuple[int, st.SearchStrategy[Any]]) -> st.SearchStrategy[Any]:
     """Like one_of, with weights (one_of drops a strategy given twice)."""
     return st.sampled_from([s for weight, s in options for _ in range(weight)]).flatmap(
@@ -274,8 +275,8 @@ url_pieces = st.sampled_from([
 urls = st.builds(
     lambda scheme, host, rest: scheme + host + "".join(rest),
     st.sampled_from(["https://", "http://", "//", "", "javascript:"]),
-    st.sampled_from(["example.com", "[", "[::1", "[::1]", "a\u2100b", "x\uff03y", "u@h", ""])
-    | unicode_text,
+    weighted((1, st.just("example.com")), (1, unicode_text),
+             (2, st.sampled_from(["[", "[::1", "[::1]", "a\u2100b", "x\uff03y", "u@h", ""]))),
     st.lists(url_pieces, max_size=5),
 )
 short_texts = any_text | urls
@@ -284,9 +285,16 @@ pages = st.fixed_dictionaries({}, optional={
     "utm": st.fixed_dictionaries({}, optional={"source": short_texts, "medium": short_texts,
                                                 "campaign": short_texts}) | json_values,
 })
+# Field names: the card's, others, and names past the 64-character limit (a validation
+# error names the field: it must not echo a 5000-character name whole).
+field_names = weighted(
+    (3, st.sampled_from(["firstName", "lastName", "email", "phone", "country", "company",
+                         "salary"])),
+    (1, any_text),
+    (2, st.sampled_from(["k" * 64, "k" * 65, "k" * 2000, "\u00e9" * 3000, "\U0001f600" * 1500])),
+)
 capture_fields = st.just({"firstName": "Vera", "email": "vera@acme.io"}) | st.dictionaries(
-    st.sampled_from(["firstName", "lastName", "email", "phone", "country", "company", "salary"])
-    | any_text | huge_text,
+    field_names,
     st.sampled_from(["Vera", "vera@acme.io", "VERA@ACME.IO", "+33 1 23 45 67 89", "fr"])
     | any_text | huge_text,
     max_size=4,
@@ -331,7 +339,8 @@ WRONG: dict[str, st.SearchStrategy[Any]] = {
     "dialogId": id_like,
     "value": any_text,
     "fields": st.dictionaries(any_text, json_values, max_size=3),
-    "text": st.sampled_from(["", " \n\t ", "\u200b", "\x00"]) | any_text,
+    "text": st.sampled_from(["", " \n\t ", "\u200b", "\x00", "x" * 4001, " " * 4001,
+                             "\U0001f600" * 4001]) | any_text,
     "clientMessageId": st.sampled_from(["", "has space", "x" * 129]),
     "isTyping": st.sampled_from([0, 1, "true", "yes", None]),
     "afterSeq": big_ints | st.sampled_from([-1, 1.0, "3", True]),
@@ -344,6 +353,14 @@ WRONG: dict[str, st.SearchStrategy[Any]] = {
 def fuzzed(name: str) -> st.SearchStrategy[Any]:
     """One field: often valid, else wrong, any JSON, huge, unicode-heavy, or missing."""
     return weighted((3, VALID[name]), (2, WRONG[name]), (1, json_values), (1, huge_text),
+                    (1, nasty_text), (1, st.just(OMIT)))
+
+
+def one_bad(name: str) -> st.SearchStrategy[Any]:
+    """The one field fuzzed in a frame that would otherwise succeed: mostly wrong, so the
+    checks an action makes after validation (a text's length, a card of the dialog)
+    are reached with everything else right."""
+    return weighted((1, VALID[name]), (3, WRONG[name]), (1, json_values), (2, huge_text),
                     (1, nasty_text), (1, st.just(OMIT)))
 
 
@@ -373,14 +390,13 @@ request_ids = weighted(
 
 
 # Frames that succeed in this world (the same ids in the right places), per action.
+# (A strategy in place of a value, in EDGES below, is drawn.)
 GOOD: dict[str, list[dict[str, Any]]] = {
-    # (a strategy in place of a value is drawn: any url, the utm taken from it)
     "startConversation": [{"dialogId": "sales"},
-                          {"dialogId": "sales", "page": st.fixed_dictionaries({"url": urls})}],
+                          {"dialogId": "sales", "page": {"url": "https://example.com/?utm_source=a"}}],
     "answer": [{"conversationId": Ref("automated"), "cardId": "ask", "value": "Yes"}],
     "capture": [{"conversationId": Ref("automated"), "cardId": "who",
-                 "fields": {"firstName": "Vera", "email": "vera@acme.io"}},
-                {"conversationId": Ref("automated"), "cardId": "who", "fields": capture_fields}],
+                 "fields": {"firstName": "Vera", "email": "vera@acme.io"}}],
     "requestChat": [{"conversationId": Ref("automated"), "cardId": "live"}],
     "availability": [{"dialogId": "sales", "cardId": "live"}],
     "setStatus": [{"status": "away"}, {"status": "available"}],
@@ -399,6 +415,45 @@ GOOD: dict[str, list[dict[str, Any]]] = {
 }
 
 
+# The live chat (both roles' own) most often; the visitor's automated and offered ones too.
+own_conversations = st.sampled_from([Ref("live"), Ref("live"), Ref("offered"), Ref("automated")])
+any_conversation = conversation_refs | st.just(MISSING_ID)
+cards = st.sampled_from(["live", "ask", "who", "bye", "nope"])
+edge_texts = weighted(
+    (1, st.just("Hello?")), (1, nasty_text),
+    # Around the 4000-character limit (counted in characters, not bytes) and blankness.
+    (4, st.sampled_from([" \n\t ", "\u3000", "x" * 4000, "x" * 4001, " " * 4001,
+                         "\U0001f600" * 4000, "\U0001f600" * 4001, "\u0301" * 4001])),
+)
+# Frames that pass validation, their values drawn around what the action itself checks
+# (a text's length and blankness, a card of the dialog, an answer's label, an offer of
+# this agent, a cursor, a sequence number), so those checks meet every kind of value.
+EDGES: dict[str, list[dict[str, Any]]] = {
+    # (any url alone: the utm is taken from it)
+    "startConversation": [{"dialogId": st.sampled_from(["sales", "nope"]), "page": pages},
+                          {"dialogId": "sales", "page": st.fixed_dictionaries({"url": urls})}],
+    "answer": [{"conversationId": own_conversations, "cardId": cards,
+                "value": st.sampled_from(["Yes", "No", "yes", " Yes", "Maybe"]) | nasty_text}],
+    "capture": [{"conversationId": own_conversations, "cardId": cards,
+                 "fields": capture_fields}],
+    "requestChat": [{"conversationId": any_conversation, "cardId": cards}],
+    "availability": [{"dialogId": st.sampled_from(["sales", "nope"]), "cardId": cards}],
+    "setStatus": [{"status": st.sampled_from(["available", "away"])}],
+    "accept": [{"conversationId": any_conversation, "offerId": offer_refs}],
+    "decline": [{"conversationId": any_conversation, "offerId": offer_refs}],
+    "listInbox": [{}],
+    "listConversations": [{"cursor": st.none() | forged_cursors}],
+    "getTranscript": [{"conversationId": any_conversation}],
+    "sendMessage": [{"conversationId": own_conversations, "text": edge_texts,
+                     "clientMessageId": st.just("cm-1") | id_like}],
+    "typing": [{"conversationId": any_conversation, "isTyping": st.booleans()}],
+    "endChat": [{"conversationId": any_conversation}],
+    "resume": [{"conversationId": any_conversation,
+                "afterSeq": st.integers(0, 12) | big_ints.filter(lambda n: n >= 0)}],
+    "ping": [{}],
+}
+
+
 def _natural_roles(action: str) -> list[str]:
     """The role that may take the action, twice as likely as the one that may not."""
     if action in SHARED_ACTIONS:
@@ -410,9 +465,9 @@ def _natural_roles(action: str) -> list[str]:
 
 @st.composite
 def frames(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
-    """A sender's role and a frame of one action: a frame that succeeds, the same with one
-    field fuzzed, every field drawn from the world's ids and values, or every field
-    fuzzed on its own."""
+    """A sender's role and a frame of one action: a frame that succeeds, a valid frame
+    with edge values, a succeeding frame with one field fuzzed, every field drawn from
+    the world's ids and values, or every field fuzzed on its own."""
     action = draw(st.sampled_from(sorted(ACTIONS)))
     role = draw(st.sampled_from(_natural_roles(action)))
     frame: dict[str, Any] = {}
@@ -420,16 +475,20 @@ def frames(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
         # Unknown fields are ignored by the protocol; drawn first, so they never replace one.
         frame.update(draw(st.dictionaries(any_text, json_values, max_size=2)))
     frame["action"] = action
-    request_id = draw(request_ids)
+    mode = draw(st.sampled_from(["good", "good", "edge", "edge", "one-fuzzed", "one-fuzzed",
+                                 "valid", "fuzzed"]))
+    # The requestId is fuzzed with the rest; a frame meant to get past validation keeps
+    # a usable one (a bad one would stop it at the door).
+    request_id = draw(request_ids if mode in ("valid", "fuzzed") else usable_request_ids)
     if request_id is not OMIT:
         frame["requestId"] = request_id
-    mode = draw(st.sampled_from(["good", "one-fuzzed", "valid", "fuzzed"]))
-    if mode in ("good", "one-fuzzed"):
+    if mode in ("good", "edge", "one-fuzzed"):
+        base = EDGES if mode == "edge" else GOOD
         fields = {name: draw(value) if isinstance(value, st.SearchStrategy) else value
-                  for name, value in draw(st.sampled_from(GOOD[action])).items()}
+                  for name, value in draw(st.sampled_from(base[action])).items()}
         if mode == "one-fuzzed" and FIELDS[action]:
             name = draw(st.sampled_from(FIELDS[action]))
-            fields[name] = draw(fuzzed(name))
+            fields[name] = draw(one_bad(name))
     else:
         fields = {name: draw(fuzzed(name) if mode == "fuzzed" else VALID[name])
                   for name in FIELDS[action]}
@@ -523,7 +582,7 @@ STORED_EVENTS: dict[str, dict[str, type]] = {
 
 def test_the_oracle_knows_every_action_and_its_fields() -> None:
     # The fuzzer covers what the protocol has: a new action or field must be added here.
-    assert set(MODELS) == set(ACTIONS) == set(EXPECTED) == set(GOOD)
+    assert set(MODELS) == set(ACTIONS) == set(EXPECTED) == set(GOOD) == set(EDGES)
     for action, model in MODELS.items():
         assert model.model_fields["action"].annotation.__args__ == (action,)  # type: ignore[union-attr]
         assert set(FIELDS[action]) <= set(VALID) == set(WRONG)
@@ -531,10 +590,7 @@ def test_the_oracle_knows_every_action_and_its_fields() -> None:
         # ... and its good frames are valid frames (they are the success paths)
         dummy_ids = {n: f"id-{n}" for n in OWN_CONVERSATIONS + OTHER_CONVERSATIONS
                      + OWN_OFFERS + OTHER_OFFERS}
-        plain = [g for g in GOOD[action]
-                 if not any(isinstance(v, st.SearchStrategy) for v in g.values())]
-        assert plain, action
-        for good in plain:
+        for good in GOOD[action]:
             model.model_validate({"action": action, **resolve(good, dummy_ids)})
 
 
@@ -614,25 +670,37 @@ class Outcome:
 
 
 def send(fw: FuzzWorld, sender: Client, body: str) -> Outcome:
-    """Send one body and check everything the oracle says about it; leave the world as
-    it was."""
+    """Send one body and check everything the oracle says about it. The world is put
+    back as it was whatever happens, so that a failing example does not fail every later
+    one (Hypothesis shrinks by running many more)."""
+    gateway = fw.world.gateway
+    try:
+        # When the frame arrives
+        try:
+            response = ws_message_app.handler(message_event(sender.connection_id, body),
+                                              LambdaContext())
+        except Exception:  # any escape is the failure being looked for
+            pytest.fail(f"the handler raised:\n{traceback.format_exc()}")
+        received = {c.connection_id: gateway.take(c.connection_id) for c in fw.everyone}
+        after = table_snapshot()
+        # Then the handler did not fail and nothing went to a connection nobody has
+        assert response["statusCode"] < 500, response
+        assert not any(gateway.frames.values()), dict(gateway.frames)
+        return Outcome(check(fw, sender, body, received, after), received)
+    finally:
+        gateway.frames.clear()
+        now = table_snapshot()
+        if now != fw.baseline:
+            restore(fw.baseline, now)
+            assert table_snapshot() == fw.baseline
+
+
+def check(fw: FuzzWorld, sender: Client, body: str, received: dict[str, list[dict[str, Any]]],
+          after: list[dict[str, Any]]) -> dict[str, Any]:
+    """Everything the oracle says about what one body did; returns the answer."""
     parsed = _parse(body)
     frame = parsed if isinstance(parsed, dict) else {}
     action = frame.get("action") if isinstance(frame.get("action"), str) else None
-
-    # When the frame arrives
-    try:
-        response = ws_message_app.handler(message_event(sender.connection_id, body),
-                                          LambdaContext())
-    except Exception:  # any escape is the failure being looked for
-        pytest.fail(f"the handler raised:\n{traceback.format_exc()}")
-    gateway = fw.world.gateway
-    received = {c.connection_id: gateway.take(c.connection_id) for c in fw.everyone}
-    after = table_snapshot()
-
-    # Then the handler did not fail and nothing went to a connection nobody has
-    assert response["statusCode"] < 500, response
-    assert not any(gateway.frames.values()), dict(gateway.frames)
     for frames_ in received.values():
         for f in frames_:
             assert_well_formed(f)
@@ -655,10 +723,7 @@ def send(fw: FuzzWorld, sender: Client, body: str) -> Outcome:
         check_success(fw, sender, frame, action, answer)
         if action in READ_ONLY:
             assert after == fw.baseline
-    if after != fw.baseline:
-        restore(fw.baseline, after)
-        assert table_snapshot() == fw.baseline
-    return Outcome(answer, received)
+    return answer
 
 
 def the_one_answer(sender: Client, parsed: Any, action: str | None,
@@ -734,10 +799,15 @@ def check_success(fw: FuzzWorld, sender: Client, frame: dict[str, Any], action: 
     if answer["type"] == "inbox":
         assert [c["conversationId"] for c in answer["chats"]] == [fw.ids["live"]], answer
     if answer["type"] == "conversations":
-        # Every conversation of the world, and no other (the table is as it was built).
-        listed = {c["conversationId"] for c in answer["items"]}
+        # Every conversation of the world once, and no other (the table is as it was
+        # built); a forged cursor starts the page somewhere in the middle.
+        listed = [c["conversationId"] for c in answer["items"]]
         world = {fw.ids[n] for n in OWN_CONVERSATIONS + OTHER_CONVERSATIONS}
-        assert listed == world and len(answer["items"]) == len(world), answer
+        assert len(set(listed)) == len(listed), answer
+        if frame.get("cursor") is None:
+            assert set(listed) == world, answer
+        else:
+            assert set(listed) <= world, answer
     if answer["type"] == "transcript" and sender.role == "visitor":
         assert conversation in {fw.ids[n] for n in OWN_CONVERSATIONS}, answer
 
