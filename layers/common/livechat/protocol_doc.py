@@ -24,6 +24,8 @@ Every client frame is a JSON object with `action`; every one may carry `requestI
 fields are validated strictly (no type coercion). Ids match `[A-Za-z0-9_.:@+-]{1,128}`.
 Frames over 32 KB are refused with `BAD_REQUEST` "frame too large"; message text over
 4,000 characters (setting `LIVECHAT_MAX_MESSAGE_CHARS`) with `BAD_REQUEST` naming `text`.
+A string holding a lone surrogate (`\\ud800`-`\\udfff`, valid JSON but not UTF-8) or JSON
+nested too deeply is refused with `BAD_REQUEST` *(addition)*; such a `requestId` is not echoed.
 """
 
 STORED = f"""
