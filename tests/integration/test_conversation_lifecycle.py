@@ -728,7 +728,7 @@ def test_away_persists_across_connections(world: World) -> None:
     world.agent(ALICE)
     world.live_dialog("sales", ROUND_ROBIN)
     first = world.agent_client(ALICE)
-    assert first.ask("setStatus", status="away")["status"] == "away"
+    assert first.ask("setStatus", status="away")["type"] == "ack"
     first.disconnect()
     again = world.agent_client(ALICE)
 
@@ -743,7 +743,7 @@ def test_away_persists_across_connections(world: World) -> None:
     assert again.of_type("chatOffered") == []
 
 
-def test_set_status_answers_the_requester_and_tells_the_agents_other_tabs(world: World) -> None:
+def test_set_status_is_acked_and_only_the_agents_other_tabs_get_the_status(world: World) -> None:
     # Given an agent with two tabs open
     world.agent(ALICE)
     tab, other_tab = world.agent_client(ALICE), world.agent_client(ALICE)
@@ -751,8 +751,9 @@ def test_set_status_answers_the_requester_and_tells_the_agents_other_tabs(world:
     # When one tab sets the agent away
     answer = tab.ask("setStatus", status="away")
 
-    # Then that tab gets the status as its answer and the other tab is told
-    assert answer["type"] == "status" and answer["status"] == "away"
+    # Then that tab gets an ack (the contract's answer to an action without an event of its
+    # own) and only the other tab is told the new status
+    assert answer == {"type": "ack", "action": "setStatus", "requestId": answer["requestId"]}
     assert tab.frames() == []
     assert other_tab.frames() == [{"type": "status", "status": "away"}]
 

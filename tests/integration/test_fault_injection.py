@@ -637,7 +637,7 @@ def agent_status(world: World, faults: Faults) -> Rule:
 
     assert (answer["type"], answer.get("code")) == ("error", "INTERNAL")
     assert table_snapshot() == before
-    assert alice.ask("setStatus", status="away")["type"] == "status"
+    assert alice.ask("setStatus", status="away")["type"] == "ack"
     assert world.agent_item(ALICE).status == "away"
     return rule
 

@@ -75,6 +75,24 @@ def test_the_third_request_with_a_limit_of_two_gets_the_global_fallback(world: W
     assert quota.used() == 2
 
 
+def test_availability_is_false_once_the_quota_is_reached_with_an_agent_online(world: World) -> None:
+    # Given a select plan with one engagement left and an available agent with free slots
+    configure(world, limit=2)
+    world.agent(ALICE)
+    alice = world.agent_client(ALICE)
+    accepted_chat(world, alice)
+    visitor = world.visitor_client()
+    ask = {"dialogId": "sales", "cardId": "live"}
+    assert visitor.ask("availability", **ask)["available"] is True
+
+    # When the last engagement is used
+    accepted_chat(world, alice)
+
+    # Then availability says no, although Alice is online with free slots
+    assert visitor.ask("availability", **ask)["available"] is False
+    assert world.agent_item(ALICE).status == "available"
+
+
 def test_two_accepts_racing_for_the_last_engagement_count_once(world: World) -> None:
     configure(world, limit=1)
     world.agent(ALICE)

@@ -186,7 +186,7 @@ def test_availability_says_whether_anyone_can_take_a_chat(world: World) -> None:
     assert visitor.ask("availability", **ask)["available"] is False  # not connected
     alice = world.agent_client("alice@example.com")
     assert visitor.ask("availability", **ask)["available"] is True
-    assert alice.ask("setStatus", status="away")["status"] == "away"
+    assert alice.ask("setStatus", status="away")["type"] == "ack"
     assert visitor.ask("availability", **ask)["available"] is False
 
 

@@ -199,7 +199,9 @@ def availability(caller: Caller, frame: Availability, notifier: Notifier) -> Non
     dialog = catalog.get_dialog(frame.dialogId)
     if dialog.live_chat_card(frame.cardId) is None:
         raise BadRequest(f"cardId: {frame.cardId!r} is not a live chat card of this dialog")
-    available = any(agents.is_eligible(a) for a in agents.list_agents())
+    # protocol.md: false once the quota is reached, whoever is online.
+    available = (not quota.reached(catalog.get_workspace_settings())
+                 and any(agents.is_eligible(a) for a in agents.list_agents()))
     notifier.reply(AvailabilityEvent(dialogId=frame.dialogId, cardId=frame.cardId,
                                      available=available).wire())
 
@@ -208,9 +210,9 @@ def availability(caller: Caller, frame: Availability, notifier: Notifier) -> Non
 
 def set_status(caller: Caller, frame: SetStatus, notifier: Notifier) -> None:
     agents.set_status(caller.principal, frame.status)
-    event = StatusEvent(status=frame.status).wire()
-    notifier.reply(event)
-    notifier.to_agent(caller.principal, event, exclude=caller.connection_id)
+    # Answered by ack (the dispatcher's default); the agent's other tabs follow the change.
+    notifier.to_agent(caller.principal, StatusEvent(status=frame.status).wire(),
+                      exclude=caller.connection_id)
 
 
 def accept(caller: Caller, frame: AcceptFrame, notifier: Notifier) -> None:

@@ -312,11 +312,11 @@ class TypingEvent(_Event):
 
 
 class StatusEvent(_Event):
-    """Answer to setStatus, and pushed to the agent's other tabs."""
+    """Pushed to the agent's other tabs when one of them sets the status (setStatus itself is
+    answered by ack)."""
 
     type: Literal["status"] = "status"
     status: str
-    requestId: str | None = None
 
 
 class InboxEvent(_Event):

@@ -261,9 +261,13 @@
   }
   $("status-toggle").addEventListener("change", async () => {
     const status = $("status-toggle").checked ? "available" : "away";
+    const before = session.get("status") || "available";
     session.set("status", status); showStatus(status);
     try {
-      await request({ action: "setStatus", status });
+      // Answered by ack once stored (the other tabs get a `status` frame); an error leaves
+      // the stored status as it was, so the toggle goes back.
+      const answer = await request({ action: "setStatus", status });
+      if (answer.type !== "ack") { session.set("status", before); showStatus(before); }
     } catch (e) {
       session.set("statusPending", status); // sent on reconnect
     }
