@@ -46,7 +46,8 @@ def _dialog(dialog_id: str, agent: str) -> str:
             next:
               - id: who
                 kind: capture
-                fields: [firstName, email]
+                fields: [firstName, email, company]
+                required: [firstName, email]
               - id: live
                 kind: live_chat
                 routing: {{mode: agent, agent: {agent}}}

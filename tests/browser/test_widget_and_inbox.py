@@ -7,6 +7,8 @@ import re
 from typing import Any
 
 import pytest
+from livechat.capture_rules import clean_fields
+from livechat.errors import BadRequest
 
 from tests.browser.conftest import ACCEPT_TIMEOUT, AGENTS, Stack, screenshot
 
@@ -39,6 +41,13 @@ def visitor_requests_chat(page: Any, stack: Stack, dialog: str, first_name: str,
     page.get_by_role("button", name="Continue").click()
     expect(page.locator("[data-error-for=firstName]")).to_have_text("This field is required.")
     expect(page.locator("[data-error-for=email]")).to_contain_text("valid e-mail")
+    # the server's own rule (served by /config.json): a one-letter top-level domain is refused
+    page.locator("[data-field=email]").fill("a@b.c")
+    page.get_by_role("button", name="Continue").click()
+    expect(page.locator("[data-error-for=email]")).to_contain_text("valid e-mail")
+    # listed but not required: no error for the empty company
+    expect(page.locator("[data-error-for=company]")).to_have_text("")
+    expect(page.locator("label[for$=-company]")).not_to_contain_text("*")
     page.locator("[data-field=firstName]").fill(first_name)
     page.locator("[data-field=email]").fill(email)
     page.locator("[data-field=email]").press("Enter")
@@ -103,6 +112,39 @@ def test_visitor_walks_the_dialog_agent_accepts_they_chat_and_the_agent_ends_it(
     expect(agent.locator("#inbox-list li")).to_have_count(0)
     expect(visitor.locator("#livechat-widget textarea")).to_be_hidden()
     screenshot(visitor, "chat-ended-visitor")
+
+
+CAPTURE_SAMPLES = {
+    "email": ["vera@acme.io", "a@b.c", "a@b.co", "x" * 64 + "@example.com", "x" * 65 + "@example.com",
+              "two@@example.com", "sp ace@example.com", "vera@acme.io\n"],
+    "phone": ["+33 1 23 45 67 89", "1234", "12345", "1" * 25, "1" * 26, "(555) 010-9999", "call me"],
+    "country": ["FR", "fr", "FRA", "F1", "é1"],
+}
+
+
+def test_the_widget_checks_captures_with_the_servers_own_rules(stack: Stack, new_page: Any) -> None:
+    # Given the rules /config.json serves, run by chromium's RegExp
+    page = new_page()
+    page.goto(f"{stack.http}demo.html?dialog=bob")
+    verdicts = page.evaluate("""async (samples) => {
+        const rules = (await (await fetch("config.json")).json()).capture;
+        const out = {};
+        for (const [name, values] of Object.entries(samples)) {
+          out[name] = values.map((v) => new RegExp(rules.fields[name].pattern).test(v.trim()));
+        }
+        return out;
+    }""", CAPTURE_SAMPLES)
+    # Then they accept and refuse exactly what the server does (both trim first)
+
+    def server_accepts(name: str, value: str) -> bool:
+        try:
+            clean_fields({name: value}, [name], [], "who")
+        except BadRequest:
+            return False
+        return True
+
+    expected = {name: [server_accepts(name, v.strip()) for v in values] for name, values in CAPTURE_SAMPLES.items()}
+    assert verdicts == expected
 
 
 def test_unanswered_offer_disappears_from_the_agent_and_the_visitor_gets_the_fallback(

@@ -797,3 +797,28 @@ def test_the_inbox_answer_carries_the_agents_stored_status(world: World) -> None
     # When a new connection lists the inbox, Then it learns the stored status
     second = world.agent_client("alice@example.com")
     assert second.ask("listInbox")["status"] == "away"
+
+
+# --- 14. capture cards (workspace.md, second round) ----------------------------------------
+
+def test_a_capture_without_an_optional_field_is_stored_and_a_missing_required_one_is_refused(
+        world: World) -> None:
+    # Given a card listing four fields of which two are required
+    world.live_dialog("sales", ROUND_ROBIN, fields=("firstName", "email", "company", "country"),
+                      required=("firstName", "email"))
+    visitor = new_visitor(world).client
+    conversation_id = str(visitor.ask("startConversation", dialogId="sales")["conversationId"])
+    visitor.ask("answer", conversationId=conversation_id, cardId="ask", value="Yes")
+
+    # When the visitor leaves out the required e-mail, Then it is refused naming the field
+    refused = visitor.ask("capture", conversationId=conversation_id, cardId="who",
+                          fields={"firstName": "Vera", "country": "FR"})
+    assert (refused["type"], refused["code"]) == ("error", "BAD_REQUEST")
+    assert refused["message"] == "fields.email: required"
+
+    # When the visitor gives the required fields and no country, Then it is stored as given
+    stored = visitor.ask("capture", conversationId=conversation_id, cardId="who", fields=VERA)
+    assert stored["type"] == "ack", stored
+    transcript = visitor.ask("getTranscript", conversationId=conversation_id)
+    assert transcript["visitor"] == VERA
+    assert [e["fields"] for e in transcript["events"] if e["kind"] == "capture"] == [VERA]

@@ -102,15 +102,18 @@ class World:
         return dialog
 
     def live_dialog(self, dialog_id: str, routing: dict[str, Any],
-                    fields: tuple[str, ...] = ("firstName", "email")) -> Dialog:
-        """The demo shape: question → capture → live chat."""
+                    fields: tuple[str, ...] = ("firstName", "email"),
+                    required: tuple[str, ...] | None = None) -> Dialog:
+        """The demo shape: question → capture → live chat; every field required unless
+        `required` names fewer."""
         return self.dialog({
             "id": dialog_id,
             "cards": [{
                 "id": "ask", "kind": "question", "text": "Talk to sales?",
                 "answers": [
                     {"label": "Yes", "next": [
-                        {"id": "who", "kind": "capture", "fields": list(fields)},
+                        {"id": "who", "kind": "capture", "fields": list(fields),
+                         "required": list(fields if required is None else required)},
                         {"id": "live", "kind": "live_chat", "routing": routing},
                     ]},
                     {"label": "No", "next": [{"id": "bye", "kind": "message", "text": "Bye"}]},

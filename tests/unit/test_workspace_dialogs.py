@@ -119,8 +119,8 @@ def test_an_empty_all_or_any_is_refused() -> None:
 
 def test_a_required_field_must_be_one_of_the_capture_cards_fields() -> None:
     problems = demo_with(lambda d: d["dialogs"][0]["cards"][0]["answers"][0]["next"][0].update(
-        required=["company"]))
-    assert problems == ["dialogs[0].cards[0].answers[0].next[0].required: required field 'company'"
+        required=["jobTitle"]))
+    assert problems == ["dialogs[0].cards[0].answers[0].next[0].required: required field 'jobTitle'"
                         " is not one of the card's fields (card 'who')"]
 
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from pynamodb.exceptions import PutError
 from pynamodb.expressions.update import Action
 
-from livechat import agents, catalog, models, states, store
+from livechat import agents, capture_rules, catalog, models, states, store
 from livechat.clock import new_id, now_iso
 from livechat.errors import BadRequest, Conflict, NotFound
 from livechat.events import ANSWER_RECORDED, CAPTURE_RECORDED, transcript_item
@@ -21,9 +20,6 @@ from livechat.store import Applied, Change, ExtraWrite, NewEvent
 from livechat.workspace import CaptureCard, QuestionCard
 
 PAGE_SIZE = 50
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
-_PHONE = re.compile(r"^\+?[0-9 ().-]{5,25}$")
-_COUNTRY = re.compile(r"^[A-Za-z]{2}$")
 
 
 def page_with_utm(page: Page) -> dict[str, Any]:
@@ -113,34 +109,11 @@ def answer(conv: ConversationModel, card_id: str, value: str) -> Applied:
     return store.apply(conv.conversation_id, plan, conversation=conv)
 
 
-def validate_fields(card: CaptureCard, fields: dict[str, str]) -> dict[str, str]:
-    clean: dict[str, str] = {}
-    for name, raw in fields.items():
-        if name not in card.fields:
-            raise BadRequest(f"fields.{name[:64]}: not a field of capture card {card.id!r}")
-        value = raw.strip()
-        if name == "email" and value and not _EMAIL.match(value):
-            raise BadRequest("fields.email: not a valid e-mail address")
-        if name == "phone" and value and not _PHONE.match(value):
-            raise BadRequest("fields.phone: not a valid phone number")
-        if name == "country" and value:
-            if not _COUNTRY.match(value):
-                raise BadRequest("fields.country: use a two-letter ISO country code")
-            value = value.upper()
-        if name == "email":
-            value = value.lower()
-        clean[name] = value
-    for name in card.required if card.required is not None else card.fields:
-        if not clean.get(name):
-            raise BadRequest(f"fields.{name}: required")
-    return clean
-
-
 def capture(conv: ConversationModel, card_id: str, fields: dict[str, str]) -> Applied:
     card = catalog.get_dialog(conv.dialog_id).card(card_id)
     if not isinstance(card, CaptureCard):
         raise BadRequest(f"cardId: {card_id!r} is not a capture card of this dialog")
-    clean = validate_fields(card, fields)
+    clean = capture_rules.clean_fields(fields, card.fields, card.required, card.id)
 
     def plan(current: ConversationModel) -> Change:
         _require_automated(current)

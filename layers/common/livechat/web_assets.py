@@ -18,7 +18,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from livechat import dialog_view
+from livechat import capture_rules, dialog_view
 from livechat.config import get_settings
 from livechat.errors import NotFound
 
@@ -115,9 +115,11 @@ def http_base(headers: dict[str, str], domain: str, stage: str) -> str:
 
 
 def client_config(http: str) -> dict[str, Any]:
-    """What the pages read from /config.json: where to connect and how to sign in."""
+    """What the pages read from /config.json: where to connect, how to sign in, and the
+    capture rules the widget checks a form with (the server's own, see capture_rules)."""
     settings = get_settings()
     return {
+        "capture": capture_rules.public_rules(),
         "websocket": settings.public_websocket_url,
         "http": http,
         "cognito": {

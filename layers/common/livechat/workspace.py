@@ -183,7 +183,7 @@ class CaptureCard(_Strict):
     id: str = Field(min_length=1, max_length=100)
     kind: Literal["capture"]
     fields: list[str] = Field(min_length=1)
-    required: list[str] | None = None  # default: every listed field
+    required: list[str] = Field(default_factory=list)  # workspace.md: default none required
 
 
 class LiveChatCard(_Strict):
@@ -280,7 +280,7 @@ def dialog_problems(dialog: Dialog) -> Iterator[tuple[str, str]]:
             captured.update(card.fields)
             for name in sorted({f for f in card.fields if card.fields.count(f) > 1}):
                 yield f"{path}.fields", f"field {name!r} is listed twice (card {card.id!r})"
-            for name in card.required or ():
+            for name in card.required:
                 if name not in card.fields:
                     yield f"{path}.required", (
                         f"required field {name!r} is not one of the card's fields (card {card.id!r})")

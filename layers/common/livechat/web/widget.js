@@ -26,9 +26,13 @@
     visitor: "You ended the chat.",
     inactivity: "The chat ended after 10 minutes without messages.",
   };
-  const EMAIL_RE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
-  const PHONE_RE = /^\+?[0-9 ().-]{6,20}$/;
-  const COUNTRY_RE = /^[A-Za-z]{2}$/;
+  // Friendlier words for the server's capture rules; the rules themselves come from
+  // /config.json (`capture`), so the form refuses exactly what the server would.
+  const FIELD_HINTS = {
+    email: "Enter a valid e-mail address, like name@example.com.",
+    phone: "Enter a valid phone number.",
+    country: "Use a two-letter country code, like FR.",
+  };
 
   // --- storage ------------------------------------------------------------------------
   const store = {
@@ -249,16 +253,20 @@
     }
   }
 
-  function validateField(name, value, required) {
+  // rules: /config.json's `capture` {maxLength, fields: {name: {pattern, message}}}, or null
+  // when it could not be read (the server checks again either way).
+  function validateField(rules, name, value, required) {
     if (!value) return required ? "This field is required." : "";
-    if (name === "email" && !EMAIL_RE.test(value)) return "Enter a valid e-mail address, like name@example.com.";
-    if (name === "phone" && !PHONE_RE.test(value)) return "Enter a valid phone number.";
-    if (name === "country" && !COUNTRY_RE.test(value)) return "Use a two-letter country code, like FR.";
+    if (rules && value.length > rules.maxLength) return "At most " + rules.maxLength + " characters.";
+    const rule = rules && rules.fields[name];
+    if (rule && !new RegExp(rule.pattern).test(value)) {
+      return FIELD_HINTS[name] || rule.message.charAt(0).toUpperCase() + rule.message.slice(1) + ".";
+    }
     return "";
   }
 
   function showCapture(card) {
-    const required = card.required || card.fields;
+    const required = card.required || []; // workspace.md: listed fields are optional by default
     const form = el("form", { class: "capture", "data-card": card.id, novalidate: true, "aria-label": "Your details" });
     const inputs = {};
     for (const name of card.fields) {
@@ -290,9 +298,10 @@
       formError.textContent = "";
       const fields = {};
       let firstBad = null;
+      const rules = ((await clientConfig()) || {}).capture || null;
       for (const name of card.fields) {
         const value = inputs[name].input.value.trim();
-        const problem = validateField(name, value, required.includes(name));
+        const problem = validateField(rules, name, value, required.includes(name));
         setError(name, problem);
         if (problem && !firstBad) firstBad = inputs[name].input;
         if (value) fields[name] = value;
@@ -503,14 +512,24 @@
     return null;
   }
 
+  // /config.json, read once per page (null when it cannot be read; asked again next time).
+  let configLoad = null;
+  function clientConfig() {
+    if (!configLoad) {
+      configLoad = fetch(HTTP + "config.json")
+        .then((r) => (r.ok ? r.json() : null))
+        .catch(() => null)
+        .then((c) => { if (!c) configLoad = null; return c; });
+    }
+    return configLoad;
+  }
+
   let wsUrl = null;
   async function websocketUrl() {
     if (wsUrl) return wsUrl;
     if (script.dataset.websocket) return (wsUrl = script.dataset.websocket);
-    try {
-      const r = await fetch(HTTP + "config.json");
-      if (r.ok) { const c = await r.json(); if (c.websocket) return (wsUrl = c.websocket); }
-    } catch (e) { /* derived below */ }
+    const c = await clientConfig();
+    if (c && c.websocket) return (wsUrl = c.websocket);
     return (wsUrl = HTTP.replace(/^http/, "ws") + "ws");
   }
 
