@@ -59,6 +59,8 @@ CASES: dict[str, tuple[Callable[[str], str], bool, str]] = {
     "missing-field": (frame("sendMessage", text="hello"), True, "clientMessageId"),
     "isTyping-not-a-boolean": (frame("typing", isTyping="yes"), True, "isTyping"),
     "afterSeq-not-an-integer": (frame("resume", afterSeq="3"), True, "afterSeq"),
+    "afterSeq-past-2**53": (frame("resume", afterSeq=2**53), True, "afterSeq"),
+    "afterSeq-of-4300-digits": (frame("resume", afterSeq=int("9" * 4300)), True, "afterSeq"),
     "frame-too-large": (message("x" * 200_000), True, "too large"),
     "text-over-the-message-limit": (message("x" * 4001), True, "text"),
     "empty-text": (message(""), True, "text"),

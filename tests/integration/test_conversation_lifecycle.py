@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from livechat import store
 from livechat.clock import parse_iso
 from livechat.models import plain
 
@@ -342,17 +343,20 @@ def test_declining_releases_the_decliners_slot(world: World) -> None:
     assert d.conversation_id not in slots_of(world, d.decliner)
 
 
-def test_declining_the_same_offer_again_says_offer_expired(world: World) -> None:
-    # Given an offer the agent already declined
+def test_declining_the_same_offer_again_is_acked_and_changes_nothing(world: World) -> None:
+    # Given an offer the agent already declined (the chat went on to its fallback)
     d = offered_to_one_of_two(world)
     d.decliner_tabs[0].ask("decline", conversationId=d.conversation_id, offerId=d.offer_id)
+    before = store.get_conversation(d.conversation_id)
 
-    # When the agent declines it again
+    # When the agent declines it again (a retried frame, or a second tab's stale banner)
     again = d.decliner_tabs[0].ask("decline", conversationId=d.conversation_id, offerId=d.offer_id)
 
-    # Then the offer is reported expired and the slot count is unchanged
-    assert again["type"] == "error" and again["code"] == "OFFER_EXPIRED"
+    # Then it is acked like the first, the slot count is unchanged and nothing else moves
+    assert again["type"] == "ack", again
     assert world.agent_item(d.decliner).active == 0
+    after = store.get_conversation(d.conversation_id)
+    assert (after.status, after.last_seq) == (before.status, before.last_seq)
 
 
 # --- 5. the visitor leaves while the chat is offered --------------------------------------
@@ -822,3 +826,48 @@ def test_a_capture_without_an_optional_field_is_stored_and_a_missing_required_on
     transcript = visitor.ask("getTranscript", conversationId=conversation_id)
     assert transcript["visitor"] == VERA
     assert [e["fields"] for e in transcript["events"] if e["kind"] == "capture"] == [VERA]
+
+
+# --- 15. a start re-sent by the client (clientConversationId, an addition) ----------------
+
+def test_a_start_re_sent_with_the_same_client_conversation_id_creates_one_conversation(
+        world: World) -> None:
+    # Given a visitor whose start was sent, and sent again with a new requestId (the answer
+    # to the first was lost with the connection)
+    world.live_dialog("sales", ROUND_ROBIN)
+    world.agent(ALICE)
+    visitor = new_visitor(world).client
+    first = visitor.ask("startConversation", dialogId="sales", clientConversationId="c-page-1")
+    again = visitor.ask("startConversation", dialogId="sales", clientConversationId="c-page-1")
+
+    # Then both answers name the same conversation, and it is the only one there is
+    assert first["type"] == again["type"] == "conversationStarted", (first, again)
+    assert first["conversationId"] == again["conversationId"]
+    assert first["requestId"] != again["requestId"]
+    listed = world.agent_client(ALICE).ask("listConversations")["items"]
+    assert [c["conversationId"] for c in listed] == [first["conversationId"]]
+
+
+def test_another_visitor_with_the_same_client_conversation_id_gets_a_conversation_of_their_own(
+        world: World) -> None:
+    world.live_dialog("sales", ROUND_ROBIN)
+    one, other = new_visitor(world).client, new_visitor(world).client
+
+    mine = one.ask("startConversation", dialogId="sales", clientConversationId="c-1")
+    theirs = other.ask("startConversation", dialogId="sales", clientConversationId="c-1")
+
+    assert mine["conversationId"] != theirs["conversationId"]
+    refused = other.ask("getTranscript", conversationId=mine["conversationId"])
+    assert (refused["type"], refused["code"]) == ("error", "NOT_FOUND")
+
+
+def test_a_client_conversation_id_used_for_another_dialog_is_a_conflict(world: World) -> None:
+    world.live_dialog("sales", ROUND_ROBIN)
+    world.live_dialog("support", ROUND_ROBIN)
+    visitor = new_visitor(world).client
+    visitor.ask("startConversation", dialogId="sales", clientConversationId="c-1")
+
+    answer = visitor.ask("startConversation", dialogId="support", clientConversationId="c-1")
+
+    assert (answer["type"], answer["code"]) == ("error", "CONFLICT")
+    assert "clientConversationId" in answer["message"]

@@ -38,7 +38,6 @@ from livechat import agents, connections, conversations, notifications, offers, 
 from livechat import workflow as workflow_module
 from livechat.clock import now, parse_iso
 from livechat.delivery import visitor_pk
-from livechat.errors import NotFound
 from livechat.failures import LIVE_CHAT, failed_action
 from livechat.models import AGENT_PK, COUNTER_PK, ENGAGEMENTS, AgentModel, CounterModel, VisitorModel, plain
 from pynamodb.exceptions import PynamoDBException
@@ -598,17 +597,15 @@ def conversation_start(world: World, faults: Faults) -> Rule:
 
 
 def agent_profile(world: World, faults: Faults) -> Rule:
-    # A Cognito agent with no profile yet: creating it is refused (as if it existed)
+    # A Cognito agent with no profile yet: creating it is refused (as if it existed), and
+    # the row is not there when read: the create is tried again and the handshake succeeds
     token = world.token(ALICE)
     rule = faults.fail_condition("connections._ensure_agent_profile", "PutItem")
-    before = table_snapshot()
 
-    with pytest.raises(NotFound):
-        world.connect({"token": token})
-
-    assert table_snapshot() == before  # the handshake fails (500); nothing is registered
     status, _ = world.connect({"token": token})
+
     assert status == 200 and world.agent_item(ALICE).connections
+    assert world.agent_item(ALICE).live_chat
     return rule
 
 
@@ -910,6 +907,32 @@ def test_accept_dying_after_its_transaction_is_answered_chat_accepted_by_its_ret
     assert event_types(conversation_id).count("agentJoined") == 1
     assert counter(ENGAGEMENTS) == 1
     assert int(world.agent_item(ALICE).active) == 1
+    assert_invariants()
+
+
+def test_decline_dying_after_its_transaction_is_acked_and_finishes_the_request_on_its_retry(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a round-robin chat offered to one of two available agents, and the decline's
+    # invocation dying after its transaction committed, before the next step
+    configure(world)
+    alice, bob = (Seen(c) for c in two_agents(world))
+    visitor, conversation_id = walked(world)
+    assert visitor.ask("requestChat", conversationId=conversation_id, cardId="live")["type"] == "routing"
+    alice_offers, bob_offers = alice.of_type("chatOffered"), bob.of_type("chatOffered")
+    decliner, other = (alice, bob) if alice_offers else (bob, alice)
+    offer_id = str((alice_offers or bob_offers)[0]["offerId"])
+    die_after_first_call(monkeypatch, offers, "decline")
+
+    # When Lambda delivers the decline again
+    frames = deliver_twice(decliner.client, "decline", conversationId=conversation_id, offerId=offer_id)
+
+    # Then the retry is acked and does at once what the timeout would have: round-robin
+    # ends in the fallback, and the other agent is never offered the chat
+    answers = answers_to(frames)
+    assert [a["type"] for a in answers] == ["error", "ack"], answers
+    assert [f["reason"] for f in visitor.of_type("fallback")] == ["not_accepted"]
+    assert other.of_type("chatOffered") == []
+    assert store.get_conversation(conversation_id).status == states.FALLBACK
     assert_invariants()
 
 

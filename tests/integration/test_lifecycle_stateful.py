@@ -466,6 +466,15 @@ class Lifecycle(RuleBasedStateMachine):
             after = store.get_conversation(cid)
             assert after.offer_id != offer_id or after.status != states.OFFERED
             assert [o["outcome"] for o in after.offers if o["offerId"] == offer_id] == ["declined"]
+        elif any(o["offerId"] == offer_id and o["agent"] == conn.who and o.get("outcome") == "declined"
+                 for o in before.offers):
+            # The same decline again (Lambda's retry, a second tab): acked; it runs the next
+            # step if that had not run, and otherwise changes nothing.
+            assert answer["type"] == "ack", answer
+            if before.status != states.ROUTING:
+                after = store.get_conversation(cid)
+                assert (after.status, after.offer_id, after.last_seq) == (
+                    before.status, before.offer_id, before.last_seq)
         else:
             self.expect_offer_error(answer, before, offer_id, conn.who)
 

@@ -324,6 +324,7 @@ VALID: dict[str, st.SearchStrategy[Any]] = {
     "fields": capture_fields,
     "text": st.just("Hello?") | nasty_text.map(lambda text: text + "?"),
     "clientMessageId": id_like,
+    "clientConversationId": id_like,
     "isTyping": st.booleans(),
     "afterSeq": st.integers(0, 12),
     "status": st.sampled_from(["available", "away"]),
@@ -342,6 +343,7 @@ WRONG: dict[str, st.SearchStrategy[Any]] = {
     "text": st.sampled_from(["", " \n\t ", "\u200b", "\x00", "x" * 4001, " " * 4001,
                              "\U0001f600" * 4001]) | any_text,
     "clientMessageId": st.sampled_from(["", "has space", "x" * 129]),
+    "clientConversationId": st.sampled_from(["", "has space", "x" * 129]),
     "isTyping": st.sampled_from([0, 1, "true", "yes", None]),
     "afterSeq": big_ints | st.sampled_from([-1, 1.0, "3", True]),
     "status": st.sampled_from(["Available", "busy", "", "away "]),
@@ -393,7 +395,8 @@ request_ids = weighted(
 # (A strategy in place of a value, in EDGES below, is drawn.)
 GOOD: dict[str, list[dict[str, Any]]] = {
     "startConversation": [{"dialogId": "sales"},
-                          {"dialogId": "sales", "page": {"url": "https://example.com/?utm_source=a"}}],
+                          {"dialogId": "sales", "page": {"url": "https://example.com/?utm_source=a"}},
+                          {"dialogId": "sales", "clientConversationId": "cc-1"}],
     "answer": [{"conversationId": Ref("automated"), "cardId": "ask", "value": "Yes"}],
     "capture": [{"conversationId": Ref("automated"), "cardId": "who",
                  "fields": {"firstName": "Vera", "email": "vera@acme.io"}}],

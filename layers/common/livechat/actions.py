@@ -80,7 +80,8 @@ def _broadcast(conv: ConversationModel, frame: dict[str, Any], notifier: Notifie
 # --- visitor ----------------------------------------------------------------------------
 
 def start_conversation(caller: Caller, frame: StartConversation, notifier: Notifier) -> None:
-    conversation_id = conversations.start(caller.principal, frame.dialogId, frame.page)
+    conversation_id = conversations.start(caller.principal, frame.dialogId, frame.page,
+                                          client_id=frame.clientConversationId)
     notifier.reply(ConversationStartedEvent(conversationId=conversation_id).wire())
 
 

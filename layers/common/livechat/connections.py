@@ -10,7 +10,7 @@ from pynamodb.exceptions import PutError
 from livechat import agents, auth, catalog, models
 from livechat.clock import now_iso
 from livechat.delivery import connection_pk, visitor_pk
-from livechat.errors import Forbidden, Unauthorized
+from livechat.errors import Conflict, Forbidden, NotFound, Unauthorized
 from livechat.models import AGENT_PK, AgentModel, ConnectionModel, VisitorModel
 
 logger = Logger(child=True)
@@ -62,21 +62,34 @@ def connect(connection_id: str, query: dict[str, str]) -> Caller:
     return caller
 
 
+_PROFILE_ATTEMPTS = 3
+
+
 def _ensure_agent_profile(email: str) -> None:
     """A Cognito user in the LiveChat group whom no workspace described yet still gets a
     profile, with the deployment's default limit."""
-    try:
-        AgentModel(
-            AGENT_PK, email, name=email.split("@", maxsplit=1)[0],
-            max_chats=catalog.get_workspace_settings().default_max_chats, slots={},
-        ).save(condition=AgentModel.pk.does_not_exist())
-    except PutError as exc:
-        if exc.cause_response_code != "ConditionalCheckFailedException":
-            raise
+    for _ in range(_PROFILE_ATTEMPTS):
+        try:
+            AgentModel(
+                AGENT_PK, email, name=email.split("@", maxsplit=1)[0],
+                max_chats=catalog.get_workspace_settings().default_max_chats, slots={},
+            ).save(condition=AgentModel.pk.does_not_exist())
+            return
+        except PutError as exc:
+            if exc.cause_response_code != "ConditionalCheckFailedException":
+                raise
+        try:
+            agent = agents.get_agent(email)
+        except NotFound:
+            # The create was refused as if the row existed, and now it does not: it was
+            # removed in between (or the refusal was spurious). Create it again.
+            continue
         # An agent the admin removed keeps a valid ID token for up to an hour after the
         # global sign-out: the row's permission, not only the token's group, decides.
-        if not agents.get_agent(email).live_chat:
-            raise Forbidden("the Live Chat permission was revoked") from None
+        if not agent.live_chat:
+            raise Forbidden("the Live Chat permission was revoked")
+        return
+    raise Conflict("the agent's profile kept changing while connecting; connect again")
 
 
 def caller_of(connection_id: str) -> Caller | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -39,10 +40,17 @@ def page_with_utm(page: Page) -> dict[str, Any]:
     return data
 
 
-def start(visitor_id: str, dialog_id: str, page: Page) -> str:
+# Names the conversations a client names itself (clientConversationId): one per visitor and id.
+_CLIENT_NAMED = uuid.UUID("5d0f5c1e-7a8b-4c31-9a43-2f6a1c0de9b7")
+
+
+def start(visitor_id: str, dialog_id: str, page: Page, *, client_id: str | None = None) -> str:
+    """Create an automated conversation. With the client's own id, the conversation's id is
+    derived from (visitor, client id), so a re-sent start finds the one it created."""
     catalog.get_dialog(dialog_id)  # NOT_FOUND for an unknown dialog
     models.bind()
-    conversation_id = new_id()
+    conversation_id = (uuid.uuid5(_CLIENT_NAMED, f"{visitor_id}\n{client_id}").hex
+                       if client_id else new_id())
     at = now_iso()
     item = ConversationModel(
         conv_pk(conversation_id),
@@ -57,20 +65,26 @@ def start(visitor_id: str, dialog_id: str, page: Page) -> str:
     try:
         item.save(condition=ConversationModel.pk.does_not_exist())
     except PutError as exc:
-        # The id is fresh, so a failed "does not exist" means our own put committed and
-        # its response was lost (a 5xx; botocore sent it again): the item is ours.
-        if exc.cause_response_code != "ConditionalCheckFailedException" or not _is_ours(
-                conversation_id, visitor_id, at):
+        if exc.cause_response_code != "ConditionalCheckFailedException":
             raise
+        # The id is fresh or this visitor's own: a failed "does not exist" means our own put
+        # committed and its response was lost (a 5xx; botocore sent it again), or the
+        # client started this conversation before.
+        stored = _stored(conversation_id)
+        if stored is None or stored.visitor_id != visitor_id or (
+                client_id is None and stored.started_at != at):
+            raise
+        if stored.dialog_id != dialog_id:
+            raise Conflict(f"clientConversationId: already names a conversation of dialog "
+                           f"{stored.dialog_id!r}") from None
     return conversation_id
 
 
-def _is_ours(conversation_id: str, visitor_id: str, started_at: str) -> bool:
+def _stored(conversation_id: str) -> ConversationModel | None:
     try:
-        stored = store.get_conversation(conversation_id)
+        return store.get_conversation(conversation_id)
     except NotFound:
-        return False
-    return stored.visitor_id == visitor_id and stored.started_at == started_at
+        return None
 
 
 def owned_by_visitor(conversation_id: str, visitor_id: str) -> ConversationModel:

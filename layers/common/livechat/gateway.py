@@ -45,6 +45,9 @@ def on_connect(event: ConnectEvent) -> dict[str, Any]:
     except Unauthorized as exc:
         logger.info("connect refused", code=exc.code, reason=exc.message)
         return {"statusCode": 401, "body": exc.message}
+    except LivechatError as exc:  # a state that kept moving (Conflict): the client retries
+        logger.warning("connect refused", code=exc.code, reason=exc.message)
+        return {"statusCode": 409, "body": exc.message}
     return {"statusCode": 200}
 
 

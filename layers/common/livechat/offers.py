@@ -210,6 +210,12 @@ def decline(conversation_id: str, offer_id: str, email: str) -> ConversationMode
     try:
         return withdraw(conversation_id, offer_id, "declined", agent=email)
     except OfferExpired:
+        conv = store.get_conversation(conversation_id)
+        if any(o.get("offerId") == offer_id and o.get("agent") == email
+               and o.get("outcome") == "declined" for o in conv.offers or []):
+            # A retried decline: the first one committed and its invocation may have died
+            # before the next step, which the caller now runs (it does nothing if done).
+            return conv
         _check_offer_owner(conversation_id, offer_id, email)
         raise
 

@@ -44,6 +44,9 @@ class StartConversation(_Frame):
     action: Literal["startConversation"]
     dialogId: Id
     page: Page = Field(default_factory=Page)
+    # An addition: the client's own name for the conversation it is starting, so that a
+    # start re-sent after a dropped connection (with a new requestId) creates it once.
+    clientConversationId: Id | None = None
 
 
 class AnswerFrame(_Frame):
@@ -126,10 +129,14 @@ class EndChat(_Frame):
     conversationId: Id
 
 
+# The largest integer every JSON client reads exactly (JavaScript's Number.MAX_SAFE_INTEGER).
+MAX_SEQ = 2**53 - 1
+
+
 class Resume(_Frame):
     action: Literal["resume"]
     conversationId: Id
-    afterSeq: Annotated[int, Field(ge=0)]
+    afterSeq: Annotated[int, Field(ge=0, le=MAX_SEQ)]
 
 
 class Ping(_Frame):

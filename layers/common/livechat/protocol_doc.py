@@ -45,8 +45,29 @@ STORED = f"""
 `inbox` also carries the agent's stored `status` *(addition)*, so a reconnecting inbox
 shows it instead of overwriting it. `resume` replays every stored event after `afterSeq`
 in order and is then answered by `ack`
-with `seq` = the last seq sent *(addition)*. `setStatus` is answered by `status`
-{{status}} *(addition)*, which also goes to the agent's other connections.
+with `seq` = the last seq sent *(addition)*. `setStatus` is answered by `ack` (second
+round); the agent's other connections get `status` {{status}}.
+
+## Additions and choices where the contract is silent
+
+- `startConversation` takes an optional `clientConversationId` *(addition)*: the client's
+  own name for the conversation it starts. The same visitor sending the same id again (a
+  start re-sent after a dropped connection, with a new `requestId`) is answered
+  `conversationStarted` with the conversation the first one created; another visitor's
+  equal id names another conversation; the same id for another dialog is `CONFLICT`.
+  The widget sends one per start.
+- `resume`'s `afterSeq` is at most 2^53 − 1 (JavaScript's largest exact integer): larger
+  is `BAD_REQUEST` naming `afterSeq`.
+- `decline` of an offer this agent already declined (a retried frame, a second tab) is
+  answered `ack` again and finishes what the first left undone (the next agent or the
+  fallback); it changes nothing when that was done.
+- `capture`: a card's listed fields are optional unless its `required` names them;
+  values are trimmed, `email` lower-cased, `country` upper-cased; an empty optional field
+  is not stored. `GET /config.json` carries `capture` {{maxLength, fields: {{name:
+  {{pattern, message}}}}}} *(addition)*: the server's own rules, in regular-expression
+  syntax that JavaScript's `RegExp` reads the same, for clients that check forms first.
+- `$connect` of an agent whose profile row kept changing while it was being created is
+  refused with HTTP 409 (connect again); 401/403 are as the contract says.
 """
 
 

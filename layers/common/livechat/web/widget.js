@@ -149,6 +149,7 @@
   const pending = new Map();   // requestId -> {resolve, reject}
   const unconfirmed = new Map(); // clientMessageId -> {text, node}
   let starting = false;
+  let startId = null;        // clientConversationId of the start in flight
   let viewRestored = !conv; // false until the first resume after a page load has rebuilt the view
   const held = [];          // stored events that arrived before that
 
@@ -625,10 +626,14 @@
   async function startConversation() {
     if (conv || starting || !dialog) return;
     starting = true;
+    // Kept until the answer comes: a start re-sent after a dropped connection names the
+    // same conversation, so the server creates it once.
+    startId = startId || newId("c");
     try {
       const page = { url: location.href, title: document.title, referrer: document.referrer };
-      const answer = await request({ action: "startConversation", dialogId: DIALOG, page });
+      const answer = await request({ action: "startConversation", dialogId: DIALOG, page, clientConversationId: startId });
       if (answer.type === "conversationStarted") {
+        startId = null;
         conv = { id: answer.conversationId, lastSeq: 0 };
         saveConv();
         started();
