@@ -3,13 +3,20 @@
 A plan is the list of changes between the file and what is stored (the table) and in
 Cognito. Applying the plan makes both match; a second plan is then empty, so applying the
 same file twice writes nothing. The file is validated before anything is read or written
-(livechat_local.seed.read_workspace).
+(livechat_admin.workspace_file.read_workspace).
 
-Agents are Cognito users in the LiveChat group with a profile row. Applying never touches
-the live fields of a row (status, active, slots, connections): those belong to the running
-system. An agent removed from the file keeps their Cognito user and row, but loses the
-permission: out of the group, `live_chat` false (routing skips them), sessions revoked and
-open inbox connections closed.
+Agents are Cognito users in the LiveChat group with a profile row. An agent is named by
+their e-mail, which is also their Cognito user name (the protocol's "Names"): a user is
+created with the lower-cased e-mail as its user name and, when deployed, gets Cognito's
+invitation. The plan finds the users the pool holds now, so an empty pool (a new one, e.g.
+after the pool was replaced) gets every agent of the file again, while the agents' rows,
+which outlive the pool, are kept: only their profile is brought up to date. Applying never
+touches the live fields of a row (status, active, slots, connections): those belong to the
+running system. An agent removed from the file keeps their Cognito user and row, but loses
+the permission: out of the group, `live_chat` false (routing skips them), sessions revoked
+and open inbox connections closed.
+
+The local stack (`livechat dev`) loads its workspace with the same code (`provision`).
 """
 
 from __future__ import annotations
@@ -21,11 +28,12 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from livechat import agents, models
+from livechat.auth import LIVE_CHAT_GROUP
 from livechat.models import AGENT_PK, CONFIG_PK, DIALOG_PK, TEAM_PK, AgentModel, DialogModel, SettingsModel, TeamModel
 from livechat.workspace import AgentSpec, Dialog, Workspace, WorkspaceSettings
 from pydantic import ValidationError
 
-from livechat_admin.stack import LIVE_CHAT_GROUP, Target
+from livechat_admin.stack import Target
 
 SETTINGS_SK = "SETTINGS"  # livechat.catalog.SETTINGS_SK
 
@@ -47,7 +55,7 @@ class Change:
 
 @dataclass
 class CognitoUser:
-    username: str
+    username: str  # as Cognito holds it: the API calls name the user by it
     name: str | None
 
 
@@ -63,10 +71,21 @@ class Current:
     users: dict[str, CognitoUser] = field(default_factory=dict)  # by e-mail
     group: set[str] = field(default_factory=set)  # e-mails in LiveChat
 
+    def username(self, email: str) -> str:
+        """The user name the Cognito calls take: the e-mail for a user this code created."""
+        user = self.users.get(email)
+        return user.username if user is not None else email
+
 
 def _email_of(user: dict[str, Any]) -> str:
+    """The agent a Cognito user is: their user name, the lower-cased e-mail. A user whose
+    name is not an e-mail (a UUID: a pool with UsernameAttributes, as before the pool was
+    replaced) is known by their `email` attribute."""
+    username = str(user["Username"])
+    if "@" in username:
+        return username.lower()
     attrs = {a["Name"]: a["Value"] for a in user.get("Attributes", user.get("UserAttributes", []))}
-    return str(attrs.get("email") or user["Username"]).lower()
+    return str(attrs.get("email") or username).lower()
 
 
 def _name_of(user: dict[str, Any]) -> str | None:
@@ -191,15 +210,19 @@ def plan(workspace: Workspace, current: Current, *, local: bool = False) -> list
 
 # --- applying it ------------------------------------------------------------------------
 
+def _no_management_api() -> Any:
+    raise RuntimeError("no management endpoint to close inbox connections with")
+
+
 @dataclass
 class Applier:
     workspace: Workspace
     current: Current
-    target: Target
+    pool_id: str
     idp: Any
-    management_api: Callable[[], Any]
+    management_api: Callable[[], Any] = _no_management_api
     say: Callable[[str], None] = print
-    _management: Any = None
+    local: bool = False  # the local stack: no invitation, the password of the file
 
     def run(self, changes: list[Change]) -> None:
         for change in changes:
@@ -231,28 +254,30 @@ class Applier:
     # agents
     def _create_agent(self, change: Change) -> None:
         spec = next(a for a in self.workspace.agents if str(a.email).lower() == change.key)
-        email, pool = change.key, self.target.user_pool_id
+        email, pool = change.key, self.pool_id
         user = self.current.users.get(email)
+        username = self.current.username(email)
         if user is None:
+            # The user name is the lower-cased e-mail (the protocol's "Names").
             kwargs: dict[str, Any] = {
                 "UserPoolId": pool, "Username": email,
                 "UserAttributes": [{"Name": "email", "Value": email},
                                    {"Name": "email_verified", "Value": "true"},
                                    {"Name": "name", "Value": spec.name}],
             }
-            if self.target.local:
+            if self.local:
                 kwargs["MessageAction"] = "SUPPRESS"  # no mail server: the file has the password
             else:
                 kwargs["DesiredDeliveryMediums"] = ["EMAIL"]  # Cognito's invitation
             self.idp.admin_create_user(**kwargs)
-            if self.target.local and spec.password:
+            if self.local and spec.password:
                 self.idp.admin_set_user_password(UserPoolId=pool, Username=email,
                                                  Password=spec.password, Permanent=True)
         elif user.name != spec.name:
             self.idp.admin_update_user_attributes(
-                UserPoolId=pool, Username=email, UserAttributes=[{"Name": "name", "Value": spec.name}])
+                UserPoolId=pool, Username=username, UserAttributes=[{"Name": "name", "Value": spec.name}])
         if email not in self.current.group:
-            self.idp.admin_add_user_to_group(UserPoolId=pool, Username=email, GroupName=LIVE_CHAT_GROUP)
+            self.idp.admin_add_user_to_group(UserPoolId=pool, Username=username, GroupName=LIVE_CHAT_GROUP)
         profile = _profile(spec, self.workspace.settings)
         row = self.current.rows.get(email)
         if row is None:
@@ -272,17 +297,18 @@ class Applier:
     _update_agent = _create_agent
 
     def _remove_agent(self, change: Change) -> None:
-        email, pool = change.key, self.target.user_pool_id
+        email, pool = change.key, self.pool_id
+        username = self.current.username(email)
         row = self.current.rows.get(email)
         if row is not None and row.live_chat:
             # First: from now on routing skips them.
             agents.handle(email).update(actions=[AgentModel.live_chat.set(False)],
                                         condition=AgentModel.pk.exists())
         if email in self.current.group:
-            self.idp.admin_remove_user_from_group(UserPoolId=pool, Username=email,
+            self.idp.admin_remove_user_from_group(UserPoolId=pool, Username=username,
                                                   GroupName=LIVE_CHAT_GROUP)
         if email in self.current.users:
-            self.idp.admin_user_global_sign_out(UserPoolId=pool, Username=email)
+            self.idp.admin_user_global_sign_out(UserPoolId=pool, Username=username)
         connections = set(row.connections or ()) if row is not None else set()
         if connections:
             api = self.management_api()
@@ -293,17 +319,27 @@ class Applier:
             agents.remove_connections(email, connections)
 
 
-def run(workspace: Workspace, target: Target, *, dry_run: bool = False,
-        say: Callable[[str], None] = print) -> list[Change]:
-    """Plan (and unless dry_run, apply) the workspace against an activated target."""
-    idp = target.client("cognito-idp")
-    current = read_current(idp, target.user_pool_id)
-    changes = plan(workspace, current, local=target.local)
+def provision(workspace: Workspace, idp: Any, pool_id: str, *, local: bool, dry_run: bool = False,
+              management_api: Callable[[], Any] = _no_management_api,
+              say: Callable[[str], None] = print) -> list[Change]:
+    """Plan the workspace against the table (the livechat package must point at it) and the
+    user pool, and unless dry_run apply it; say each change. The local stack loads its
+    workspace with this too (local: no invitation; agents get the password of the file)."""
+    current = read_current(idp, pool_id)
+    changes = plan(workspace, current, local=local)
     if dry_run:
         for change in changes:
             say(change.line())
     else:
-        Applier(workspace, current, target, idp, target.management_api, say).run(changes)
+        Applier(workspace, current, pool_id, idp, management_api, say, local=local).run(changes)
+    return changes
+
+
+def run(workspace: Workspace, target: Target, *, dry_run: bool = False,
+        say: Callable[[str], None] = print) -> list[Change]:
+    """Plan (and unless dry_run, apply) the workspace against an activated target."""
+    changes = provision(workspace, target.client("cognito-idp"), target.user_pool_id, local=target.local,
+                        dry_run=dry_run, management_api=target.management_api, say=say)
     say(f"{len(changes)} change(s){' planned (dry run: nothing changed)' if dry_run else ''}"
         if changes else "no changes: the deployment matches the file")
     return changes

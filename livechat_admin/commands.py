@@ -35,7 +35,7 @@ def _activate(args: argparse.Namespace) -> Target | None:
 
 
 def _read(path: Path) -> object:
-    from livechat_local.seed import InvalidWorkspace, read_workspace
+    from livechat_admin.workspace_file import InvalidWorkspace, read_workspace
 
     try:
         return read_workspace(path)

@@ -16,7 +16,6 @@ from urllib.parse import urlparse
 
 import boto3
 
-LIVE_CHAT_GROUP = "LiveChat"
 LOCAL_TABLE = "livechat"  # livechat_local.embedded_aws.TABLE; the endpoints file omits it
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
 

@@ -94,18 +94,15 @@ class EmbeddedAws:
 
     def _cognito(self, template: dict[str, Any]) -> tuple[str, str]:
         resources = template["Resources"]
-        pool_props = next(r["Properties"] for r in resources.values()
-                          if r["Type"] == "AWS::Cognito::UserPool")
+        pool_logical_id = next(key for key, r in resources.items() if r["Type"] == "AWS::Cognito::UserPool")
         client_props = next(r["Properties"] for r in resources.values()
                             if r["Type"] == "AWS::Cognito::UserPoolClient")
         group = next(r["Properties"]["GroupName"] for r in resources.values()
                      if r["Type"] == "AWS::Cognito::UserPoolGroup")
         idp = self.client("cognito-idp")
+        # As the template defines it: user names are the agents' e-mails.
         pool = idp.create_user_pool(
-            PoolName="livechat-agents",
-            UsernameAttributes=pool_props.get("UsernameAttributes", ["email"]),
-            AutoVerifiedAttributes=pool_props.get("AutoVerifiedAttributes", ["email"]),
-        )["UserPool"]["Id"]
+            **tpl.user_pool_create_kwargs(template, logical_id=pool_logical_id))["UserPool"]["Id"]
         client = idp.create_user_pool_client(
             UserPoolId=pool, ClientName="livechat-inbox",
             ExplicitAuthFlows=client_props.get("ExplicitAuthFlows",

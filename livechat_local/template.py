@@ -122,6 +122,25 @@ def table_create_kwargs(
     return kwargs
 
 
+_USER_POOL_KEYS = ("UsernameAttributes", "AliasAttributes", "AutoVerifiedAttributes",
+                   "UsernameConfiguration", "AdminCreateUserConfig", "AccountRecoverySetting",
+                   "Schema")
+
+
+def user_pool_create_kwargs(
+    template: dict[str, Any], *, logical_id: str = "UserPool", pool_name: str = "livechat-agents"
+) -> dict[str, Any]:
+    """Keyword arguments for boto3 ``create_user_pool`` from the template's user pool: how
+    users are named (no ``UsernameAttributes``: the user name is the agent's e-mail), the
+    verified and required attributes and the invitation-only sign-up. ``PoolName`` replaces
+    the template's ``!Sub`` name. The password policy is left out: the passwords a workspace
+    file gives its agents are for the local stack only and need not meet it."""
+    props = template["Resources"][logical_id]["Properties"]
+    kwargs: dict[str, Any] = {"PoolName": pool_name}
+    kwargs.update({key: copy.deepcopy(props[key]) for key in _USER_POOL_KEYS if key in props})
+    return kwargs
+
+
 _PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 
 

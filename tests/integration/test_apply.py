@@ -14,8 +14,9 @@ from livechat.models import AGENT_PK, AgentModel
 
 from livechat_admin import apply as applying
 from livechat_admin import stack
-from tests.support.admin import STACK, Deployment, demo, livechat, write
-from tests.support.aws import REGION
+from livechat_admin.workspace_file import read_workspace
+from tests.support.admin import STACK, WEBSOCKET_URL, Deployment, create_pool, demo, livechat, write
+from tests.support.aws import REGION, TABLE
 from tests.support.snapshot import table_snapshot
 
 pytestmark = pytest.mark.integration
@@ -52,6 +53,94 @@ def test_the_example_file_creates_agents_in_the_group_with_rows_teams_dialogs_an
     assert out.splitlines()[:3] == ["create settings workspace", "create team emea", "create team amer"]
     assert "create agent alice@example.com: Cognito user (invitation e-mail); add to group LiveChat;" \
            " profile row" in out
+
+
+def test_each_agent_is_a_cognito_user_named_by_their_lower_cased_email(
+    deployment: Deployment, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a file that spells an e-mail in mixed case
+    data = demo()
+    data["agents"][0]["email"] = "Alice@Example.COM"
+    # When it is applied
+    apply(capsys, write(tmp_path, data))
+    # Then each user name is the agent's lower-cased e-mail, as is the profile row's key
+    idp = boto3.client("cognito-idp", region_name=REGION)
+    users = idp.list_users(UserPoolId=deployment.pool_id)["Users"]
+    assert sorted(u["Username"] for u in users) == ["alice@example.com", "bob@example.com"]
+    assert agents.get_agent("alice@example.com").name == "Alice Martin"
+
+
+def test_after_the_user_pool_is_replaced_apply_invites_every_agent_again_and_keeps_their_rows(
+    deployment: Deployment, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given the example applied, and Bob busy right now
+    path = write(tmp_path, demo())
+    apply(capsys, path)
+    agents.handle("bob@example.com").update(actions=[
+        AgentModel.status.set("away"), AgentModel.active.set(1), AgentModel.slots.set({"c1": "o1"})])
+    # And the stack's user pool replaced by a new, empty one (UsernameAttributes cannot change
+    # in place): the table, with the agents' rows, is the same
+    new_pool = create_pool()
+    boto3.client("cloudformation", region_name=REGION).update_stack(StackName=STACK, TemplateBody=json.dumps({
+        "Resources": {"Queue": {"Type": "AWS::SQS::Queue"}},
+        "Outputs": {key: {"Value": value} for key, value in {
+            "TableName": TABLE, "UserPoolId": new_pool, "WebSocketUrl": WEBSOCKET_URL}.items()}}))
+    table_before = table_snapshot()
+    created: list[dict[str, Any]] = []
+    client = stack.Target.client
+
+    def recording_client(self: stack.Target, service: str) -> Any:
+        found = client(self, service)
+        found.meta.events.register("provide-client-params.cognito-identity-provider.AdminCreateUser",
+                                   lambda params, **_: created.append(dict(params)))
+        return found
+
+    monkeypatch.setattr(stack.Target, "client", recording_client)
+
+    # When the same file is applied
+    code, out, _ = apply(capsys, path)
+
+    # Then every agent is created in the new pool, named by their e-mail, and invited by Cognito
+    assert code == 0
+    assert out.splitlines() == [
+        "update agent alice@example.com: Cognito user (invitation e-mail); add to group LiveChat",
+        "update agent bob@example.com: Cognito user (invitation e-mail); add to group LiveChat",
+        "2 change(s)",
+    ]
+    assert [(c["UserPoolId"], c["Username"], c.get("DesiredDeliveryMediums"), c.get("MessageAction"))
+            for c in created] == [(new_pool, "alice@example.com", ["EMAIL"], None),
+                                  (new_pool, "bob@example.com", ["EMAIL"], None)]
+    replaced = Deployment(new_pool)
+    assert {u[0]: u[1] for u in replaced.cognito()["users"]} == {
+        "alice@example.com": "FORCE_CHANGE_PASSWORD", "bob@example.com": "FORCE_CHANGE_PASSWORD"}
+    assert replaced.group() == ["alice@example.com", "bob@example.com"]
+    # And the rows are kept as they were: the profiles match the file, Bob's live fields are his
+    assert table_snapshot() == table_before
+    bob = agents.get_agent("bob@example.com")
+    assert (bob.status, int(bob.active), models.plain(bob.slots), bob.live_chat) == ("away", 1, {"c1": "o1"}, True)
+    # And applying it again changes nothing
+    created.clear()
+    code, out, _ = apply(capsys, path)
+    assert (code, out.strip(), created) == (0, "no changes: the deployment matches the file", [])
+
+
+def test_a_pool_of_an_earlier_release_whose_user_names_are_uuids_is_read_by_email(
+    deployment: Deployment, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given the stack's pool as earlier releases made it (UsernameAttributes [email]: Cognito
+    # names each user by a UUID), with the example applied
+    idp = boto3.client("cognito-idp", region_name=REGION)
+    old_pool = idp.create_user_pool(PoolName="old", UsernameAttributes=["email"])["UserPool"]["Id"]
+    idp.create_group(UserPoolId=old_pool, GroupName="LiveChat")
+    target = stack.Target(table_name=TABLE, user_pool_id=old_pool, region=REGION,
+                          management_endpoint="http://127.0.0.1:1")
+    stack.activate(target)
+    workspace = read_workspace(write(tmp_path, demo()))
+    applying.run(workspace, target, say=lambda line: None)
+    assert all("@" not in u["Username"] for u in idp.list_users(UserPoolId=old_pool)["Users"])
+    # When it is applied again, Then each user is known by their e-mail: nothing to do
+    assert applying.run(workspace, target, say=lambda line: None) == []
 
 
 def test_an_agent_without_max_chats_gets_the_default_of_the_settings(
@@ -268,8 +357,6 @@ def test_on_the_local_stack_agents_get_the_password_of_the_file_and_no_invitatio
     deployment: Deployment, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Given the endpoints of a local stack (here: moto in-process, so no endpoint URL)
-    from livechat_local.seed import read_workspace
-
     target = stack.Target(table_name="livechat-test", user_pool_id=deployment.pool_id, region=REGION,
                           management_endpoint="http://127.0.0.1:1", local=True)
     stack.activate(target)
@@ -279,6 +366,26 @@ def test_on_the_local_stack_agents_get_the_password_of_the_file_and_no_invitatio
     cognito = deployment.cognito()
     assert {u[0]: u[1] for u in cognito["users"]}["alice@example.com"] == "CONFIRMED"
     assert AgentModel.get(AGENT_PK, "alice@example.com").live_chat is True
+
+
+def test_the_local_stack_loads_its_workspace_as_apply_does(
+    deployment: Deployment, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from livechat_local import seed
+
+    # Given the example loaded as `livechat dev` loads its workspace
+    path = write(tmp_path, demo())
+    seed.load(seed.read_workspace(path), boto3.client("cognito-idp", region_name=REGION), deployment.pool_id)
+    # Then the agents are users named by their e-mail, with the file's password, in the group
+    cognito = deployment.cognito()
+    assert {u[0]: u[1] for u in cognito["users"]} == {
+        "alice@example.com": "CONFIRMED", "bob@example.com": "CONFIRMED"}
+    assert cognito["group"] == ["alice@example.com", "bob@example.com"]
+    # And `livechat apply` of the same file finds nothing to do: one implementation
+    target = stack.Target(table_name=TABLE, user_pool_id=deployment.pool_id, region=REGION,
+                          management_endpoint="http://127.0.0.1:1", local=True)
+    stack.activate(target)
+    assert applying.run(seed.read_workspace(path), target, say=lambda line: None) == []
 
 
 def test_the_endpoints_file_of_livechat_dev_names_the_local_resources(tmp_path: Path) -> None:

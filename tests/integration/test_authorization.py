@@ -15,8 +15,10 @@ import boto3
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
+from livechat.workspace import AgentSpec, Workspace
 from moto.utilities.utils import load_resource
 
+from livechat_admin.apply import provision
 from tests.support.aws import REGION
 from tests.support.snapshot import table_snapshot
 from tests.support.world import Client, World
@@ -71,6 +73,25 @@ def access_token(world: World) -> dict[str, str]:
     result = idp.initiate_auth(ClientId=os.environ["LIVECHAT_USER_POOL_CLIENT_ID"], AuthFlow="USER_PASSWORD_AUTH",
                                AuthParameters={"USERNAME": ALICE, "PASSWORD": password})
     return {"token": str(result["AuthenticationResult"]["AccessToken"])}
+
+
+def email_changed_to_another_agents(world: World) -> dict[str, str]:
+    """Alice sets her own `email` attribute to Bob's (self-service, with her access token: the
+    attribute is mutable, her user name is not) and signs in again."""
+    world.token(ALICE)  # creates the pool and the user, in the LiveChat group
+    idp, password = boto3.client("cognito-idp", region_name=REGION), "Ch4nged!email"
+    pool_id, client_id = world.cognito()
+    idp.admin_set_user_password(UserPoolId=pool_id, Username=ALICE, Password=password, Permanent=True)
+
+    def sign_in(kind: str) -> str:
+        result = idp.initiate_auth(ClientId=client_id, AuthFlow="USER_PASSWORD_AUTH", AuthParameters={
+            "USERNAME": ALICE, "PASSWORD": password})["AuthenticationResult"]
+        return str(result["AccessToken"] if kind == "access" else result["IdToken"])
+
+    idp.update_user_attributes(AccessToken=sign_in("access"), UserAttributes=[{"Name": "email", "Value": BOB}])
+    token = sign_in("id")
+    assert (claims_of(token)["cognito:username"], claims_of(token)["email"]) == (ALICE, BOB)
+    return {"token": token}
 
 
 def outside_live_chat_group(world: World) -> dict[str, str]:
@@ -140,11 +161,12 @@ def the_offer(chat: Offered) -> dict[str, Any]:
 
 @pytest.mark.parametrize("credentials, status", [
     (forged_agent, 401), (altered_agent, 401), (expired_agent, 401), (access_token, 401),
-    (outside_live_chat_group, 403), (lambda world: {}, 401),
+    (email_changed_to_another_agents, 401), (outside_live_chat_group, 403), (lambda world: {}, 401),
     (forged_visitor, 401), (altered_visitor, 401),
 ], ids=["agent-token-signed-by-another-key", "agent-token-altered", "agent-token-expired",
-        "agent-access-token-instead-of-id-token", "agent-not-in-the-LiveChat-group", "no-token",
-        "visitor-token-signed-with-another-secret", "visitor-token-altered"])
+        "agent-access-token-instead-of-id-token", "agent-email-attribute-is-not-their-user-name",
+        "agent-not-in-the-LiveChat-group", "no-token", "visitor-token-signed-with-another-secret",
+        "visitor-token-altered"])
 def test_a_connection_with_bad_credentials_is_refused_and_stores_nothing(
         world: World, credentials: Callable[[World], dict[str, str]], status: int) -> None:
     # Given agents with profiles and the credentials to try
@@ -168,6 +190,53 @@ def test_a_token_signed_with_the_pools_key_and_unexpired_is_accepted(world: Worl
 
     # When the agent connects with it, Then it is accepted: only expiry refuses the other
     assert world.connect({"token": token})[0] == 200
+
+
+def inbox_sign_in(world: World, typed_email: str, password: str) -> str:
+    """Sign in as the inbox does (layers/common/livechat/web/inbox.js): the e-mail as typed,
+    trimmed and lower-cased, is the USERNAME of InitiateAuth (USER_PASSWORD_AUTH). Cognito's
+    user names are case-insensitive (CaseSensitive false); moto's are not, and the inbox's
+    lower-casing is what makes every spelling work on both. Returns the ID token."""
+    _, client_id = world.cognito()
+    result = boto3.client("cognito-idp", region_name=REGION).initiate_auth(
+        ClientId=client_id, AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": typed_email.strip().lower(), "PASSWORD": password})
+    return str(result["AuthenticationResult"]["IdToken"])
+
+
+def test_an_agent_signing_in_with_their_email_in_mixed_case_connects_as_the_lower_cased_email(
+        world: World) -> None:
+    # Given Alice provisioned as `livechat apply` does it, from a file that spells her e-mail
+    # in mixed case: her user name is the lower-cased e-mail
+    pool_id, _ = world.cognito()
+    file = Workspace(agents=[AgentSpec(email="Alice@Example.COM", name="Alice", password="Alice-mixed-1")])
+    provision(file, boto3.client("cognito-idp", region_name=REGION), pool_id, local=True, say=lambda line: None)
+    users = boto3.client("cognito-idp", region_name=REGION).list_users(UserPoolId=pool_id)["Users"]
+    assert [u["Username"] for u in users] == [ALICE]
+
+    # When she signs in to the inbox typing her e-mail in yet another spelling
+    token = inbox_sign_in(world, " ALICE@example.Com ", "Alice-mixed-1")
+
+    # Then her ID token names her by the lower-cased e-mail
+    claims = claims_of(token)
+    assert (claims["cognito:username"], claims["email"]) == (ALICE, ALICE)
+    # And she connects as that agent
+    status, connection_id = world.connect({"token": token})
+    assert status == 200
+    assert world.agent_item(ALICE).connections == {connection_id}
+
+
+def test_a_token_naming_the_agent_in_another_letter_case_connects_as_the_lower_cased_email(
+        world: World) -> None:
+    # Given a genuine ID token whose user name and e-mail are spelt in mixed case
+    world.agent(ALICE)
+    token = signed({**claims_of(world.token(ALICE)), "cognito:username": "Alice@Example.COM",
+                    "email": "alice@EXAMPLE.com"})
+
+    # When it connects, Then the agent is the lower-cased e-mail
+    status, connection_id = world.connect({"token": token})
+    assert status == 200
+    assert world.agent_item(ALICE).connections == {connection_id}
 
 
 @pytest.mark.parametrize("tampered", [forged_visitor, altered_visitor], ids=["forged", "altered"])

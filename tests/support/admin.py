@@ -1,6 +1,6 @@
 """A deployed livechat stack as `livechat apply` / `route` / `export` find it, in moto:
-a CloudFormation stack whose outputs name the test table, a Cognito pool with the LiveChat
-group, and the test WebSocket API."""
+a CloudFormation stack whose outputs name the test table, a Cognito pool as template.yaml
+defines it (user names are e-mails) with the LiveChat group, and the test WebSocket API."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from moto.core.exceptions import JsonRESTError
 
 from livechat_local import cli
 from tests.support.aws import REGION, TABLE
+from tests.support.template import load_template, user_pool_create_kwargs
 
 STACK = "livechat-test"
 WEBSOCKET_URL = "wss://abc123.execute-api.us-east-1.amazonaws.com/test"
@@ -25,8 +26,7 @@ DEMO = Path(__file__).resolve().parents[2] / "workspaces" / "demo.yaml"
 
 def create_pool() -> str:
     idp = boto3.client("cognito-idp", region_name=REGION)
-    pool = idp.create_user_pool(PoolName="livechat-agents", UsernameAttributes=["email"],
-                                AutoVerifiedAttributes=["email"])["UserPool"]["Id"]
+    pool = idp.create_user_pool(**user_pool_create_kwargs(load_template()))["UserPool"]["Id"]
     idp.create_group(UserPoolId=pool, GroupName="LiveChat")
     return pool
 

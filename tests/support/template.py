@@ -7,6 +7,7 @@ from livechat_local.template import (
     load_template,
     state_machine_definition,
     table_create_kwargs,
+    user_pool_create_kwargs,
 )
 
 __all__ = [
@@ -16,4 +17,5 @@ __all__ = [
     "load_template",
     "state_machine_definition",
     "table_create_kwargs",
+    "user_pool_create_kwargs",
 ]

@@ -19,6 +19,7 @@ from functions.ws_connect import app as ws_connect_app
 from functions.ws_message import app as ws_message_app
 from livechat_local import events
 from tests.support.aws import REGION, Gateway
+from tests.support.template import load_template, user_pool_create_kwargs
 
 _counter = itertools.count(1)
 
@@ -136,14 +137,22 @@ class World:
         return AgentModel.get(AGENT_PK, email, consistent_read=True)
 
     # --- identities ---------------------------------------------------------------------
+    def cognito(self) -> tuple[str, str]:
+        """The agents' user pool (as template.yaml defines it) and the inbox's app client."""
+        return self._cognito()
+
     def _cognito(self) -> tuple[str, str]:
         if self._pool is None:
             idp = boto3.client("cognito-idp", region_name=REGION)
-            pool = idp.create_user_pool(PoolName="agents", UsernameAttributes=["email"])
+            pool = idp.create_user_pool(**user_pool_create_kwargs(load_template(), pool_name="agents"))
             pool_id = pool["UserPool"]["Id"]
             client_id = idp.create_user_pool_client(
                 UserPoolId=pool_id, ClientName="inbox",
                 ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+                # Cognito's default (the template names none): every attribute is readable,
+                # so the ID token carries `email` next to `cognito:username`. moto puts only
+                # the attributes named here in its tokens.
+                ReadAttributes=["email", "email_verified", "name"],
             )["UserPoolClient"]["ClientId"]
             idp.create_group(UserPoolId=pool_id, GroupName="LiveChat")
             import os

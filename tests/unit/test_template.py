@@ -21,6 +21,7 @@ import pytest
 from cfnlint.api import ManualArgs, lint
 from cfnlint.rules import Match
 from livechat import web_assets
+from livechat.auth import LIVE_CHAT_GROUP
 from livechat.models import DIALOG_PK
 from livechat.protocol import ACTIONS
 from samtranslator.model.exceptions import InvalidDocumentException
@@ -990,8 +991,14 @@ def test_agents_are_invited_email_users_of_a_public_client_with_a_livechat_group
     client = template["Resources"]["UserPoolClient"]["Properties"]
     (group,) = resources_of(template, "AWS::Cognito::UserPoolGroup").values()
 
-    assert pool["UsernameAttributes"] == ["email"]
+    # The user name is the agent's e-mail (the protocol's "Names"; livechat apply creates it
+    # lower-cased): no UsernameAttributes (user names would be UUIDs), no e-mail alias
+    # (Cognito refuses e-mail-shaped user names then), case-insensitive sign-in.
+    assert "UsernameAttributes" not in pool
+    assert "email" not in pool.get("AliasAttributes", [])
+    assert pool["UsernameConfiguration"] == {"CaseSensitive": False}
     assert pool["AutoVerifiedAttributes"] == ["email"]
+    assert {"Name": "email", "AttributeDataType": "String", "Required": True, "Mutable": True} in pool["Schema"]
     assert pool["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True
     assert pool["Policies"]["PasswordPolicy"]["MinimumLength"] >= 8
     assert client["GenerateSecret"] is False
@@ -999,7 +1006,7 @@ def test_agents_are_invited_email_users_of_a_public_client_with_a_livechat_group
         "ALLOW_USER_PASSWORD_AUTH", "ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"}
     assert {"IdTokenValidity", "AccessTokenValidity", "RefreshTokenValidity",
             "TokenValidityUnits"} <= client.keys()
-    assert group["Properties"]["GroupName"] == "LiveChat"
+    assert group["Properties"]["GroupName"] == LIVE_CHAT_GROUP == "LiveChat"
     assert group["Properties"]["UserPoolId"] == {"Ref": "UserPool"}
 
 

@@ -1,7 +1,8 @@
 """Who is connecting: agents by Cognito ID token, visitors by a token this deployment signs.
 
 Agent tokens are verified against the user pool's JWKS (RS256, issuer, audience, expiry,
-`token_use == id`) and must carry the `LiveChat` group. Visitor tokens are HS256 JWTs
+`token_use == id`) and must carry the `LiveChat` group; the agent is their Cognito user
+name, the lower-cased e-mail (the protocol's "Names"). Visitor tokens are HS256 JWTs
 signed with the deployment's secret; a forged or altered one fails its signature.
 """
 
@@ -106,10 +107,21 @@ def verify_agent_token(token: str) -> AgentIdentity:
     groups = claims.get("cognito:groups") or []
     if not isinstance(groups, list) or LIVE_CHAT_GROUP not in groups:
         raise Forbidden("the Live Chat permission (group LiveChat) is required")
-    email = claims.get("email") or claims.get("cognito:username")
-    if not isinstance(email, str) or not email:
+    return AgentIdentity(email=_agent_name(claims))
+
+
+def _agent_name(claims: dict[str, Any]) -> str:
+    """The agent is named by their e-mail, which is also their Cognito user name: the
+    lower-cased e-mail. When the token carries both, they must agree — the `email`
+    attribute can be changed after the user is created, the user name cannot, so a token
+    whose e-mail is not its user name names nobody."""
+    names = {key: value.lower() for key in ("cognito:username", "email")
+             if isinstance(value := claims.get(key), str) and value}
+    if not names:
         raise Unauthorized("token names no user")
-    return AgentIdentity(email=email.lower())
+    if len(set(names.values())) > 1:
+        raise Unauthorized("the token's e-mail is not its user name")
+    return next(iter(names.values()))
 
 
 _secret_lock = threading.Lock()

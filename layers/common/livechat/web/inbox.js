@@ -96,7 +96,10 @@
 
   $("signin-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
-    const email = $("signin-email").value.trim(), password = $("signin-password").value;
+    // The agent's Cognito user name is their e-mail in lower case (protocol: "Names"). The pool
+    // matches user names case-insensitively; lower-casing here makes any spelling work
+    // everywhere, also where the pool does not (the local stack's emulator).
+    const email = $("signin-email").value.trim().toLowerCase(), password = $("signin-password").value;
     $("signin-error").textContent = "";
     if (!email || !password) { $("signin-error").textContent = "Enter your e-mail and password."; return; }
     const button = ev.target.querySelector("button");
