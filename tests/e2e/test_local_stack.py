@@ -569,6 +569,8 @@ def test_the_pages_config_and_dialogs_come_from_the_web_function(stack: Stack) -
     assert widget.headers["Content-Type"] == "text/javascript; charset=utf-8"
     assert widget.headers["Access-Control-Allow-Origin"] == "*"
     assert widget.text == (web / "widget.js").read_text(encoding="utf-8")
+    capture = config.pop("capture")
+    assert capture["fields"]["email"]["pattern"] and capture["maxLength"] == 500
     assert config == {
         "websocket": stack.endpoints.websocket, "http": base,
         "cognito": {"region": stack.endpoints.region, "userPoolId": stack.endpoints.user_pool_id,

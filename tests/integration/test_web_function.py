@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from livechat import config, web_assets
+from livechat import capture_rules, config, web_assets
 
 from functions.web import app as web_app
 from livechat_local import events
@@ -155,6 +155,7 @@ def test_config_json_comes_from_the_environment_and_the_request(deployed: None) 
         "http": f"https://{HOST}/",
         "cognito": {"region": "us-east-1", "userPoolId": "us-east-1_pool", "clientId": "client-id",
                     "endpoint": "https://cognito-idp.us-east-1.amazonaws.com/"},
+        "capture": capture_rules.public_rules(),
     }
 
 
