@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: test test-explore lint typecheck unit integration e2e browser browser-deps dev bench bench-cold-start \
+.PHONY: test test-explore lint typecheck unit integration e2e contract browser browser-deps dev bench bench-cold-start \
 	sam-validate sam-build clean
 
 $(BIN)/python:
@@ -71,6 +71,9 @@ test-explore: $(STAMP)
 
 e2e: $(STAMP)
 	$(BIN)/python -m pytest -q -m e2e
+
+contract: $(STAMP)
+	$(BIN)/python -m pytest -q -m contract
 
 # Figures, never pass/fail (docs/performance.md reads them): DynamoDB round trips per chat,
 # routing under 16 threads, the AWS bill per 1,000 chats, requestChat -> chatOffered with 200
