@@ -44,7 +44,7 @@ from bench import metering
 metering.environment()
 
 import boto3  # noqa: E402
-from livechat import agents as agents_module  # noqa: E402
+from livechat.store import agents as agents_module  # noqa: E402
 
 from bench.metering import Meter, count_calls, embedded_aws  # noqa: E402
 from tests.support.aws import REGION, TABLE  # noqa: E402

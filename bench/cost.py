@@ -62,7 +62,7 @@ from bench import metering
 metering.environment(log_level="INFO")
 
 import boto3  # noqa: E402
-from livechat import config  # noqa: E402
+from livechat import runtime  # noqa: E402
 from moto.core.models import DEFAULT_ACCOUNT_ID  # noqa: E402
 
 from bench.metering import count_calls, embedded_aws, quiet  # noqa: E402
@@ -547,7 +547,7 @@ def offer_workflow() -> Iterator[Dispatcher]:
                                    roleArn=f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:role/offer")["stateMachineArn"]
     os.environ.update({"LIVECHAT_STATE_MACHINE_ARN": arn, "LIVECHAT_NOTIFY_FUNCTION": function_arn("notify_failure"),
                        "LIVECHAT_INBOX_URL": "https://chat.example.com/inbox", "MOTO_ACCOUNT_ID": DEFAULT_ACCOUNT_ID})
-    config.get_settings.cache_clear()
+    runtime.get_settings.cache_clear()
     dispatcher = Dispatcher(REGION, {"notify_failure": notify_dlq})
     dispatcher.install()
     try:
@@ -558,7 +558,7 @@ def offer_workflow() -> Iterator[Dispatcher]:
         dispatcher.uninstall()
         for key in ("LIVECHAT_STATE_MACHINE_ARN", "LIVECHAT_NOTIFY_FUNCTION", "LIVECHAT_INBOX_URL"):
             os.environ.pop(key, None)
-        config.get_settings.cache_clear()
+        runtime.get_settings.cache_clear()
 
 
 def measure(chats: int, unanswered: int, messages: int, accept_timeout: int, typing: bool) -> Ledger:

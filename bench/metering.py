@@ -228,7 +228,7 @@ def embedded_aws(*, stepfunctions: bool = False) -> Iterator[Any]:
     tests.support.aws.Gateway recorder whose `posts` list keeps every frame's size.
     `stepfunctions`: executions run the state machine for real (tests/support/workflow.py)."""
     import boto3
-    from livechat import auth, config, store
+    from livechat import runtime
     from moto import mock_aws
     from moto.apigatewaymanagementapi.models import ApiGatewayManagementApiBackend
 
@@ -252,13 +252,11 @@ def embedded_aws(*, stepfunctions: bool = False) -> Iterator[Any]:
         stack.enter_context(patch.object(ApiGatewayManagementApiBackend, "post_to_connection", post_to_connection))
         stack.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": stepfunctions},
                                              "lambda": {"use_docker": False}}))
-        for module in (config, store, auth):
-            module.reset()
+        runtime.reset()
         kwargs = table_create_kwargs(load_template())
         kwargs["TableName"] = TABLE
         boto3.client("dynamodb", region_name=REGION).create_table(**kwargs)
         try:
             yield recorder
         finally:
-            for module in (config, store, auth):
-                module.reset()
+            runtime.reset()

@@ -27,10 +27,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from livechat import agents, models
-from livechat.auth import LIVE_CHAT_GROUP
-from livechat.models import AGENT_PK, CONFIG_PK, DIALOG_PK, TEAM_PK, AgentModel, DialogModel, SettingsModel, TeamModel
-from livechat.workspace import AgentSpec, Dialog, Workspace, WorkspaceSettings
+from livechat.api.auth import LIVE_CHAT_GROUP
+from livechat.domain.workspace import AgentSpec, Dialog, Workspace, WorkspaceSettings
+from livechat.store import agents
+from livechat.store import tables as models
+from livechat.store.tables import AGENT_PK, CONFIG_PK, DIALOG_PK, TEAM_PK, AgentModel, DialogModel, SettingsModel, TeamModel
 from pydantic import ValidationError
 
 from livechat_admin.stack import Target

@@ -47,7 +47,7 @@ def _read(path: Path) -> object:
 
 
 def apply(args: argparse.Namespace) -> int:
-    from livechat.workspace import Workspace
+    from livechat.domain.workspace import Workspace
 
     from livechat_admin import apply as applying
 
@@ -62,7 +62,7 @@ def apply(args: argparse.Namespace) -> int:
 
 
 def route(args: argparse.Namespace) -> int:
-    from livechat.workspace import Workspace
+    from livechat.domain.workspace import Workspace
 
     from livechat_admin import dry_run
 

@@ -13,11 +13,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from livechat import routing
-from livechat.agents import why_not_eligible
-from livechat.models import AGENT_PK, AgentModel
-from livechat.rules import matches, visitor_attributes
-from livechat.workspace import (
+from livechat.domain import routing
+from livechat.domain.rules import matches, visitor_attributes
+from livechat.domain.workspace import (
     AllCondition,
     AnyCondition,
     Condition,
@@ -26,6 +24,8 @@ from livechat.workspace import (
     RulesRouting,
     Workspace,
 )
+from livechat.store.agents import why_not_eligible
+from livechat.store.tables import AGENT_PK, AgentModel
 
 
 class DryRunError(Exception):
@@ -158,7 +158,7 @@ def dry_run(card: LiveChatCard, visitor: Mapping[str, Any], agents: Sequence[Age
 
 def live_state(card: LiveChatCard, visitor: Mapping[str, Any]) -> tuple[list[AgentModel], dict[str, int]]:
     """The stored agents and the round-robin cursors the plan would use (reads only)."""
-    from livechat import agents, counters
+    from livechat.store import agents, counters
 
     rows = agents.list_agents()
     the_plan = routing.plan(card.routing, attributes(visitor), rows)

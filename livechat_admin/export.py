@@ -13,9 +13,10 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TextIO
 
-from livechat import clock, models
-from livechat.conversations import transcript
-from livechat.models import ALL_CONVERSATIONS, ConversationModel, plain
+from livechat.chat.conversations import transcript
+from livechat.domain import clock
+from livechat.store import tables as models
+from livechat.store.tables import ALL_CONVERSATIONS, ConversationModel, plain
 
 CSV_COLUMNS = ("conversationId", "kind", "status", "dialogId", "startedAt", "lastActivityAt",
                "endedAt", "endReason", "fallbackReason", "agent", "agentName", "visitor", "page",

@@ -99,7 +99,7 @@ def from_local(path: Path) -> Target:
 
 def activate(target: Target) -> None:
     """Point the livechat package at the target's table."""
-    from livechat import config, store
+    from livechat import runtime
 
     if target.local:
         for key, value in LOCAL_CREDENTIALS.items():
@@ -112,5 +112,4 @@ def activate(target: Target) -> None:
         os.environ["LIVECHAT_DYNAMODB_ENDPOINT"] = target.endpoint_url
     else:
         os.environ.pop("LIVECHAT_DYNAMODB_ENDPOINT", None)
-    config.reset()
-    store.reset()
+    runtime.reset()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from livechat.workspace import Workspace
+from livechat.domain.workspace import Workspace
 
 from livechat_admin.apply import provision
 from livechat_admin.workspace_file import InvalidWorkspace, read_workspace

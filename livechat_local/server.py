@@ -132,9 +132,9 @@ async def serve(options: Options, workspace: Any) -> None:
         # Powertools sets the level of every Logger it builds from this variable.
         "POWERTOOLS_LOG_LEVEL": "WARNING" if options.quiet else "INFO",
     })
-    from livechat import config
+    from livechat import runtime
 
-    config.reset()
+    runtime.reset()
     dispatcher = Dispatcher(REGION, {"notify_failure": resources.notify_dlq},
                             run_async_inline=False)
     dispatcher.install()

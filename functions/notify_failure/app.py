@@ -7,7 +7,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from livechat import notifications
+from livechat.outbound import failure_mail as notifications
 
 logger = Logger()
 metrics = Metrics()

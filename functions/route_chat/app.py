@@ -6,7 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from livechat import workflow_tasks
+from livechat.api import workflow_tasks
 
 logger = Logger()
 metrics = Metrics()

@@ -7,7 +7,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from livechat import sweeper
+from livechat.chat import sweeper
 
 logger = Logger()
 metrics = Metrics()

@@ -7,7 +7,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from livechat import visitor_sessions
+from livechat.api import visitor_sessions
 
 logger = Logger()
 metrics = Metrics()

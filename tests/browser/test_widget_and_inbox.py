@@ -7,8 +7,8 @@ import re
 from typing import Any
 
 import pytest
-from livechat.capture_rules import clean_fields
-from livechat.errors import BadRequest
+from livechat.domain.capture import clean_fields
+from livechat.domain.errors import BadRequest
 
 from tests.browser.conftest import ACCEPT_TIMEOUT, AGENTS, Stack, screenshot
 

@@ -9,8 +9,9 @@ from typing import Any
 
 import boto3
 import pytest
-from livechat import agents, catalog, models
-from livechat.models import AGENT_PK, AgentModel
+from livechat.store import agents, catalog
+from livechat.store import tables as models
+from livechat.store.tables import AGENT_PK, AgentModel
 
 from livechat_admin import apply as applying
 from livechat_admin import stack

@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import pytest
-from livechat import agents
-from livechat.models import plain
+from livechat.store import agents
+from livechat.store.tables import plain
 
 from tests.support.world import Client, World
 

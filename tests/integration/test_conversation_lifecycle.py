@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from livechat import store
-from livechat.clock import parse_iso
-from livechat.models import plain
+from livechat.domain.clock import parse_iso
+from livechat.store import transaction as store
+from livechat.store.tables import plain
 
 from tests.support.world import Client, World
 

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from livechat.models import ConversationModel, conv_pk
+from livechat.store.tables import ConversationModel, conv_pk
 
 from livechat_admin.export import parse_bound
 from tests.support.admin import STACK, Deployment, livechat

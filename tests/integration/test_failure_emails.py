@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from livechat import notifications
-from livechat.failures import LIVE_CHAT, failed_action
-from livechat.models import COUNTER_PK, ENGAGEMENTS, CounterModel
+from livechat.outbound import failure_mail as notifications
+from livechat.outbound.failures import LIVE_CHAT, failed_action
+from livechat.store.tables import COUNTER_PK, ENGAGEMENTS, CounterModel
 from moto.core.exceptions import JsonRESTError
 from moto.sesv2.models import SESV2Backend
 from moto.sesv2.responses import SESV2Response

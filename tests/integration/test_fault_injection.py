@@ -34,12 +34,18 @@ import pytest
 from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
-from livechat import agents, connections, conversations, notifications, offers, states, store, sweeper, workflow_tasks
-from livechat import workflow as workflow_module
-from livechat.clock import now, parse_iso
-from livechat.delivery import visitor_pk
-from livechat.failures import LIVE_CHAT, failed_action
-from livechat.models import AGENT_PK, COUNTER_PK, ENGAGEMENTS, AgentModel, CounterModel, VisitorModel, plain
+from livechat.api import workflow_tasks
+from livechat.chat import conversations, offers, sweeper
+from livechat.chat import presence as connections
+from livechat.chat import workflow as workflow_module
+from livechat.domain import states
+from livechat.domain.clock import now, parse_iso
+from livechat.outbound import failure_mail as notifications
+from livechat.outbound.delivery import visitor_pk
+from livechat.outbound.failures import LIVE_CHAT, failed_action
+from livechat.store import agents
+from livechat.store import transaction as store
+from livechat.store.tables import AGENT_PK, COUNTER_PK, ENGAGEMENTS, AgentModel, CounterModel, VisitorModel, plain
 from pynamodb.exceptions import PynamoDBException
 
 from livechat_local import lambdas
@@ -328,7 +334,7 @@ def test_a_lost_response_on_the_failure_mails_idempotency_record_still_mails_onc
     # progress") applied and its response lost: the retry finds the record it wrote and
     # takes the invocation for a concurrent one
     configure(world, failure_emails={"from": SENDER, "to": [TEAM]})
-    rule = faults.inject("dynamodb", {"PutItem"}, "after", site="notifications.notify", calls=1)
+    rule = faults.inject("dynamodb", {"PutItem"}, "after", site="failure_mail.notify", calls=1)
     # Lambda retries an async invocation a minute later at the earliest, after our 29 s
     # timeout: the dispatcher retries at once, so the invocation's time is made to run out.
     monkeypatch.setattr(lambdas.Context, "get_remaining_time_in_millis", lambda self: 1)
@@ -600,7 +606,7 @@ def agent_profile(world: World, faults: Faults) -> Rule:
     # A Cognito agent with no profile yet: creating it is refused (as if it existed), and
     # the row is not there when read: the create is tried again and the handshake succeeds
     token = world.token(ALICE)
-    rule = faults.fail_condition("connections._ensure_agent_profile", "PutItem")
+    rule = faults.fail_condition("presence._ensure_agent_profile", "PutItem")
 
     status, _ = world.connect({"token": token})
 
@@ -714,7 +720,7 @@ CONDITION_SITES: dict[str, Any] = {
     "sweeper.expire_chat[conversation]": expiry_on("conversation"),
     "sweeper.expire_chat[agent slot]": expiry_on("agent"),
     "conversations.start": conversation_start,
-    "connections._ensure_agent_profile": agent_profile,
+    "presence._ensure_agent_profile": agent_profile,
     "agents.add_connection": agent_presence,
     "agents.set_status": agent_status,
     "agents.remove_connections": agent_disconnect,
@@ -738,7 +744,7 @@ def test_a_failed_condition_on_the_failure_mails_idempotency_record_still_mails_
         world: World, workflow: Workflow, faults: Faults) -> None:
     # Powertools' "in progress" PutItem (a conditional write made on our behalf) refused
     configure(world, failure_emails={"from": SENDER, "to": [TEAM]})
-    rule = faults.fail_condition("notifications.notify", "PutItem")
+    rule = faults.fail_condition("failure_mail.notify", "PutItem")
     visitor, conversation_id = walked(world)
 
     answer = visitor.ask("requestChat", conversationId=conversation_id, cardId="live")
@@ -996,7 +1002,7 @@ def test_a_failure_mail_whose_invocation_died_after_sending_is_sent_again_once_a
     # done fails for good (every attempt), so the invocation fails with the record "in
     # progress"; Lambda retries a minute later, after the invocation's 29 s timeout
     configure(world, failure_emails={"from": SENDER, "to": [TEAM]})
-    rule = faults.inject("dynamodb", {"UpdateItem"}, "before", site="notifications.notify",
+    rule = faults.inject("dynamodb", {"UpdateItem"}, "before", site="failure_mail.notify",
                          calls=1, attempts=99)
     monkeypatch.setattr(lambdas.Context, "get_remaining_time_in_millis", lambda self: 1)
     visitor, conversation_id = walked(world)

@@ -42,9 +42,13 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
-from livechat import agents, auth, config, states, store
-from livechat.clock import iso, now_iso, parse_iso
-from livechat.offers import SWEEP_GRACE_SECONDS
+from livechat import runtime
+from livechat.api import auth
+from livechat.chat.offers import SWEEP_GRACE_SECONDS
+from livechat.domain import states
+from livechat.domain.clock import iso, now_iso, parse_iso
+from livechat.store import agents
+from livechat.store import transaction as store
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.dynamodb.models import dynamodb_backends
 
@@ -814,7 +818,7 @@ def harness(aws: Gateway, monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
     monkeypatch.setenv("LIVECHAT_NOTIFY_FUNCTION", function_arn("notify_failure"))
     monkeypatch.setenv("LIVECHAT_INBOX_URL", INBOX)
     monkeypatch.setenv("MOTO_ACCOUNT_ID", DEFAULT_ACCOUNT_ID)
-    config.get_settings.cache_clear()
+    runtime.get_settings.cache_clear()
     boto3.client("sesv2", region_name=REGION).create_email_identity(EmailIdentity=SENDER)
     dispatcher = RecordingDispatcher(REGION)
     dispatcher.install()

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from livechat import states, store
+from livechat.domain import states
+from livechat.store import transaction as store
 
 from tests.support.workflow import SENDER, TEAM, Workflow, eventually, sent_mails
 from tests.support.world import Client, World

@@ -26,10 +26,9 @@ import pytest
 from hypothesis import event, example, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
-from livechat import protocol
-from livechat.actions import ANSWER_TYPES
-from livechat.models import ALL_CONVERSATIONS
-from livechat.protocol import (
+from livechat.api import protocol
+from livechat.api.actions import ANSWER_TYPES
+from livechat.api.protocol import (
     ACTIONS,
     AGENT_ACTIONS,
     SHARED_ACTIONS,
@@ -48,6 +47,7 @@ from livechat.protocol import (
     TranscriptEvent,
     TypingEvent,
 )
+from livechat.store.tables import ALL_CONVERSATIONS
 from pydantic import BaseModel
 
 from functions.ws_message import app as ws_message_app

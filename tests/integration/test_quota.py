@@ -7,8 +7,9 @@ import threading
 from typing import Any
 
 import pytest
-from livechat import quota, store
-from livechat.models import COUNTER_PK, ENGAGEMENTS, CounterModel, plain
+from livechat.chat import quota
+from livechat.store import transaction as store
+from livechat.store.tables import COUNTER_PK, ENGAGEMENTS, CounterModel, plain
 
 from tests.support.workflow import SENDER, TEAM, Workflow, sent_mails
 from tests.support.world import Client, World

@@ -7,9 +7,12 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from livechat import catalog, offers, states, store
-from livechat.delivery import Notifier
-from livechat.models import plain
+from livechat.chat import offers
+from livechat.domain import states
+from livechat.outbound.delivery import Notifier
+from livechat.store import catalog
+from livechat.store import transaction as store
+from livechat.store.tables import plain
 
 from tests.support.aws import WS_ENDPOINT
 from tests.support.world import Client, World
@@ -120,7 +123,7 @@ def test_an_agent_whose_connections_are_gone_is_no_longer_present(world: World) 
     alice, _, _, _ = _offer_to_dead_then_live(world)
     row = world.agent_item("alice@example.com")
     assert row.connections is None and row.active == 0 and not row.slots.as_dict()
-    from livechat.connections import caller_of
+    from livechat.chat.presence import caller_of
 
     assert caller_of(alice.connection_id) is None
     # a later chat is not offered to alice even though she is "available"

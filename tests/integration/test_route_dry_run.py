@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from livechat import agents, counters
-from livechat.models import AgentModel
+from livechat.store import agents, counters
+from livechat.store.tables import AgentModel
 
 from tests.support.admin import STACK, Deployment, livechat, write
 

@@ -11,12 +11,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from livechat import offers, store, sweeper
-from livechat.clock import iso, now, parse_iso
-from livechat.config import get_settings
-from livechat.delivery import Notifier
-from livechat.models import AGENT_PK, AgentModel, plain
-from livechat.store import Applied, Change
+from livechat.chat import offers, sweeper
+from livechat.domain.clock import iso, now, parse_iso
+from livechat.outbound.delivery import Notifier
+from livechat.runtime import get_settings
+from livechat.store import transaction as store
+from livechat.store.tables import AGENT_PK, AgentModel, plain
+from livechat.store.transaction import Applied, Change
 
 from tests.support.world import Client, World
 

@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from livechat import capture_rules, config, web_assets
+from livechat import runtime
+from livechat.api import pages as web_assets
+from livechat.domain import capture as capture_rules
 
 from functions.web import app as web_app
 from livechat_local import events
@@ -17,7 +19,7 @@ from tests.support.world import LambdaContext, World
 pytestmark = [pytest.mark.integration,
               pytest.mark.filterwarnings("ignore:No application metrics to publish")]
 
-WEB = Path(web_assets.__file__).with_name("web")
+WEB = Path(web_assets.__file__).parents[1] / "web"
 PAGES = {
     "index.html": "text/html; charset=utf-8",
     "demo.html": "text/html; charset=utf-8",
@@ -141,7 +143,7 @@ def deployed(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LIVECHAT_PUBLIC_WEBSOCKET_URL", "wss://ws123.execute-api.us-east-1.amazonaws.com/prod")
     monkeypatch.setenv("LIVECHAT_USER_POOL_ID", "us-east-1_pool")
     monkeypatch.setenv("LIVECHAT_USER_POOL_CLIENT_ID", "client-id")
-    config.reset()
+    runtime.reset()
 
 
 def test_config_json_comes_from_the_environment_and_the_request(deployed: None) -> None:
@@ -172,7 +174,7 @@ def test_config_json_takes_the_configured_base_and_cognito_endpoint(
 ) -> None:
     monkeypatch.setenv("LIVECHAT_PUBLIC_HTTP_URL", "https://chat.example.com")
     monkeypatch.setenv("LIVECHAT_COGNITO_ENDPOINT", "http://127.0.0.1:8700/dev/cognito")
-    config.reset()
+    runtime.reset()
 
     body = json.loads(get("/config.json")["body"])
 

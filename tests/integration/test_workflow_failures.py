@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from livechat import states, store, workflow
+from livechat.chat import workflow
+from livechat.domain import states
+from livechat.store import transaction as store
 
 from tests.support.workflow import (
     SENDER,

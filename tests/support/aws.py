@@ -13,7 +13,7 @@ from urllib.parse import unquote
 
 import boto3
 import pytest
-from livechat import auth, config, store
+from livechat import runtime
 from moto import mock_aws
 from moto.apigatewaymanagementapi.models import ApiGatewayManagementApiBackend
 from moto.core.exceptions import JsonRESTError
@@ -84,13 +84,9 @@ def gateway(monkeypatch: pytest.MonkeyPatch) -> Gateway:
 def aws(aws_env: None, gateway: Gateway) -> Iterator[Gateway]:
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True},
                           "lambda": {"use_docker": False}}):
-        config.reset()
-        store.reset()
-        auth.reset()
+        runtime.reset()
         kwargs = table_create_kwargs(load_template())
         kwargs["TableName"] = TABLE
         boto3.client("dynamodb", region_name=REGION).create_table(**kwargs)
         yield gateway
-        config.reset()
-        store.reset()
-        auth.reset()
+        runtime.reset()

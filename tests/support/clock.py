@@ -2,7 +2,7 @@
 inactivity timeout) instead of sleeping; and identifiers made in order.
 
 The code reads time through `livechat.clock.now` (and `now_iso`, which calls it), but
-several modules did `from livechat.clock import now`: each of those holds its own binding.
+several modules did `from livechat.domain.clock import now`: each of those holds its own binding.
 `controlled_clock` replaces the function in `livechat.clock` and in every loaded livechat
 module that bound it, found by identity rather than by a hand-kept list, so a module that
 starts importing `now` tomorrow is covered too. Only our own notion of time moves: JWT
@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from types import ModuleType
 
-from livechat import clock
+from livechat.domain import clock
 
 from livechat_local.lambdas import FUNCTIONS
 

@@ -26,7 +26,7 @@ import botocore.retries.standard
 import botocore.session
 import pytest
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
-from livechat import config, store
+from livechat import runtime
 from moto.core.models import botocore_stubber
 
 LAYER = Path(__file__).parents[2] / "layers" / "common" / "livechat"
@@ -119,13 +119,13 @@ def item_kinds(body: dict[str, Any]) -> list[str]:
 
 
 def current_site() -> str:
-    """The innermost function of the livechat package on the stack, skipping store.py
+    """The innermost function of the livechat package on the stack, skipping store/transaction.py
     (the transaction helper every conversation change goes through)."""
     frame = sys._getframe(1)
     layer = str(LAYER)
     while frame is not None:
         path = frame.f_code.co_filename
-        if path.startswith(layer) and not path.endswith("store.py"):
+        if path.startswith(layer) and not path.endswith("transaction.py"):
             return f"{Path(path).stem}.{frame.f_code.co_name}"
         frame = frame.f_back  # type: ignore[assignment]
     return ""
@@ -252,7 +252,6 @@ def install(monkeypatch: pytest.MonkeyPatch) -> Faults:
     # what the retries do, not how long they wait.
     monkeypatch.setattr(botocore.retries.standard.ExponentialBackoff, "delay_amount",
                         lambda self, context: 0)
-    config.reset()
-    store.reset()
+    runtime.reset()
     return faults
 

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import boto3
 import pytest
-from livechat import config
+from livechat import runtime
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 
@@ -96,7 +96,7 @@ def workflow(aws: Gateway, monkeypatch: pytest.MonkeyPatch) -> Iterator[Workflow
     monkeypatch.setenv("LIVECHAT_NOTIFY_FUNCTION", function_arn("notify_failure"))
     monkeypatch.setenv("LIVECHAT_INBOX_URL", "https://chat.example.com/inbox")
     monkeypatch.setenv("MOTO_ACCOUNT_ID", DEFAULT_ACCOUNT_ID)
-    config.get_settings.cache_clear()
+    runtime.get_settings.cache_clear()
     dispatcher = Dispatcher(REGION, {"notify_failure": notify_dlq})
     dispatcher.install()
     yield Workflow(arn, routing_dlq, notify_dlq, dispatcher)

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
-from livechat import catalog, models
-from livechat.models import AGENT_PK, AgentModel
-from livechat.workspace import Dialog, WorkspaceSettings
+from livechat.domain.workspace import Dialog, WorkspaceSettings
+from livechat.store import catalog
+from livechat.store import tables as models
+from livechat.store.tables import AGENT_PK, AgentModel
 
 from functions.visitor_session import app as visitor_session_app
 from functions.ws_connect import app as ws_connect_app
@@ -157,11 +158,11 @@ class World:
             idp.create_group(UserPoolId=pool_id, GroupName="LiveChat")
             import os
 
-            from livechat import config
+            from livechat import runtime
 
             os.environ["LIVECHAT_USER_POOL_ID"] = pool_id
             os.environ["LIVECHAT_USER_POOL_CLIENT_ID"] = client_id
-            config.get_settings.cache_clear()
+            runtime.get_settings.cache_clear()
             self._pool = (pool_id, client_id)
         return self._pool
 
@@ -207,7 +208,7 @@ class World:
             token = session["visitorToken"]
         status, connection_id = self.connect({"visitorToken": token})
         assert status == 200, status
-        from livechat.auth import verify_visitor_token
+        from livechat.api.auth import verify_visitor_token
 
         return Client(self, connection_id, "visitor", verify_visitor_token(token).visitor_id)
 

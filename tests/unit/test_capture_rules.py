@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from livechat.capture_rules import FIELD_RULES, clean_fields, public_rules
-from livechat.errors import BadRequest
+from livechat.domain.capture import FIELD_RULES, clean_fields, public_rules
+from livechat.domain.errors import BadRequest
 
 pytestmark = pytest.mark.unit
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from livechat.errors import BadRequest
-from livechat.protocol import SendMessage, Typing, parse_frame, request_id_of
+from livechat.api.protocol import SendMessage, Typing, parse_frame, request_id_of
+from livechat.domain.errors import BadRequest
 
 pytestmark = pytest.mark.unit
 LIMIT = 32 * 1024

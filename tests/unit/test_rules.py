@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 import pytest
-from livechat.rules import first_match, matches, visitor_attributes
-from livechat.workspace import Rule, RulesRouting
+from livechat.domain.rules import first_match, matches, visitor_attributes
+from livechat.domain.workspace import Rule, RulesRouting
 
 pytestmark = pytest.mark.unit
 

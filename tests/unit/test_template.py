@@ -20,10 +20,10 @@ from typing import Any
 import pytest
 from cfnlint.api import ManualArgs, lint
 from cfnlint.rules import Match
-from livechat import web_assets
-from livechat.auth import LIVE_CHAT_GROUP
-from livechat.models import DIALOG_PK
-from livechat.protocol import ACTIONS
+from livechat.api import pages as web_assets
+from livechat.api.auth import LIVE_CHAT_GROUP
+from livechat.api.protocol import ACTIONS
+from livechat.store.tables import DIALOG_PK
 from samtranslator.model.exceptions import InvalidDocumentException
 from samtranslator.translator.managed_policy_translator import ManagedPolicyLoader
 from samtranslator.translator.transform import transform
@@ -891,7 +891,7 @@ def test_metric_filters_count_each_chat_log_line_in_every_group_that_logs_it(tem
 
 
 def test_the_counted_log_lines_are_logged_by_the_layer() -> None:
-    layer = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "layers/common/livechat").glob("*.py"))
+    layer = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "layers/common/livechat").rglob("*.py"))
     for message in CHAT_METRICS:
         assert f'logger.info("{message}"' in layer
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 import yaml
-from livechat.workspace import Dialog, workspace_problems
+from livechat.domain.workspace import Dialog, workspace_problems
 from pydantic import ValidationError
 
 pytestmark = pytest.mark.unit

@@ -1,0 +1,86 @@
+"""The WebSocket routes: parse an API Gateway event, run the action, answer the client.
+
+Every frame is answered exactly once (its event, an `error`, or `ack`); a bad frame gets
+an `error` naming the problem and changes nothing; errors never carry a stack trace.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.parser.models import (
+    APIGatewayWebSocketConnectEventModel,
+    APIGatewayWebSocketDisconnectEventModel,
+    APIGatewayWebSocketMessageEventModel,
+)
+from pydantic import Field
+
+from livechat.api.actions import ANSWER_TYPES, HANDLERS, authorize
+from livechat.api.protocol import AckEvent, error_frame, parse_frame, request_id_of
+from livechat.chat import presence as connections
+from livechat.domain.errors import Forbidden, LivechatError, Unauthorized
+from livechat.outbound.delivery import Notifier
+from livechat.runtime import get_settings
+
+logger = Logger(child=True)
+
+
+class ConnectEvent(APIGatewayWebSocketConnectEventModel):
+    query_string_parameters: dict[str, str] | None = Field(None, alias="queryStringParameters")
+
+
+def management_endpoint(domain_name: str, stage: str) -> str:
+    configured = get_settings().ws_management_endpoint
+    return configured or f"https://{domain_name}/{stage}"
+
+
+def on_connect(event: ConnectEvent) -> dict[str, Any]:
+    ctx = event.request_context
+    try:
+        connections.connect(ctx.connection_id, event.query_string_parameters or {})
+    except Forbidden as exc:
+        logger.info("connect refused", code=exc.code, reason=exc.message)
+        return {"statusCode": 403, "body": exc.message}
+    except Unauthorized as exc:
+        logger.info("connect refused", code=exc.code, reason=exc.message)
+        return {"statusCode": 401, "body": exc.message}
+    except LivechatError as exc:  # a state that kept moving (Conflict): the client retries
+        logger.warning("connect refused", code=exc.code, reason=exc.message)
+        return {"statusCode": 409, "body": exc.message}
+    return {"statusCode": 200}
+
+
+def on_disconnect(event: APIGatewayWebSocketDisconnectEventModel) -> dict[str, Any]:
+    connections.disconnect(event.request_context.connection_id)
+    return {"statusCode": 200}
+
+
+def on_message(event: APIGatewayWebSocketMessageEventModel) -> dict[str, Any]:
+    ctx = event.request_context
+    body = event.body if isinstance(event.body, str) else None
+    endpoint = management_endpoint(ctx.domain_name, ctx.stage)
+    request_id = request_id_of(body)
+    notifier = Notifier(endpoint, requester=ctx.connection_id, request_id=request_id)
+    try:
+        frame = parse_frame(body, get_settings().max_frame_bytes)
+        caller = connections.caller_of(ctx.connection_id)
+        if caller is None:
+            raise Unauthorized("this connection is not registered; reconnect")
+        authorize(caller, frame.action)
+        action: str = frame.action
+        notifier.answer_types = ANSWER_TYPES.get(action, frozenset())
+        notifier.answered = False
+        HANDLERS[action](caller, frame, notifier)
+        if not notifier.answered:
+            notifier.reply(AckEvent(action=action).wire())
+    except LivechatError as exc:
+        if not notifier.answered:
+            notifier.reply(error_frame(exc.code, exc.message, None))
+        else:
+            logger.warning("error after the answer", code=exc.code, reason=exc.message)
+    except Exception:
+        logger.exception("action failed")
+        if not notifier.answered:
+            notifier.reply(error_frame("INTERNAL", "internal error; try again", None))
+    return {"statusCode": 200}

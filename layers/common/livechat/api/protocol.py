@@ -1,0 +1,364 @@
+"""The wire contract (spec/protocol.md) as pydantic models.
+
+Inbound frames are validated strictly (no coercion: `"isTyping": "yes"` is an error);
+unknown extra fields are ignored so that newer clients keep working. Outbound frames are
+models too, so docs/protocol.md is generated from this file (`python -m livechat.api.protocol_doc`).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from livechat.domain.errors import BadRequest
+
+Id = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:@+-]+$")]
+ShortText = Annotated[str, Field(max_length=2048)]
+
+
+class _Frame(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+    requestId: Annotated[str, Field(max_length=128)] | None = None
+
+
+class Utm(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+    source: ShortText | None = None
+    medium: ShortText | None = None
+    campaign: ShortText | None = None
+
+
+class Page(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+    url: ShortText | None = None
+    title: ShortText | None = None
+    referrer: ShortText | None = None
+    utm: Utm | None = None
+
+
+# --- visitor actions --------------------------------------------------------------------
+
+class StartConversation(_Frame):
+    action: Literal["startConversation"]
+    dialogId: Id
+    page: Page = Field(default_factory=Page)
+    # An addition: the client's own name for the conversation it is starting, so that a
+    # start re-sent after a dropped connection (with a new requestId) creates it once.
+    clientConversationId: Id | None = None
+
+
+class AnswerFrame(_Frame):
+    action: Literal["answer"]
+    conversationId: Id
+    cardId: Id
+    value: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class CaptureFrame(_Frame):
+    action: Literal["capture"]
+    conversationId: Id
+    cardId: Id
+    fields: dict[Annotated[str, Field(min_length=1, max_length=64)], Annotated[str, Field(max_length=500)]]
+
+
+class RequestChat(_Frame):
+    action: Literal["requestChat"]
+    conversationId: Id
+    cardId: Id
+
+
+class Availability(_Frame):
+    action: Literal["availability"]
+    dialogId: Id
+    cardId: Id
+
+
+# --- agent actions ----------------------------------------------------------------------
+
+class SetStatus(_Frame):
+    action: Literal["setStatus"]
+    status: Literal["available", "away"]
+
+
+class AcceptFrame(_Frame):
+    action: Literal["accept"]
+    conversationId: Id
+    offerId: Id
+
+
+class DeclineFrame(_Frame):
+    action: Literal["decline"]
+    conversationId: Id
+    offerId: Id
+
+
+class ListInbox(_Frame):
+    action: Literal["listInbox"]
+
+
+class ListConversations(_Frame):
+    action: Literal["listConversations"]
+    cursor: Annotated[str, Field(max_length=2048)] | None = None
+
+
+class GetTranscript(_Frame):
+    action: Literal["getTranscript"]
+    conversationId: Id
+
+
+# --- both sides -------------------------------------------------------------------------
+
+class SendMessage(_Frame):
+    action: Literal["sendMessage"]
+    conversationId: Id
+    # The length limit is checked against settings in the handler (it is configurable).
+    text: Annotated[str, Field(min_length=1)]
+    clientMessageId: Id
+
+
+class Typing(_Frame):
+    action: Literal["typing"]
+    conversationId: Id
+    isTyping: bool
+
+
+class EndChat(_Frame):
+    action: Literal["endChat"]
+    conversationId: Id
+
+
+# The largest integer every JSON client reads exactly (JavaScript's Number.MAX_SAFE_INTEGER).
+MAX_SEQ = 2**53 - 1
+
+
+class Resume(_Frame):
+    action: Literal["resume"]
+    conversationId: Id
+    afterSeq: Annotated[int, Field(ge=0, le=MAX_SEQ)]
+
+
+class Ping(_Frame):
+    action: Literal["ping"]
+
+
+VISITOR_ACTIONS = frozenset(
+    {"startConversation", "answer", "capture", "requestChat", "availability"}
+)
+AGENT_ACTIONS = frozenset(
+    {"setStatus", "accept", "decline", "listInbox", "listConversations", "getTranscript"}
+)
+SHARED_ACTIONS = frozenset({"sendMessage", "typing", "endChat", "resume", "ping"})
+
+Inbound = Annotated[
+    StartConversation
+    | AnswerFrame
+    | CaptureFrame
+    | RequestChat
+    | Availability
+    | SetStatus
+    | AcceptFrame
+    | DeclineFrame
+    | ListInbox
+    | ListConversations
+    | GetTranscript
+    | SendMessage
+    | Typing
+    | EndChat
+    | Resume
+    | Ping,
+    Field(discriminator="action"),
+]
+_inbound: TypeAdapter[Inbound] = TypeAdapter(Inbound)
+ACTIONS = VISITOR_ACTIONS | AGENT_ACTIONS | SHARED_ACTIONS
+
+
+def request_id_of(body: str | None) -> str | None:
+    """The requestId of a frame, if it can be read at all (for echoing on errors)."""
+    try:
+        data = json.loads(body or "")
+    except (ValueError, TypeError, RecursionError):
+        return None
+    if isinstance(data, dict):
+        rid = data.get("requestId")
+        if isinstance(rid, str) and len(rid) <= 128 and _is_unicode(rid):
+            return rid
+    return None
+
+
+def _is_unicode(value: Any) -> bool:
+    """False when a string holds a lone surrogate: json.loads accepts the escape "\\ud800",
+    but such a string cannot be encoded as UTF-8, so it can be neither stored (DynamoDB
+    takes UTF-8) nor sent back (the answer would fail to encode)."""
+    pending = [value]  # a loop, not recursion: the frame may be nested as deep as json allows
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return False
+        elif isinstance(item, dict):
+            pending.extend(item)
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return True
+
+
+def parse_frame(body: str | None, max_bytes: int) -> Inbound:
+    """Parse one client frame or raise BadRequest with a message naming the problem."""
+    if body is None or body == "":
+        raise BadRequest("empty frame: send a JSON object with an 'action'")
+    if len(body.encode("utf-8", errors="surrogatepass")) > max_bytes:
+        raise BadRequest(f"frame too large: more than {max_bytes} bytes")
+    try:
+        data: Any = json.loads(body)
+    except ValueError:
+        raise BadRequest("malformed JSON: send a JSON object with an 'action'") from None
+    except RecursionError:
+        raise BadRequest("malformed JSON: nested too deeply") from None
+    if not isinstance(data, dict):
+        raise BadRequest("a frame must be a JSON object with an 'action'")
+    if not _is_unicode(data):
+        raise BadRequest("invalid text: a string holds a lone surrogate (\\ud800-\\udfff)")
+    action = data.get("action")
+    if not isinstance(action, str):
+        raise BadRequest("action: missing or not a string")
+    if action not in ACTIONS:
+        raise BadRequest(f"unknown action {action[:64]!r}")
+    try:
+        return _inbound.validate_python(data)
+    except ValidationError as exc:
+        raise BadRequest(describe(exc)) from None
+
+
+def describe(exc: ValidationError) -> str:
+    problems = []
+    for err in exc.errors(include_url=False, include_input=False)[:3]:
+        # A location can hold a client's dict key (capture's field names): name it, do not
+        # echo up to a whole frame of it back.
+        loc = [str(p)[:64] for p in err["loc"]]
+        # Drop the discriminator tag pydantic puts first in the location.
+        if loc and loc[0] in ACTIONS:
+            loc = loc[1:]
+        problems.append(f"{'.'.join(loc) or 'frame'}: {err['msg']}")
+    return "; ".join(problems)
+
+
+# --- outbound ---------------------------------------------------------------------------
+
+class _Event(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    def wire(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True, by_alias=True)
+
+
+class AgentCard(BaseModel):
+    name: str
+    avatarUrl: str
+
+
+class ErrorEvent(_Event):
+    type: Literal["error"] = "error"
+    code: str
+    message: str
+    requestId: str | None = None
+
+
+class AckEvent(_Event):
+    type: Literal["ack"] = "ack"
+    action: str
+    requestId: str | None = None
+    seq: int | None = None  # the stored event's seq, for answer and capture
+
+
+class PongEvent(_Event):
+    type: Literal["pong"] = "pong"
+    requestId: str | None = None
+
+
+class ConversationStartedEvent(_Event):
+    type: Literal["conversationStarted"] = "conversationStarted"
+    conversationId: str
+    requestId: str | None = None
+
+
+class AvailabilityEvent(_Event):
+    type: Literal["availability"] = "availability"
+    dialogId: str
+    cardId: str
+    available: bool
+    requestId: str | None = None
+
+
+class ChatOfferedEvent(_Event):
+    type: Literal["chatOffered"] = "chatOffered"
+    conversationId: str
+    offerId: str
+    visitor: dict[str, Any]
+    page: dict[str, Any]
+    expiresAt: str
+    acceptTimeoutSeconds: int
+
+
+class OfferWithdrawnEvent(_Event):
+    type: Literal["offerWithdrawn"] = "offerWithdrawn"
+    conversationId: str
+    offerId: str
+    reason: Literal["expired", "declined", "visitor_left"]
+
+
+class TypingEvent(_Event):
+    type: Literal["typing"] = "typing"
+    conversationId: str
+    from_: str = Field(alias="from")
+    isTyping: bool
+
+
+class StatusEvent(_Event):
+    """Pushed to the agent's other tabs when one of them sets the status (setStatus itself is
+    answered by ack)."""
+
+    type: Literal["status"] = "status"
+    status: str
+
+
+class InboxEvent(_Event):
+    type: Literal["inbox"] = "inbox"
+    chats: list[dict[str, Any]]
+    status: str | None = None  # the agent's stored status (an addition: it persists)
+    requestId: str | None = None
+
+
+class ConversationsEvent(_Event):
+    type: Literal["conversations"] = "conversations"
+    items: list[dict[str, Any]]
+    cursor: str | None = None
+    requestId: str | None = None
+
+
+class TranscriptEvent(_Event):
+    type: Literal["transcript"] = "transcript"
+    conversationId: str
+    visitor: dict[str, Any]
+    page: dict[str, Any]
+    status: str
+    agent: AgentCard | None = None
+    events: list[dict[str, Any]]
+    requestId: str | None = None
+
+
+class ChatAcceptedEvent(_Event):
+    type: Literal["chatAccepted"] = "chatAccepted"
+    conversationId: str
+    visitor: dict[str, Any]
+    page: dict[str, Any]
+    transcript: list[dict[str, Any]]
+    requestId: str | None = None
+
+
+def error_frame(code: str, message: str, request_id: str | None) -> dict[str, Any]:
+    return ErrorEvent(code=code, message=message, requestId=request_id).wire()

@@ -1,0 +1,122 @@
+"""Generate docs/protocol.md from the pydantic models in livechat.protocol.
+
+`python -m livechat.api.protocol_doc > docs/protocol.md`; a unit test keeps the file current.
+"""
+
+from __future__ import annotations
+
+import typing
+from typing import Any
+
+from pydantic import BaseModel
+
+from livechat.api import protocol
+from livechat.outbound.frames import ANSWER_RECORDED, CAPTURE_RECORDED
+
+HEADER = """# livechat wire protocol (generated)
+
+This file is generated from `layers/common/livechat/api/protocol.py` by
+`python -m livechat.api.protocol_doc`; `tests/unit/test_protocol_doc.py` fails when it is stale.
+The contract it implements is ../shared/spec/protocol.md; additions are marked *(addition)*.
+
+Every client frame is a JSON object with `action`; every one may carry `requestId`
+(≤ 128 characters), echoed by its one answer. Unknown extra fields are ignored; known
+fields are validated strictly (no type coercion). Ids match `[A-Za-z0-9_.:@+-]{1,128}`.
+Frames over 32 KB are refused with `BAD_REQUEST` "frame too large"; message text over
+4,000 characters (setting `LIVECHAT_MAX_MESSAGE_CHARS`) with `BAD_REQUEST` naming `text`.
+A string holding a lone surrogate (`\\ud800`-`\\udfff`, valid JSON but not UTF-8) or JSON
+nested too deeply is refused with `BAD_REQUEST` *(addition)*; such a `requestId` is not echoed.
+"""
+
+STORED = f"""
+## Stored events (carry `seq`, replayed by `resume`)
+
+| type | fields |
+|---|---|
+| `routing` | conversationId, seq, at |
+| `agentJoined` | conversationId, seq, agent {{name, avatarUrl}}, at |
+| `fallback` | conversationId, seq, reason, message, at |
+| `chatEnded` | conversationId, seq, reason, at |
+| `message` | conversationId, seq, from, text, at, clientMessageId |
+| `{ANSWER_RECORDED}` *(addition)* | conversationId, seq, cardId, value, at |
+| `{CAPTURE_RECORDED}` *(addition)* | conversationId, seq, cardId, fields, at |
+
+`answer` and `capture` are answered by `ack` with the stored event's `seq` *(addition)*;
+`inbox` also carries the agent's stored `status` *(addition)*, so a reconnecting inbox
+shows it instead of overwriting it. `resume` replays every stored event after `afterSeq`
+in order and is then answered by `ack`
+with `seq` = the last seq sent *(addition)*. `setStatus` is answered by `ack` (second
+round); the agent's other connections get `status` {{status}}.
+
+## Additions and choices where the contract is silent
+
+- `startConversation` takes an optional `clientConversationId` *(addition)*: the client's
+  own name for the conversation it starts. The same visitor sending the same id again (a
+  start re-sent after a dropped connection, with a new `requestId`) is answered
+  `conversationStarted` with the conversation the first one created; another visitor's
+  equal id names another conversation; the same id for another dialog is `CONFLICT`.
+  The widget sends one per start.
+- `resume`'s `afterSeq` is at most 2^53 − 1 (JavaScript's largest exact integer): larger
+  is `BAD_REQUEST` naming `afterSeq`.
+- `decline` of an offer this agent already declined (a retried frame, a second tab) is
+  answered `ack` again and finishes what the first left undone (the next agent or the
+  fallback); it changes nothing when that was done.
+- `capture`: a card's listed fields are optional unless its `required` names them;
+  values are trimmed, `email` lower-cased, `country` upper-cased; an empty optional field
+  is not stored. `GET /config.json` carries `capture` {{maxLength, fields: {{name:
+  {{pattern, message}}}}}} *(addition)*: the server's own rules, in regular-expression
+  syntax that JavaScript's `RegExp` reads the same, for clients that check forms first.
+- `$connect` of an agent whose profile row kept changing while it was being created is
+  refused with HTTP 409 (connect again); 401/403 are as the contract says.
+"""
+
+
+def _type_name(annotation: Any) -> str:
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _type_name(typing.get_args(annotation)[0])
+    if origin is typing.Literal:
+        return " \\| ".join(f"`{v}`" for v in typing.get_args(annotation))
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        return " or ".join(_type_name(a) for a in typing.get_args(annotation) if a is not type(None))
+    if origin is not None:
+        args = ", ".join(_type_name(a) for a in typing.get_args(annotation))
+        return f"{getattr(origin, '__name__', str(origin))}[{args}]"
+    return getattr(annotation, "__name__", str(annotation))
+
+
+def _fields(model: type[BaseModel], skip: set[str]) -> str:
+    parts = []
+    for name, info in model.model_fields.items():
+        key = info.alias or name
+        if key in skip:
+            continue
+        optional = "" if info.is_required() else "?"
+        parts.append(f"`{key}`{optional}: {_type_name(info.annotation)}")
+    return "; ".join(parts) or "—"
+
+
+def render() -> str:
+    lines = [HEADER, "## Client actions", "", "| action | role | fields |", "|---|---|---|"]
+    inbound = typing.get_args(typing.get_args(protocol.Inbound)[0])
+    for model in inbound:
+        action = typing.get_args(model.model_fields["action"].annotation)[0]
+        role = ("visitor" if action in protocol.VISITOR_ACTIONS
+                else "agent" if action in protocol.AGENT_ACTIONS else "both")
+        if action == "getTranscript":
+            role = "agent (any); visitor (own)"
+        lines.append(f"| `{action}` | {role} | {_fields(model, {'action', 'requestId'})} |")
+    lines += ["", "## Server events", "", "| type | fields |", "|---|---|"]
+    for model in sorted(protocol._Event.__subclasses__(), key=lambda m: m.__name__):
+        kind = typing.get_args(model.model_fields["type"].annotation)[0]
+        lines.append(f"| `{kind}` | {_fields(model, {'type'})} |")
+    lines.append(STORED)
+    lines.append(
+        "## Error codes\n\n`BAD_REQUEST`, `UNAUTHORIZED`, `FORBIDDEN`, `NOT_FOUND`, "
+        "`OFFER_EXPIRED`, `CONFLICT`, `RATE_LIMITED`, `INTERNAL`: see ../shared/spec/protocol.md.\n"
+    )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(render(), end="")

@@ -1,0 +1,79 @@
+"""What one transition does to a conversation, as data: the store turns a Change into one
+conditional transaction (livechat.store.transaction.apply)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from livechat.domain.errors import LivechatError
+from livechat.domain.states import Status
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    kind: str  # answer | capture | message | system
+    type: str  # the wire event it replays as
+    sender: str  # visitor | agent | system
+    text: str | None = None
+    card_id: str | None = None
+    value: str | None = None
+    fields: Mapping[str, Any] | None = None
+    client_message_id: str | None = None
+    data: Mapping[str, Any] | None = None
+    activity: bool = False  # a message or a join: counts for the inactivity timeout
+
+
+@dataclass(frozen=True)
+class Guard:
+    """What must still hold when the transaction commits (besides the `last_seq` the store
+    always checks): the state the transition was planned on."""
+
+    status: Status
+    offer_id: str | None = None
+    offer_agent: str | None = None
+    offer_open_after: str | None = None  # offer_expires_at must be later than this
+    live_activity_at: str | None = None  # unchanged since it was read
+
+
+@dataclass(frozen=True)
+class SlotClaim:
+    """Take one of the agent's slots for this offer (the capacity semaphore): refused when
+    the agent is full, away, without the permission, disconnected, or holds it already."""
+
+    agent: str
+    offer_id: str
+    on_fail: Callable[[], LivechatError]
+
+
+@dataclass(frozen=True)
+class SlotRelease:
+    """Give back the slot this offer holds; refused when it is not held."""
+
+    agent: str
+    offer_id: str
+    on_fail: Callable[[], LivechatError]
+
+
+@dataclass(frozen=True)
+class CountEngagement:
+    """One more engagement on the quota counter, refused at `limit` (None: no limit)."""
+
+    limit: int | None
+    on_fail: Callable[[], LivechatError]
+
+
+@dataclass(frozen=True)
+class Change:
+    guard: Guard
+    events: tuple[NewEvent, ...] = ()
+    set: Mapping[str, Any] = field(default_factory=dict)  # conversation fields
+    remove: tuple[str, ...] = ()
+    add: Mapping[str, int] = field(default_factory=dict)  # numeric fields to increment
+    tried: str | None = None  # an agent to add to the tried set
+    new_offer: Mapping[str, Any] | None = None  # appended to the offer history
+    offer_outcome: tuple[int, str] | None = None  # (history index, outcome)
+    visitor: Mapping[str, str] = field(default_factory=dict)  # captured fields to set
+    slot: SlotClaim | SlotRelease | None = None
+    engagement: CountEngagement | None = None

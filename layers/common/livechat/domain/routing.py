@@ -1,0 +1,90 @@
+"""Who may get a chat, in which order: the routing plan of a live chat card.
+
+Pure functions over the agents read in one Query; the writes that claim an agent live in
+livechat.offers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from livechat.domain.rules import first_match
+from livechat.domain.workspace import AgentRouting, RoundRobinRouting, Routing, RulesRouting, TeamRouting
+from livechat.store.agents import is_eligible
+from livechat.store.tables import AgentModel
+
+ALL_POOL = "all"
+
+
+@dataclass(frozen=True)
+class Pool:
+    """Agents tried together. `cursor` names the round-robin cursor, or None for a single
+    named agent."""
+
+    name: str
+    members: tuple[str, ...]
+    cursor: str | None
+
+
+@dataclass(frozen=True)
+class Plan:
+    pools: tuple[Pool, ...]
+    no_rule_matched: bool = False
+    matched_rule: int | None = None
+    target: str = ""  # what the card (or matched rule) names, for logs and dry-runs
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _all_pool(agents: Sequence[AgentModel]) -> Pool:
+    return Pool(ALL_POOL, tuple(sorted(a.email for a in agents if a.live_chat)), ALL_POOL)
+
+
+def _team_pool(team: str, agents: Sequence[AgentModel]) -> Pool:
+    members = tuple(sorted(a.email for a in agents if a.live_chat and team in (a.teams or [])))
+    return Pool(f"team:{team}", members, f"team:{team}")
+
+
+def _agent_pool(email: str) -> Pool:
+    return Pool(f"agent:{email}", (email.lower(),), None)
+
+
+def plan(routing: Routing, attrs: Mapping[str, str], agents: Sequence[AgentModel]) -> Plan:
+    everyone = _all_pool(agents)
+    if isinstance(routing, RoundRobinRouting):
+        return Plan((everyone,), target="round robin")
+    if isinstance(routing, AgentRouting):
+        return Plan((_agent_pool(routing.agent), everyone), target=f"agent {routing.agent}")
+    if isinstance(routing, TeamRouting):
+        return Plan((_team_pool(routing.team, agents), everyone), target=f"team {routing.team}")
+    assert isinstance(routing, RulesRouting)
+    hit = first_match(routing.rules, attrs)
+    if hit is None:
+        return Plan((), no_rule_matched=True, target="no rule matched")
+    index, rule = hit
+    if rule.route.agent is not None:
+        return Plan((_agent_pool(rule.route.agent), everyone), matched_rule=index,
+                    target=f"rule {index}: agent {rule.route.agent}")
+    team = rule.route.team or ""
+    return Plan((_team_pool(team, agents), everyone), matched_rule=index,
+                target=f"rule {index}: team {team}")
+
+
+def eligible(pool: Pool, agents: Mapping[str, AgentModel], tried: set[str]) -> list[AgentModel]:
+    return [
+        agents[email]
+        for email in pool.members
+        if email in agents and email not in tried and is_eligible(agents[email])
+    ]
+
+
+def rotate(candidates: list[AgentModel], ticket: int) -> list[AgentModel]:
+    """Start the candidate list at the ticket's position (tickets count from 1)."""
+    if not candidates:
+        return []
+    start = (ticket - 1) % len(candidates)
+    return candidates[start:] + candidates[:start]
+
+
+def anyone_eligible(plan_: Plan, agents: Mapping[str, AgentModel], tried: set[str]) -> bool:
+    return any(eligible(pool, agents, tried) for pool in plan_.pools)

@@ -1,0 +1,75 @@
+"""What the use cases read: plain, immutable snapshots of stored items (the store builds
+them; nothing here knows how they are kept)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from livechat.domain.states import Status
+
+
+@dataclass(frozen=True)
+class Conversation:
+    conversation_id: str
+    visitor_id: str
+    dialog_id: str
+    status: Status
+    started_at: str
+    last_activity_at: str
+    kind: str = "automated"
+    visitor: Mapping[str, Any] = field(default_factory=dict)  # captured fields
+    page: Mapping[str, Any] = field(default_factory=dict)
+    card_id: str | None = None  # the live chat card requested
+    route_attempt: int = 0
+    offer_id: str | None = None  # the current offer, while offered (and the accepted one)
+    offer_agent: str | None = None
+    offer_expires_at: str | None = None
+    # Offer history, oldest first: {"offerId", "agent", "at", "outcome"}.
+    offers: tuple[Mapping[str, Any], ...] = ()
+    tried: frozenset[str] = frozenset()  # agents this request was offered to
+    agent: str | None = None
+    agent_name: str | None = None
+    agent_avatar: str | None = None  # snapshot taken at accept
+    accepted_at: str | None = None
+    ended_at: str | None = None
+    end_reason: str | None = None
+    fallback_reason: str | None = None
+    last_seq: int = 0
+    live_activity_at: str | None = None  # set only while active: the inactivity clock
+    sweep_at: str | None = None  # set only while routing or offered: when the sweeper steps in
+
+    def offer_index(self, offer_id: str) -> int | None:
+        return next((i for i, o in enumerate(self.offers) if o.get("offerId") == offer_id), None)
+
+
+@dataclass(frozen=True)
+class Agent:
+    email: str
+    name: str
+    avatar_url: str = ""
+    max_chats: int = 10
+    teams: tuple[str, ...] = ()
+    live_chat: bool = True  # the Live Chat permission
+    status: str = "available"
+    active: int = 0  # slots held: pending offers + live chats
+    slots: Mapping[str, str] = field(default_factory=dict)  # conversation id -> offer id
+    connections: frozenset[str] = frozenset()  # live inbox connections
+
+
+@dataclass(frozen=True)
+class Event:
+    """One stored event of a conversation."""
+
+    seq: int
+    kind: str  # answer | capture | message | system
+    type: str  # the wire event it replays as
+    sender: str  # visitor | agent | system
+    at: str
+    text: str | None = None
+    card_id: str | None = None
+    value: str | None = None
+    fields: Mapping[str, Any] | None = None
+    client_message_id: str | None = None
+    data: Mapping[str, Any] | None = None  # extra wire fields: agent, reason, message

@@ -1,0 +1,157 @@
+"""Posting frames to WebSocket connections through the API Gateway management API.
+
+A 410 Gone means the connection is dead: it is forgotten at once (connection item, the
+owner's connection set), so that presence follows the live connection and an offer to a
+dead browser moves on instead of ringing for the whole timeout.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from botocore.exceptions import ClientError
+
+from livechat import runtime
+from livechat.store import agents
+from livechat.store import tables as models
+from livechat.store.tables import ConnectionModel, VisitorModel
+
+logger = Logger(child=True)
+
+
+def visitor_pk(visitor_id: str) -> str:
+    return f"VISITOR#{visitor_id}"
+
+
+def connection_pk(connection_id: str) -> str:
+    return f"CONN#{connection_id}"
+
+
+class Notifier:
+    """Posts frames for one invocation. It also keeps the protocol's "exactly one answer
+    per request": the first frame of one of the request's answer types that goes to the
+    requesting connection carries its requestId, wherever in the code it is sent from."""
+
+    def __init__(
+        self,
+        endpoint_url: str,
+        *,
+        requester: str | None = None,
+        request_id: str | None = None,
+        answer_types: frozenset[str] = frozenset(),
+    ) -> None:
+        self.endpoint_url = endpoint_url
+        self.gone: set[str] = set()
+        self.requester = requester
+        self.request_id = request_id
+        self.answer_types = answer_types
+        self.answered = requester is None
+
+    def reply(self, frame: dict[str, Any]) -> bool:
+        """Send the answer to the request (always with its requestId)."""
+        assert self.requester is not None
+        self.answered = True
+        if self.request_id is not None:
+            frame = {**frame, "requestId": self.request_id}
+        return self.send(self.requester, frame)
+
+    def send(self, connection_id: str, frame: dict[str, Any]) -> bool:
+        """Post one frame; False when the connection is gone (or cannot be reached)."""
+        if connection_id in self.gone:
+            return False
+        if (
+            not self.answered
+            and connection_id == self.requester
+            and frame.get("type") in self.answer_types
+        ):
+            self.answered = True
+            if self.request_id is not None:
+                frame = {**frame, "requestId": self.request_id}
+        data = json.dumps(frame, ensure_ascii=False, separators=(",", ":")).encode()
+        try:
+            runtime.management_api(self.endpoint_url).post_to_connection(
+                ConnectionId=connection_id, Data=data
+            )
+        except ClientError as exc:
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            code = exc.response.get("Error", {}).get("Code", "")
+            if status == 410 or code == "GoneException":
+                self.gone.add(connection_id)
+                return False
+            logger.warning("post_to_connection failed", connection_id=connection_id, code=code)
+            return False
+        return True
+
+    def send_all(self, connection_ids: Iterable[str], frame: dict[str, Any]) -> set[str]:
+        """Post to each connection; return the ones that answered Gone."""
+        dead = set()
+        for cid in sorted(connection_ids):
+            if not self.send(cid, frame) and cid in self.gone:
+                dead.add(cid)
+        return dead
+
+    def to_agent(
+        self,
+        email: str,
+        frame: dict[str, Any],
+        *,
+        connections: Iterable[str] | None = None,
+        exclude: str | None = None,
+    ) -> int:
+        """Post to every live connection of an agent; forget the dead ones. Returns how
+        many connections took the frame."""
+        if connections is None:
+            try:
+                connections = agents.get_agent(email).connections or set()
+            except Exception:
+                return 0
+        targets = set(connections) - ({exclude} if exclude else set())
+        dead = self.send_all(targets, frame)
+        if dead:
+            forget_agent_connections(email, dead)
+        return len(targets) - len(dead)
+
+    def to_visitor(
+        self, visitor_id: str, frame: dict[str, Any], *, exclude: str | None = None
+    ) -> int:
+        models.bind()
+        try:
+            visitor = VisitorModel.get(visitor_pk(visitor_id), "VISITOR", consistent_read=True)
+        except VisitorModel.DoesNotExist:
+            return 0
+        targets = set(visitor.connections or set()) - ({exclude} if exclude else set())
+        dead = self.send_all(targets, frame)
+        if dead:
+            forget_visitor_connections(visitor_id, dead)
+        return len(targets) - len(dead)
+
+
+def _delete_connection_items(connection_ids: set[str]) -> None:
+    for cid in connection_ids:
+        ConnectionModel(connection_pk(cid), "CONN").delete()
+
+
+def forget_agent_connections(email: str, connection_ids: set[str]) -> None:
+    models.bind()
+    logger.info("forgetting stale agent connections", agent=email, count=len(connection_ids))
+    try:
+        agents.remove_connections(email, connection_ids)
+    except Exception:
+        logger.warning("agent gone while forgetting connections", agent=email)
+    _delete_connection_items(connection_ids)
+
+
+def forget_visitor_connections(visitor_id: str, connection_ids: set[str]) -> None:
+    models.bind()
+    try:
+        VisitorModel(visitor_pk(visitor_id), "VISITOR").update(
+            actions=[VisitorModel.connections.delete(connection_ids)],
+            condition=VisitorModel.pk.exists(),
+        )
+    except Exception:
+        logger.warning("visitor gone while forgetting connections", visitor=visitor_id)
+    _delete_connection_items(connection_ids)
+

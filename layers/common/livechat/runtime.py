@@ -1,0 +1,142 @@
+"""What a Lambda container holds for its lifetime: the deployment's settings, the boto3
+clients, and every cache built from them — all built lazily, never at import, and all
+forgotten by one `reset()`.
+
+Settings come from the environment (`LIVECHAT_*`), validated once. A module that keeps a
+cache derived from them (the table binding in livechat.store, the JWKS and the visitor
+secret in livechat.api.auth, the failure mail's idempotency store) registers its own
+clearing with `on_reset`, so tests and the local stack, which point everything elsewhere,
+have exactly one thing to call.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from mypy_boto3_apigatewaymanagementapi import ApiGatewayManagementApiClient
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LIVECHAT_", extra="ignore")
+
+    table_name: str = Field(min_length=3)
+    region: str = Field(default="us-east-1", validation_alias="AWS_REGION")
+    # Optional endpoint overrides: the local stack points every client at its emulator.
+    dynamodb_endpoint: str | None = None
+    # Management API endpoint for post_to_connection; when unset it is derived from the
+    # event's domainName and stage, as API Gateway documents.
+    ws_management_endpoint: str | None = None
+    user_pool_id: str = ""
+    user_pool_client_id: str = ""
+    # Where the pool's JWKS lives; default is Cognito's public URL for the pool.
+    jwks_url: str | None = None
+    # The visitor-token signing key: literal (local stack, tests) or a Secrets Manager ARN.
+    visitor_secret: str | None = None
+    visitor_secret_arn: str | None = None
+    visitor_token_days: int = Field(default=30, ge=1, le=365)
+    # The offer workflow (Step Functions) and the failure notifier (Lambda, invoked async).
+    state_machine_arn: str | None = None
+    notify_function: str | None = None
+    lambda_endpoint: str | None = None
+    stepfunctions_endpoint: str | None = None
+    ses_endpoint: str | None = None
+    # Where failure e-mails link to (the inbox page); empty: no link.
+    inbox_url: str = ""
+    # What the hosted pages read from /config.json (livechat.web_assets): the WebSocket URL
+    # the browsers connect to, the public base URL of the pages (empty: derived from the
+    # request) and the Cognito endpoint (empty: Cognito's public endpoint for the region).
+    public_websocket_url: str = ""
+    public_http_url: str = ""
+    cognito_endpoint: str = ""
+    max_message_chars: int = Field(default=4000, ge=1, le=20000)
+    max_frame_bytes: int = Field(default=32 * 1024, ge=1024)
+
+    def cognito_jwks_url(self) -> str:
+        if self.jwks_url:
+            return self.jwks_url
+        return f"{self.cognito_issuer()}/.well-known/jwks.json"
+
+    def cognito_issuer(self) -> str:
+        return f"https://cognito-idp.{self.region}.amazonaws.com/{self.user_pool_id}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()  # filled from the environment
+
+
+# --- AWS clients: one per (service, endpoint), shared by the whole process ----------------
+
+_lock = threading.Lock()
+_clients: dict[tuple[str, str | None], Any] = {}
+
+# Standard retry mode retries throttling and 5xx with backoff; conditional failures are
+# never retried by botocore, which is what the state rules need.
+_RETRIES = Config(retries={"mode": "standard", "max_attempts": 5})
+
+
+def _client(service: str, endpoint_url: str | None) -> Any:
+    key = (service, endpoint_url)
+    with _lock:
+        client = _clients.get(key)
+        if client is None:
+            client = boto3.client(
+                service,  # type: ignore[call-overload]
+                region_name=get_settings().region,
+                endpoint_url=endpoint_url,
+                config=_RETRIES,
+            )
+            _clients[key] = client
+        return client
+
+
+def management_api(endpoint_url: str) -> ApiGatewayManagementApiClient:
+    return _client("apigatewaymanagementapi", endpoint_url)  # type: ignore[no-any-return]
+
+
+def dynamodb() -> Any:
+    return _client("dynamodb", get_settings().dynamodb_endpoint)
+
+
+def lambda_client() -> Any:
+    return _client("lambda", get_settings().lambda_endpoint)
+
+
+def stepfunctions() -> Any:
+    return _client("stepfunctions", get_settings().stepfunctions_endpoint)
+
+
+def sesv2() -> Any:
+    return _client("sesv2", get_settings().ses_endpoint)
+
+
+def secretsmanager() -> Any:
+    return _client("secretsmanager", None)
+
+# --- one reset --------------------------------------------------------------------------
+
+_on_reset: list[Callable[[], None]] = []
+
+
+def on_reset(clear: Callable[[], None]) -> Callable[[], None]:
+    """Register a cache's clearing with `reset` (usable as a decorator)."""
+    _on_reset.append(clear)
+    return clear
+
+
+def reset() -> None:
+    """Forget the settings, every client and every cache built from them."""
+    get_settings.cache_clear()
+    with _lock:
+        _clients.clear()
+    for clear in _on_reset:
+        clear()

@@ -1,0 +1,278 @@
+"""The single DynamoDB table and its item types, as PynamoDB models.
+
+One table keeps every transaction inside one table and lets one Query read all agents.
+Access patterns (docs/architecture.md lists them with their costs):
+
+| item          | pk               | sk                 | read by                                   |
+|---------------|------------------|--------------------|-------------------------------------------|
+| agent         | AGENT            | <email>            | Query pk=AGENT (routing reads every agent) |
+| team          | TEAM             | <name>             | Query pk=TEAM                             |
+| dialog        | DIALOG           | <dialog id>        | GetItem                                   |
+| settings      | CONFIG           | SETTINGS           | GetItem                                   |
+| counter       | COUNTER          | RR#<pool>, ENGAGED | UpdateItem ADD (atomic tickets)           |
+| conversation  | CONV#<id>        | META               | GetItem; gsi1-gsi4 (see docs/architecture.md) |
+| event         | CONV#<id>        | EVT#<seq:010d>     | Query sk > EVT#<afterSeq>                  |
+| message id    | CONV#<id>        | CMID#<clientMsgId> | GetItem (idempotent sendMessage)          |
+| connection    | CONN#<id>        | CONN               | GetItem on every frame                    |
+| visitor       | VISITOR#<id>     | VISITOR            | GetItem (the visitor's live connections)  |
+
+The table name is bound at run time (:func:`bind`), never at import.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UnicodeSetAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from livechat import runtime
+
+AGENT_PK = "AGENT"
+TEAM_PK = "TEAM"
+DIALOG_PK = "DIALOG"
+CONFIG_PK = "CONFIG"
+COUNTER_PK = "COUNTER"
+ENGAGEMENTS = "ENGAGEMENTS"
+IDEMPOTENCY_PK = "IDEMPOTENCY"
+META_SK = "META"
+ALL_CONVERSATIONS = "CONVS"
+
+
+def conv_pk(conversation_id: str) -> str:
+    return f"CONV#{conversation_id}"
+
+
+def event_sk(seq: int) -> str:
+    return f"EVT#{seq:010d}"
+
+
+def inbox_pk(agent_email: str) -> str:
+    return f"INBOX#{agent_email}"
+
+
+class _Unbound:
+    """Meta shared by every model; :func:`bind` fills it from validated settings."""
+
+    table_name = "livechat-unbound"
+    region: str | None = None
+    host: str | None = None
+
+
+class ConversationsByActivity(GlobalSecondaryIndex["ConversationModel"]):
+    """Every conversation, newest activity first (the conversations view)."""
+
+    class Meta:
+        index_name = "gsi1"
+        projection = AllProjection()
+
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    gsi1sk = UnicodeAttribute(range_key=True)
+
+
+class OpenChatsByAgent(GlobalSecondaryIndex["ConversationModel"]):
+    """Sparse: present only while a live chat is active, keyed by its agent (the inbox)."""
+
+    class Meta:
+        index_name = "gsi2"
+        projection = AllProjection()
+
+    gsi2pk = UnicodeAttribute(hash_key=True)
+    gsi2sk = UnicodeAttribute(range_key=True)
+
+
+class LiveChatsByActivity(GlobalSecondaryIndex["ConversationModel"]):
+    """Sparse: active live chats by their last message (inactivity expiry)."""
+
+    class Meta:
+        index_name = "gsi3"
+        projection = AllProjection()
+
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    live_activity_at = UnicodeAttribute(range_key=True)
+
+
+class RequestsByDeadline(GlobalSecondaryIndex["ConversationModel"]):
+    """Sparse: requests being routed or offered, by when the sweeper must step in if the
+    workflow did not (a workflow that died or never started)."""
+
+    class Meta:
+        index_name = "gsi4"
+        projection = AllProjection()
+
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    sweep_at = UnicodeAttribute(range_key=True)
+
+
+class _Item(Model):
+    class Meta(_Unbound):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+
+
+class AgentModel(_Item):
+    name = UnicodeAttribute()
+    avatar_url = UnicodeAttribute(default="")
+    max_chats = NumberAttribute(default=10)
+    teams = ListAttribute(of=UnicodeAttribute, default=list)
+    live_chat = BooleanAttribute(default=True)  # the Live Chat permission
+    status = UnicodeAttribute(default="available")
+    active = NumberAttribute(default=0)  # slots held: pending offers + live chats
+    slots: MapAttribute[str, Any] = MapAttribute(default=dict)  # conversation id -> offer id holding the slot
+    connections = UnicodeSetAttribute(null=True)  # live inbox connections
+
+    @property
+    def email(self) -> str:
+        return self.sk
+
+
+class TeamModel(_Item):
+    description = UnicodeAttribute(default="")
+
+
+class DialogModel(_Item):
+    body = UnicodeAttribute()  # the dialog as JSON, validated by livechat.workspace
+
+
+class SettingsModel(_Item):
+    body = UnicodeAttribute()  # workspace settings as JSON
+
+
+class CounterModel(_Item):
+    value = NumberAttribute(default=0)
+
+
+class ConversationModel(_Item):
+    visitor_id = UnicodeAttribute()
+    dialog_id = UnicodeAttribute()
+    kind = UnicodeAttribute(default="automated")  # automated | live
+    status = UnicodeAttribute(default="automated")
+    visitor: MapAttribute[str, Any] = MapAttribute(default=dict)  # captured fields
+    page: MapAttribute[str, Any] = MapAttribute(default=dict)
+    card_id = UnicodeAttribute(null=True)  # the live chat card requested
+    route_attempt = NumberAttribute(default=0)
+    offer_id = UnicodeAttribute(null=True)
+    offer_agent = UnicodeAttribute(null=True)
+    offer_expires_at = UnicodeAttribute(null=True)
+    offers = ListAttribute(of=MapAttribute, default=list)  # offer history
+    tried = UnicodeSetAttribute(null=True)
+    agent = UnicodeAttribute(null=True)
+    agent_name = UnicodeAttribute(null=True)
+    agent_avatar = UnicodeAttribute(null=True)  # snapshot taken at accept
+    accepted_at = UnicodeAttribute(null=True)
+    started_at = UnicodeAttribute()
+    last_activity_at = UnicodeAttribute()
+    ended_at = UnicodeAttribute(null=True)
+    end_reason = UnicodeAttribute(null=True)
+    fallback_reason = UnicodeAttribute(null=True)
+    last_seq = NumberAttribute(default=0)
+    gsi1pk = UnicodeAttribute(default=ALL_CONVERSATIONS)
+    gsi1sk = UnicodeAttribute()
+    gsi2pk = UnicodeAttribute(null=True)
+    gsi2sk = UnicodeAttribute(null=True)
+    live_activity_at = UnicodeAttribute(null=True)  # set only while active
+    sweep_at = UnicodeAttribute(null=True)  # set only while routing or offered
+    by_activity = ConversationsByActivity()
+    open_by_agent = OpenChatsByAgent()
+    live_by_activity = LiveChatsByActivity()
+    requests_by_deadline = RequestsByDeadline()
+
+    @property
+    def conversation_id(self) -> str:
+        return self.pk.removeprefix("CONV#")
+
+
+class EventModel(_Item):
+    seq = NumberAttribute()
+    kind = UnicodeAttribute()  # answer | capture | message | system
+    type = UnicodeAttribute()  # the wire event it replays as
+    sender = UnicodeAttribute(attr_name="from")
+    at = UnicodeAttribute()
+    text = UnicodeAttribute(null=True)
+    card_id = UnicodeAttribute(null=True)
+    value = UnicodeAttribute(null=True)
+    fields: MapAttribute[str, Any] = MapAttribute(null=True)
+    client_message_id = UnicodeAttribute(null=True)
+    data: MapAttribute[str, Any] = MapAttribute(null=True)  # extra wire fields: agent, reason, message
+
+
+class MessageIdModel(_Item):
+    """Marks a clientMessageId as stored, so a retried sendMessage is stored once."""
+
+    seq = NumberAttribute()
+
+
+class ConnectionModel(_Item):
+    role = UnicodeAttribute()  # agent | visitor
+    principal = UnicodeAttribute()  # agent e-mail or visitor id
+    connected_at = UnicodeAttribute()
+    domain = UnicodeAttribute(null=True)
+    stage = UnicodeAttribute(null=True)
+
+    @property
+    def connection_id(self) -> str:
+        return self.pk.removeprefix("CONN#")
+
+
+class VisitorModel(_Item):
+    connections = UnicodeSetAttribute(null=True)
+    created_at = UnicodeAttribute()
+
+
+def plain(value: Any) -> Any:
+    """A PynamoDB raw map (or anything holding one) as plain Python data."""
+    if isinstance(value, MapAttribute):
+        return plain(value.as_dict())
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
+
+ALL_MODELS: tuple[type[_Item], ...] = (
+    AgentModel,
+    TeamModel,
+    DialogModel,
+    SettingsModel,
+    CounterModel,
+    ConversationModel,
+    EventModel,
+    MessageIdModel,
+    ConnectionModel,
+    VisitorModel,
+)
+
+_bound = False
+
+
+def bind() -> None:
+    """Point every model at the configured table (once per process, or after unbind)."""
+    global _bound
+    if _bound:
+        return
+    settings = runtime.get_settings()
+    _Unbound.table_name = settings.table_name
+    _Unbound.region = settings.region
+    _Unbound.host = settings.dynamodb_endpoint
+    # PynamoDB caches a connection per model and index; drop them so the new host counts.
+    for holder in (*ALL_MODELS, _Item, ConversationsByActivity, OpenChatsByAgent,
+                   LiveChatsByActivity, RequestsByDeadline):
+        holder._connection = None  # type: ignore[attr-defined]
+    _bound = True
+
+
+@runtime.on_reset
+def unbind() -> None:
+    global _bound
+    _bound = False
