@@ -1,4 +1,5 @@
-"""Three corrections to moto's DynamoDB that the tests and the local stack both need.
+"""Three corrections to moto's DynamoDB, and one to its Cognito, that the tests and the local
+stack both need.
 
 1. Linearizability: moto reads, checks and writes without a lock, so concurrent
    conditional writes can both pass (../shared/NOTES-aws-offline.md). Real DynamoDB is
@@ -19,6 +20,18 @@
    moto ignores the token, so a transaction whose response was lost (a 5xx after the
    commit) would be applied twice, or fail its own guard, on botocore's retry; we
    remember each committed token for 10 minutes, as DynamoDB does.
+4. Case-insensitive user names: a user pool created with UsernameConfiguration
+   CaseSensitive false (template.yaml's UserPool) matches user names, and the e-mail or
+   phone number of UsernameAttributes, in any letter case: signing in as
+   ALICE@EXAMPLE.COM signs in the user alice@example.com, whose tokens carry
+   cognito:username alice@example.com, and a second user whose name differs only in case
+   is UsernameExistsException (Amazon Cognito API Reference, UsernameConfigurationType:
+   https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_UsernameConfigurationType.html).
+   moto 5.2 ignores the setting and answers UserNotFoundException. Every lookup by name
+   (admin_*, initiate_auth, respond_to_auth_challenge, the duplicate check of
+   admin_create_user and sign_up) goes through CognitoIdpUserPool._get_user, so that is
+   where we match in any case; moto then signs the name as typed into the tokens and keeps
+   it for sign-out, so the methods that record a signed-in name take the stored one.
 """
 
 from __future__ import annotations
@@ -30,6 +43,8 @@ import time
 from collections import OrderedDict, defaultdict
 from typing import Any
 
+from moto.cognitoidp.models import CognitoIdpUserPool
+from moto.cognitoidp.utils import flatten_attrs
 from moto.dynamodb.exceptions import ERROR_TYPE_PREFIX, DynamodbException
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType
@@ -72,6 +87,7 @@ def apply() -> None:
     DynamoHandler.transact_write_items = transact_write_items_once  # type: ignore[method-assign]
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
     Table.__deepcopy__ = _table_deepcopy  # type: ignore[attr-defined]
+    _patch_cognito_user_names()
     _applied = True
 
 
@@ -153,3 +169,61 @@ def _table_deepcopy(self: Table, memo: dict[int, Any]) -> Table:
             items.pop(hash_key, None)
     clone.items = items
     return clone
+
+
+def _case_insensitive(pool: Any) -> bool:
+    # Without UsernameConfiguration the API's default is case-sensitive (4. above).
+    config = pool.extended_config.get("UsernameConfiguration") or {}
+    return str(config.get("CaseSensitive", True)).lower() == "false"
+
+
+def _patch_cognito_user_names() -> None:
+    """Match user names in any case where the pool says so (see 4. above)."""
+    if getattr(CognitoIdpUserPool._get_user, "_livechat_case_insensitive", False):
+        return  # already patched
+    get_user = CognitoIdpUserPool._get_user
+
+    def _get_user(self: Any, username: str) -> Any:
+        user = get_user(self, username)
+        if user is not None or not isinstance(username, str) or not _case_insensitive(self):
+            return user
+        wanted = username.lower()
+        attributes = self.extended_config.get("UsernameAttributes") or []
+        for candidate in self.users.values():
+            names = [candidate.username, *(flatten_attrs(candidate.attributes).get(a) for a in attributes)]
+            if any(isinstance(name, str) and name.lower() == wanted for name in names):
+                return candidate
+        return None
+
+    _get_user._livechat_case_insensitive = True  # type: ignore[attr-defined]
+
+    def stored(pool: Any, username: str) -> str:
+        """The user name as the user was created, for a name typed in another case."""
+        if isinstance(username, str) and _case_insensitive(pool):
+            user = pool._get_user(username)
+            if user is not None and user.username.lower() == username.lower():
+                return str(user.username)
+        return username  # not this pool's rule, unknown, or an e-mail alias: as moto has it
+
+    create_refresh_token = CognitoIdpUserPool.create_refresh_token
+    create_access_token = CognitoIdpUserPool.create_access_token
+    create_id_token = CognitoIdpUserPool.create_id_token
+    sign_out = CognitoIdpUserPool.sign_out
+
+    def create_refresh_token_stored(self: Any, client_id: str, username: str) -> Any:
+        return create_refresh_token(self, client_id, stored(self, username))
+
+    def create_access_token_stored(self: Any, client_id: str, username: str, origin_jti: str) -> Any:
+        return create_access_token(self, client_id, stored(self, username), origin_jti)
+
+    def create_id_token_stored(self: Any, client_id: str, username: str, origin_jti: str) -> Any:
+        return create_id_token(self, client_id, stored(self, username), origin_jti)
+
+    def sign_out_stored(self: Any, username: str) -> None:
+        sign_out(self, stored(self, username))
+
+    CognitoIdpUserPool._get_user = _get_user  # type: ignore[method-assign]
+    CognitoIdpUserPool.create_refresh_token = create_refresh_token_stored  # type: ignore[method-assign]
+    CognitoIdpUserPool.create_access_token = create_access_token_stored  # type: ignore[method-assign]
+    CognitoIdpUserPool.create_id_token = create_id_token_stored  # type: ignore[method-assign]
+    CognitoIdpUserPool.sign_out = sign_out_stored  # type: ignore[method-assign]
