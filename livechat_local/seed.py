@@ -12,9 +12,6 @@ from typing import Any
 from livechat.domain.workspace import Workspace
 
 from livechat_admin.apply import provision
-from livechat_admin.workspace_file import InvalidWorkspace, read_workspace
-
-__all__ = ["InvalidWorkspace", "load", "read_workspace"]
 
 
 def load(workspace: Workspace, idp: Any, pool_id: str) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
+from livechat_admin.workspace_file import InvalidWorkspace, read_workspace
 from livechat_local import seed
 from livechat_local import template as tpl
 from livechat_local.embedded_aws import REGION, EmbeddedAws, visitor_secret
@@ -213,8 +214,8 @@ def run(options: Options) -> int:
     # Powertools warns on every invocation that emitted no metric; metrics are off here.
     warnings.filterwarnings("ignore", message="No application metrics to publish")
     try:
-        workspace = seed.read_workspace(options.workspace)
-    except seed.InvalidWorkspace as exc:
+        workspace = read_workspace(options.workspace)
+    except InvalidWorkspace as exc:
         for problem in exc.problems:
             print(f"{options.workspace}: {problem}", file=sys.stderr)
         return 2

@@ -376,7 +376,7 @@ def test_the_local_stack_loads_its_workspace_as_apply_does(
 
     # Given the example loaded as `livechat dev` loads its workspace
     path = write(tmp_path, demo())
-    seed.load(seed.read_workspace(path), boto3.client("cognito-idp", region_name=REGION), deployment.pool_id)
+    seed.load(read_workspace(path), boto3.client("cognito-idp", region_name=REGION), deployment.pool_id)
     # Then the agents are users named by their e-mail, with the file's password, in the group
     cognito = deployment.cognito()
     assert {u[0]: u[1] for u in cognito["users"]} == {
@@ -386,7 +386,7 @@ def test_the_local_stack_loads_its_workspace_as_apply_does(
     target = stack.Target(table_name=TABLE, user_pool_id=deployment.pool_id, region=REGION,
                           management_endpoint="http://127.0.0.1:1", local=True)
     stack.activate(target)
-    assert applying.run(seed.read_workspace(path), target, say=lambda line: None) == []
+    assert applying.run(read_workspace(path), target, say=lambda line: None) == []
 
 
 def test_the_endpoints_file_of_livechat_dev_names_the_local_resources(tmp_path: Path) -> None:

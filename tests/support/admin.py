@@ -15,7 +15,7 @@ import yaml
 from moto.apigatewaymanagementapi.models import ApiGatewayManagementApiBackend
 from moto.core.exceptions import JsonRESTError
 
-from livechat_local import cli
+from livechat_cli import main as cli
 from tests.support.aws import REGION, TABLE
 from tests.support.template import load_template, user_pool_create_kwargs
 

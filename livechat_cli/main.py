@@ -1,4 +1,5 @@
-"""The `livechat` command."""
+"""The `livechat` command's argument tree; each command runs from its own module, imported
+only when chosen (so `livechat apply` never loads the local stack)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ from pathlib import Path
 DEMO = Path(__file__).resolve().parents[1] / "workspaces" / "demo.yaml"
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="livechat")
-    commands = parser.add_subparsers(dest="command", required=True)
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="livechat")
+    commands = root.add_subparsers(dest="command", required=True)
     dev = commands.add_parser("dev", help="run the whole system locally")
     dev.add_argument("--workspace", type=Path, default=DEMO, help="workspace YAML file")
     dev.add_argument("--port", type=int, default=8700, help="HTTP and WebSocket port (0: any)")
@@ -26,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
 
     apply = commands.add_parser("apply", help="make a deployment match a workspace file")
     apply.add_argument("file", type=Path, help="workspace YAML file")
-    _target_options(apply)
+    target_options(apply)
     apply.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
 
     route = commands.add_parser("route", help="dry-run a live chat card's routing")
@@ -37,42 +38,49 @@ def main(argv: list[str] | None = None) -> int:
     route.add_argument("--card", required=True, help="live chat card id")
     route.add_argument("--visitor", required=True,
                        help='sample visitor as JSON: \'{"email": "a@bigcorp.com", "country": "FR"}\'')
-    _target_options(route, required=False)
+    target_options(route, required=False)
 
     conversations = commands.add_parser("conversations", help="conversations of a deployment")
     conv_commands = conversations.add_subparsers(dest="conv_command", required=True)
     export = conv_commands.add_parser("export", help="every conversation of a date range with its transcript")
-    _target_options(export)
+    target_options(export)
     export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
     export.add_argument("--since", required=True, help="YYYY-MM-DD or ISO date-time (inclusive)")
     export.add_argument("--until", required=True,
                         help="YYYY-MM-DD (inclusive: the whole day) or ISO date-time (exclusive)")
     export.add_argument("--output", type=Path, help="file to write (default: standard output)")
-
-    args = parser.parse_args(argv)
-    if args.command == "dev":
-        from livechat_local.server import Options, run
-
-        return run(Options(args.workspace, args.port, args.endpoints_file, args.sweep_interval,
-                           args.idle_timeout, args.max_connection, args.quiet))
-    from livechat_admin import commands as admin
-
-    if args.command == "apply":
-        return admin.apply(args)
-    if args.command == "route":
-        return admin.route(args)
-    if args.command == "conversations":
-        return admin.export(args)
-    return 2
+    return root
 
 
-def _target_options(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
+def target_options(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
+    """Which deployment an admin command talks to (livechat_cli.deployment.activate)."""
     where = parser.add_mutually_exclusive_group(required=required)
     where.add_argument("--stack", help="name of the deployed CloudFormation stack")
     where.add_argument("--local", type=Path, metavar="ENDPOINTS.json",
                        help="the endpoints file of a running `livechat dev --endpoints-file`")
     parser.add_argument("--region", help="AWS region of the stack (default: AWS_REGION / profile)")
     parser.add_argument("--endpoint-url", help="send every AWS call here (tests, emulators)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.command == "dev":
+        from livechat_cli import dev
+
+        return dev.run(args)
+    if args.command == "apply":
+        from livechat_cli import apply
+
+        return apply.run(args)
+    if args.command == "route":
+        from livechat_cli import route
+
+        return route.run(args)
+    if args.command == "conversations":
+        from livechat_cli import conversations
+
+        return conversations.run(args)
+    return 2
 
 
 if __name__ == "__main__":
