@@ -79,15 +79,17 @@ contract: $(STAMP)
 # routing under 16 threads, the AWS bill per 1,000 chats, requestChat -> chatOffered with 200
 # visitors on the local stack, the handlers' import times from the build (cold_start says
 # SKIPPED when python3.13 or the build is missing). About 10 minutes on 2 cores.
+# The benches are modules run from the repository root (python -m puts it on sys.path: they
+# import the test kit, tests.support, without path edits).
 bench: $(STAMP) sam-build
-	@echo "== bench/route_cost.py"; $(BIN)/python bench/route_cost.py
-	@echo; echo "== bench/contention.py"; $(BIN)/python bench/contention.py
-	@echo; echo "== bench/cost.py"; $(BIN)/python bench/cost.py
-	@echo; echo "== bench/e2e_latency.py --visitors 200"; $(BIN)/python bench/e2e_latency.py --visitors 200
-	@echo; echo "== bench/cold_start.py"; $(BIN)/python bench/cold_start.py
+	@echo "== python -m bench.route_cost"; $(BIN)/python -m bench.route_cost
+	@echo; echo "== python -m bench.contention"; $(BIN)/python -m bench.contention
+	@echo; echo "== python -m bench.cost"; $(BIN)/python -m bench.cost
+	@echo; echo "== python -m bench.e2e_latency --visitors 200"; $(BIN)/python -m bench.e2e_latency --visitors 200
+	@echo; echo "== python -m bench.cold_start"; $(BIN)/python -m bench.cold_start
 
 bench-cold-start: $(STAMP) sam-build
-	$(BIN)/python bench/cold_start.py
+	$(BIN)/python -m bench.cold_start
 
 dev: $(STAMP)
 	$(BIN)/livechat dev --workspace workspaces/demo.yaml --port 8700

@@ -11,7 +11,7 @@ start). Then the size of each function and of the layer, unzipped and zipped. Pr
 never pass/fail. Builds first (`scripts/sam-check build`) when there is no build; without
 python3.13, or still without a build, it says what is missing (SKIPPED) and exits 0.
 
-    .venv/bin/python bench/cold_start.py [--runs N] [--no-source-only] [--json]   (or `make bench-cold-start`)
+    .venv/bin/python -m bench.cold_start [--runs N] [--no-source-only] [--json]   (or `make bench-cold-start`)
 
 Figures are for this machine (x86_64; the layer's few compiled extensions are loaded from this
 machine's builds): Lambda's arm64 CPUs differ, the proportions are what carry over.
@@ -30,14 +30,13 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from tests.support.template import load_template
+
 ROOT = Path(__file__).resolve().parents[1]
 SAM_CHECK = ROOT / "scripts" / "sam-check"
 BUILD = ROOT / ".aws-sam" / "build"
 RUNTIME = ROOT / ".aws-sam" / "lambda-runtime"
 NATIVE = ROOT / ".aws-sam" / "host-native"
-sys.path.insert(0, str(ROOT))  # bench scripts run as plain scripts: the repository's tests.support
-
-from tests.support.template import load_template  # noqa: E402
 
 TIMED = """import sys, time
 sys.path[:0] = {path!r}

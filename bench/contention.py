@@ -18,7 +18,7 @@ the same embedded table just before and just after each routing run: the embedde
 one lock, so its call rate is the ceiling, and the machine's load moves both figures alike.
 Prints figures, never pass/fail on time; over-assignment is checked from the agents' items.
 
-    .venv/bin/python bench/contention.py [--requests N] [--threads N] [--agents N] [--json]
+    .venv/bin/python -m bench.contention [--requests N] [--threads N] [--agents N] [--json]
 """
 
 from __future__ import annotations
@@ -32,22 +32,18 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
-# Run as a plain script: the repository root goes on the path here (bench, tests.support,
-# functions); metering.environment() adds the layer and sets the environment before any
-# handler is imported (Powertools reads it at import).
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench import metering
+# The environment first: Powertools reads it when a handler is imported.
+from tests.support import metering
 
 metering.environment()
 
 import boto3  # noqa: E402
 from livechat.store import agents as agents_module  # noqa: E402
 
-from bench.metering import Meter, count_calls, embedded_aws  # noqa: E402
 from tests.support.aws import REGION, TABLE  # noqa: E402
+from tests.support.metering import Meter, count_calls, embedded_aws  # noqa: E402
 from tests.support.world import Client, World  # noqa: E402
 
 SWITCH_INTERVAL = 1e-4  # seconds; Python's default is 5 ms

@@ -14,11 +14,11 @@ overtakes the answer), and the stack's CPU seconds during the burst. Everything 
 on the client, over real sockets, as clients see it; the client runs on the same machine
 as the stack and shares its cores.
 
-Prints figures, never pass/fail. Run: `.venv/bin/python bench/e2e_latency.py [--visitors N]
-[--json]`. Against a running stack: `bench/e2e_latency.py --print-workspace > ws.yaml`,
-`livechat dev --workspace ws.yaml --port 0 --endpoints-file ep.json`, then
-`bench/e2e_latency.py --endpoints ep.json` (its chats are ended afterwards, freeing the
-agents' slots for the next run).
+Prints figures, never pass/fail. Run from the repository root: `.venv/bin/python -m
+bench.e2e_latency [--visitors N] [--json]`. Against a running stack: `python -m
+bench.e2e_latency --print-workspace > ws.yaml`, `livechat dev --workspace ws.yaml --port 0
+--endpoints-file ep.json`, then `python -m bench.e2e_latency --endpoints ep.json` (its chats
+are ended afterwards, freeing the agents' slots for the next run).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Drives the real handlers through the test world (moto, a Cognito-signed agent, the gateway
 recorder); prints figures per phase and per chat, never pass/fail. Run: `make bench`, or
-`.venv/bin/python bench/route_cost.py [--chats N] [--agents N] [--json]`.
+`.venv/bin/python -m bench.route_cost [--chats N] [--agents N] [--json]` from the repository root.
 """
 
 from __future__ import annotations
@@ -10,18 +10,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
-# Run as a plain script: the repository root goes on the path here (bench, tests.support,
-# functions); metering.environment() adds the layer and sets the environment before any
-# handler is imported (Powertools reads it at import).
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench import metering
+# The environment first: Powertools reads it when a handler is imported.
+from tests.support import metering
 
 metering.environment()
 
-from bench.metering import HOW, Meter, count_calls, embedded_aws  # noqa: E402
+from tests.support.metering import HOW, Meter, count_calls, embedded_aws  # noqa: E402
 from tests.support.world import Client, World  # noqa: E402
 
 PHASES = ("connect", "walk", "requestChat", "accept", "message", "endChat")

@@ -1,9 +1,10 @@
 """What the in-process benches share (route_cost, contention, cost): the environment the
 handlers expect, the embedded AWS they run against, and a count of every AWS API call.
 
-The benches run as plain scripts, so each one puts the repository root and the layer on
-sys.path itself and calls `environment()` before importing a handler (Powertools reads its
-settings at import). Then:
+Part of the test kit so that the benches share it without path edits: they run as modules
+from the repository root (`python -m bench.cost`: the working directory is on sys.path, the
+layer is installed), and each calls `environment()` before importing a handler (Powertools
+reads its settings at import). Then:
 
     with count_calls(meter), embedded_aws() as gateway:
         world = World(gateway)
@@ -23,7 +24,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import sys
 import threading
 import warnings
 from collections import Counter, defaultdict
@@ -35,7 +35,7 @@ from typing import Any, Protocol
 from unittest.mock import patch
 from urllib.parse import unquote
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 ENVIRONMENT = {
     "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
@@ -51,9 +51,6 @@ def environment(log_level: str = "ERROR") -> None:
     """The test fixtures' environment (tests/support/aws.py), set before any handler import.
     `log_level` is POWERTOOLS_LOG_LEVEL: ERROR keeps a bench quiet; the cost bench uses the
     template's INFO to weigh what the functions would log."""
-    for path in (str(ROOT / "layers" / "common"), str(ROOT)):
-        if path not in sys.path:
-            sys.path.insert(0, path)
     os.environ.update(ENVIRONMENT)
     os.environ["POWERTOOLS_LOG_LEVEL"] = log_level
     # Powertools warns on every invocation that no metric was added: noise for a benchmark.
