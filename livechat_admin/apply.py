@@ -31,7 +31,8 @@ from livechat.api.auth import LIVE_CHAT_GROUP
 from livechat.domain.workspace import AgentSpec, Dialog, Workspace, WorkspaceSettings
 from livechat.store import agents
 from livechat.store import tables as models
-from livechat.store.tables import AGENT_PK, CONFIG_PK, DIALOG_PK, TEAM_PK, AgentModel, DialogModel, SettingsModel, TeamModel
+from livechat.store.keys import AGENT_PK, CONFIG_PK, DIALOG_PK, TEAM_PK
+from livechat.store.tables import AgentModel, DialogModel, SettingsModel, TeamModel
 from pydantic import ValidationError
 
 from livechat_admin.stack import Target

@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from livechat.domain import routing
+from livechat.domain.routing import why_not_eligible
 from livechat.domain.rules import matches, visitor_attributes
+from livechat.domain.snapshots import Agent
 from livechat.domain.workspace import (
     AllCondition,
     AnyCondition,
@@ -24,8 +26,6 @@ from livechat.domain.workspace import (
     RulesRouting,
     Workspace,
 )
-from livechat.store.agents import why_not_eligible
-from livechat.store.tables import AGENT_PK, AgentModel
 
 
 class DryRunError(Exception):
@@ -99,10 +99,9 @@ class DryRun:
         return out
 
 
-def profiles_from_file(workspace: Workspace) -> list[AgentModel]:
-    """The file's agents as unsaved rows (for the pools, when no stack is given)."""
-    return [AgentModel(AGENT_PK, str(a.email).lower(), name=a.name, teams=list(a.teams), live_chat=True)
-            for a in workspace.agents]
+def profiles_from_file(workspace: Workspace) -> list[Agent]:
+    """The file's agents (for the pools, when no stack is given)."""
+    return [Agent(email=str(a.email).lower(), name=a.name, teams=tuple(a.teams)) for a in workspace.agents]
 
 
 def find_card(workspace: Workspace, dialog_id: str, card_id: str) -> LiveChatCard:
@@ -118,7 +117,7 @@ def find_card(workspace: Workspace, dialog_id: str, card_id: str) -> LiveChatCar
     return card
 
 
-def dry_run(card: LiveChatCard, visitor: Mapping[str, Any], agents: Sequence[AgentModel],
+def dry_run(card: LiveChatCard, visitor: Mapping[str, Any], agents: Sequence[Agent],
             *, live: bool, tickets: Mapping[str, int] | None = None) -> DryRun:
     """`agents` are the stored rows (live) or the file's profiles; `tickets` the current
     value of each round-robin cursor (live)."""
@@ -156,13 +155,13 @@ def dry_run(card: LiveChatCard, visitor: Mapping[str, Any], agents: Sequence[Age
     return result
 
 
-def live_state(card: LiveChatCard, visitor: Mapping[str, Any]) -> tuple[list[AgentModel], dict[str, int]]:
+def live_state(card: LiveChatCard, visitor: Mapping[str, Any]) -> tuple[list[Agent], dict[str, int]]:
     """The stored agents and the round-robin cursors the plan would use (reads only)."""
     from livechat.store import agents, counters
 
     rows = agents.list_agents()
     the_plan = routing.plan(card.routing, attributes(visitor), rows)
-    tickets = {p.cursor: counters.read(f"RR#{p.cursor}") for p in the_plan.pools if p.cursor}
+    tickets = {p.cursor: counters.last_ticket(p.cursor) for p in the_plan.pools if p.cursor}
     return rows, tickets
 
 

@@ -15,8 +15,8 @@ from typing import Any, TextIO
 
 from livechat.chat.conversations import transcript
 from livechat.domain import clock
-from livechat.store import tables as models
-from livechat.store.tables import ALL_CONVERSATIONS, ConversationModel, plain
+from livechat.domain.snapshots import Conversation
+from livechat.store import conversations as stored
 
 CSV_COLUMNS = ("conversationId", "kind", "status", "dialogId", "startedAt", "lastActivityAt",
                "endedAt", "endReason", "fallbackReason", "agent", "agentName", "visitor", "page",
@@ -38,21 +38,18 @@ def parse_bound(text: str, *, end: bool) -> str:
     return clock.iso(moment)
 
 
-def conversations(since: str, until: str) -> Iterator[ConversationModel]:
+def conversations(since: str, until: str) -> Iterator[Conversation]:
     """Conversations active in [since, until), newest activity first (ISO timestamps)."""
-    models.bind()
-    for conv in ConversationModel.by_activity.query(
-        ALL_CONVERSATIONS, ConversationModel.gsi1sk >= since, scan_index_forward=False,
-    ):
+    for conv in stored.active_since(since):
         if conv.started_at < until:
             yield conv
 
 
-def record(conv: ConversationModel) -> dict[str, Any]:
+def record(conv: Conversation) -> dict[str, Any]:
     return {
         "conversationId": conv.conversation_id,
         "kind": conv.kind,
-        "status": conv.status,
+        "status": conv.status.value,
         "dialogId": conv.dialog_id,
         "startedAt": conv.started_at,
         "lastActivityAt": conv.last_activity_at,
@@ -61,8 +58,8 @@ def record(conv: ConversationModel) -> dict[str, Any]:
         "fallbackReason": conv.fallback_reason,
         "agent": conv.agent,
         "agentName": conv.agent_name,
-        "visitor": plain(conv.visitor) or {},
-        "page": plain(conv.page) or {},
+        "visitor": dict(conv.visitor),
+        "page": dict(conv.page),
         "transcript": transcript(conv)["events"],
     }
 

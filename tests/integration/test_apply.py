@@ -9,9 +9,11 @@ from typing import Any
 
 import boto3
 import pytest
+from livechat.domain import routing
 from livechat.store import agents, catalog
 from livechat.store import tables as models
-from livechat.store.tables import AGENT_PK, AgentModel
+from livechat.store.keys import AGENT_PK
+from livechat.store.tables import AgentModel
 
 from livechat_admin import apply as applying
 from livechat_admin import stack
@@ -197,7 +199,7 @@ def test_a_changed_file_changes_only_what_changed(
     changed = {key for key in before.keys() | after.keys() if before.get(key) != after.get(key)}
     assert changed == {("TEAM", "apac"), ("DIALOG", "sales"), ("AGENT", "bob@example.com")}
     bob = agents.get_agent("bob@example.com")
-    assert (bob.status, int(bob.active), models.plain(bob.slots), bob.connections, int(bob.max_chats)) == (
+    assert (bob.status, bob.active, dict(bob.slots), set(bob.connections), bob.max_chats) == (
         "away", 2, {"c1": "o1", "c2": "o2"}, {"conn-b"}, 8)
     assert deployment.cognito() == cognito_before
 
@@ -273,7 +275,7 @@ def test_removing_an_agent_revokes_the_permission_and_closes_their_connections(
     assert deployment.group() == ["alice@example.com"]
     bob = agents.get_agent("bob@example.com")
     assert bob.live_chat is False
-    assert agents.why_not_eligible(bob) == "no Live Chat permission"
+    assert routing.why_not_eligible(bob) == "no Live Chat permission"
     assert deployment.closed == ["conn-1"]
     assert not bob.connections
     # And applying the same file again changes nothing

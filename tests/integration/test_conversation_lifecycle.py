@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from livechat.domain.clock import parse_iso
-from livechat.store import transaction as store
+from livechat.store import conversations as stored
 from livechat.store.tables import plain
 
 from tests.support.world import Client, World
@@ -347,7 +347,7 @@ def test_declining_the_same_offer_again_is_acked_and_changes_nothing(world: Worl
     # Given an offer the agent already declined (the chat went on to its fallback)
     d = offered_to_one_of_two(world)
     d.decliner_tabs[0].ask("decline", conversationId=d.conversation_id, offerId=d.offer_id)
-    before = store.get_conversation(d.conversation_id)
+    before = stored.get(d.conversation_id)
 
     # When the agent declines it again (a retried frame, or a second tab's stale banner)
     again = d.decliner_tabs[0].ask("decline", conversationId=d.conversation_id, offerId=d.offer_id)
@@ -355,7 +355,7 @@ def test_declining_the_same_offer_again_is_acked_and_changes_nothing(world: Worl
     # Then it is acked like the first, the slot count is unchanged and nothing else moves
     assert again["type"] == "ack", again
     assert world.agent_item(d.decliner).active == 0
-    after = store.get_conversation(d.conversation_id)
+    after = stored.get(d.conversation_id)
     assert (after.status, after.last_seq) == (before.status, before.last_seq)
 
 

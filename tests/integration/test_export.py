@@ -8,7 +8,8 @@ import json
 from pathlib import Path
 
 import pytest
-from livechat.store.tables import ConversationModel, conv_pk
+from livechat.store.keys import conv_pk
+from livechat.store.tables import ConversationModel
 
 from livechat_admin.export import parse_bound
 from tests.support.admin import STACK, Deployment, livechat

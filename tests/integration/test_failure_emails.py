@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 from livechat.outbound import failure_mail as notifications
 from livechat.outbound.failures import LIVE_CHAT, failed_action
-from livechat.store.tables import COUNTER_PK, ENGAGEMENTS, CounterModel
+from livechat.store.keys import COUNTER_PK, ENGAGEMENTS
+from livechat.store.tables import CounterModel
 from moto.core.exceptions import JsonRESTError
 from moto.sesv2.models import SESV2Backend
 from moto.sesv2.responses import SESV2Response
@@ -70,8 +71,7 @@ def no_rule_matched(world: World) -> str:
     configure(world, {"mode": "custom_rules", "rules": [
         {"when": {"field": "emailDomain", "op": "equals", "value": "bigcorp.com"},
          "route": {"agent": "alice@example.com"}}]})
-    world.agent("alice@example.com")
-    world.agent_client("alice@example.com")
+    world.agent("alice@example.com")  # not connected: the round-robin every mode falls back to finds nobody
     visitor, conversation_id = request(world)
     assert await_fallback(visitor)["reason"] == "no_rule_matched"
     return conversation_id

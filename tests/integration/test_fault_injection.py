@@ -40,12 +40,13 @@ from livechat.chat import presence as connections
 from livechat.chat import workflow as workflow_module
 from livechat.domain import states
 from livechat.domain.clock import now, parse_iso
+from livechat.domain.snapshots import Agent
 from livechat.outbound import failure_mail as notifications
-from livechat.outbound.delivery import visitor_pk
 from livechat.outbound.failures import LIVE_CHAT, failed_action
 from livechat.store import agents
-from livechat.store import transaction as store
-from livechat.store.tables import AGENT_PK, COUNTER_PK, ENGAGEMENTS, AgentModel, CounterModel, VisitorModel, plain
+from livechat.store import conversations as stored
+from livechat.store.keys import AGENT_PK, COUNTER_PK, ENGAGEMENTS, visitor_pk
+from livechat.store.tables import AgentModel, CounterModel, VisitorModel, plain
 from pynamodb.exceptions import PynamoDBException
 
 from livechat_local import lambdas
@@ -134,14 +135,14 @@ def counter(name: str) -> int:
         return 0
 
 
-def slots(agent: AgentModel) -> dict[str, str]:
+def slots(agent: AgentModel | Agent) -> dict[str, str]:
     return dict(plain(agent.slots) or {})
 
 
 def assert_seq_gap_free(conversation_id: str) -> list[str]:
-    events = store.events_after(conversation_id, 0)
+    events = stored.events_after(conversation_id, 0)
     assert [int(e.seq) for e in events] == list(range(1, len(events) + 1))
-    assert int(store.get_conversation(conversation_id).last_seq) == len(events)
+    assert int(stored.get(conversation_id).last_seq) == len(events)
     return [str(e.type) for e in events]
 
 
@@ -150,7 +151,7 @@ def assert_chat_happened_once(world: World, chat: Chat, *, engagements: int = 1)
     assert [a["type"] for a in chat.answers.values()] == [
         "routing", "chatAccepted", "message", "message", "chatEnded"], chat.answers
     assert assert_seq_gap_free(chat.conversation_id) == CHAT_EVENTS
-    conv = store.get_conversation(chat.conversation_id)
+    conv = stored.get(chat.conversation_id)
     assert conv.status == states.ENDED
     assert [o["outcome"] for o in conv.offers] == ["accepted"]
     for email in (ALICE, BOB):
@@ -370,7 +371,7 @@ def assert_invariants() -> None:
         held = slots(agent)
         assert int(agent.active) == len(held), (agent.email, agent.active, held)
         for conversation_id, offer_id in held.items():
-            conv = store.get_conversation(conversation_id)
+            conv = stored.get(conversation_id)
             holder = conv.offer_agent if conv.status == states.OFFERED else conv.agent
             assert conv.status in (states.OFFERED, states.ACTIVE), conv.status
             assert (holder, conv.offer_id) == (agent.email, offer_id)
@@ -400,14 +401,14 @@ def live(world: World) -> tuple[Seen, str, Seen]:
 
 
 def event_types(conversation_id: str) -> list[str]:
-    return [str(e.type) for e in store.events_after(conversation_id, 0)]
+    return [str(e.type) for e in stored.events_after(conversation_id, 0)]
 
 
 def request_chat_transition(world: World, faults: Faults) -> Rule:
     world.agent(ALICE)
     alice = Seen(world.agent_client(ALICE))
     visitor, conversation_id = walked(world)
-    rule = faults.fail_condition("actions._request_chat", "TransactWriteItems", item="conversation")
+    rule = faults.fail_condition("requests._request", "TransactWriteItems", item="conversation")
 
     answer = visitor.ask("requestChat", conversationId=conversation_id, cardId="live")
 
@@ -420,7 +421,7 @@ def request_chat_transition(world: World, faults: Faults) -> Rule:
 def offer_binding(world: World, faults: Faults) -> Rule:
     rule = faults.fail_condition("offers._offer", "TransactWriteItems", item="conversation")
     _, conversation_id, _, _ = offered(world)
-    conv = store.get_conversation(conversation_id)
+    conv = stored.get(conversation_id)
     assert (conv.status, conv.offer_agent, [o["outcome"] for o in conv.offers]) == (
         states.OFFERED, ALICE, ["pending"])
     return rule
@@ -439,7 +440,7 @@ def offer_slot(world: World, faults: Faults) -> Rule:
 
     assert alice.of_type("chatOffered") == []
     assert len(bob.of_type("chatOffered")) == 1
-    assert store.get_conversation(conversation_id).offer_agent == BOB
+    assert stored.get(conversation_id).offer_agent == BOB
     return rule
 
 
@@ -463,7 +464,7 @@ def decline_binding(world: World, faults: Faults) -> Rule:
 
     assert answer["type"] == "ack"
     assert [f["reason"] for f in visitor.of_type("fallback")] == ["not_accepted"]
-    assert [o["outcome"] for o in store.get_conversation(conversation_id).offers] == ["declined"]
+    assert [o["outcome"] for o in stored.get(conversation_id).offers] == ["declined"]
     return rule
 
 
@@ -518,7 +519,7 @@ def dialog_capture(world: World, faults: Faults) -> Rule:
 
     assert (answer["type"], answer.get("seq")) == ("ack", 2)
     assert event_types(conversation_id) == ["answerRecorded", "captureRecorded"]
-    assert plain(store.get_conversation(conversation_id).visitor) == {
+    assert plain(stored.get(conversation_id).visitor) == {
         "firstName": "Vera", "email": "vera@acme.io"}
     return rule
 
@@ -546,7 +547,7 @@ def end_binding(world: World, faults: Faults) -> Rule:
     answer = visitor.ask("endChat", conversationId=conversation_id)
 
     assert answer["type"] == "chatEnded"
-    assert store.get_conversation(conversation_id).status == states.ENDED
+    assert stored.get(conversation_id).status == states.ENDED
     assert len(alice.of_type("chatEnded")) == 1
     return rule
 
@@ -578,9 +579,9 @@ def expiry_on(item: str) -> Any:
             assert first.expired == 1
         else:  # the slot's release refused: not expired this minute, the next sweep does it
             assert first.expired == 0
-            assert store.get_conversation(conversation_id).status == states.ACTIVE
+            assert stored.get(conversation_id).status == states.ACTIVE
             assert sweeper.sweep(at=later).expired == 1
-        assert store.get_conversation(conversation_id).status == states.EXPIRED
+        assert stored.get(conversation_id).status == states.EXPIRED
         assert [f["reason"] for f in visitor.of_type("chatEnded")] == ["inactivity"]
         return rule
 
@@ -589,7 +590,7 @@ def expiry_on(item: str) -> Any:
 
 def conversation_start(world: World, faults: Faults) -> Rule:
     visitor = Seen(world.visitor_client())
-    rule = faults.fail_condition("conversations.start", "PutItem")
+    rule = faults.fail_condition("conversations.create", "PutItem")
     before = table_snapshot()
 
     answer = visitor.ask("startConversation", dialogId="sales", page={"url": "https://example.com"})
@@ -606,7 +607,7 @@ def agent_profile(world: World, faults: Faults) -> Rule:
     # A Cognito agent with no profile yet: creating it is refused (as if it existed), and
     # the row is not there when read: the create is tried again and the handshake succeeds
     token = world.token(ALICE)
-    rule = faults.fail_condition("presence._ensure_agent_profile", "PutItem")
+    rule = faults.fail_condition("agents.create_if_absent", "PutItem")
 
     status, _ = world.connect({"token": token})
 
@@ -673,7 +674,7 @@ def visitor_forget(world: World, faults: Faults) -> Rule:
     world.gateway.dead.add(dead_tab.connection_id)
     conversation_id = tab.ask("startConversation", dialogId="sales",
                               page={"url": "https://example.com"})["conversationId"]
-    rule = faults.fail_condition("delivery.forget_visitor_connections", "UpdateItem")
+    rule = faults.fail_condition("connections.remove_visitor_connections", "UpdateItem")
 
     answered = tab.ask("answer", conversationId=conversation_id, cardId="ask", value="Yes")
 
@@ -691,7 +692,7 @@ def visitor_forget(world: World, faults: Faults) -> Rule:
 def counter_repair(world: World, faults: Faults) -> Rule:
     world.agent(ALICE)
     AgentModel(AGENT_PK, ALICE).update(actions=[AgentModel.active.set(3)])  # drifted
-    rule = faults.fail_condition("sweeper.reconcile_counters", "UpdateItem")
+    rule = faults.fail_condition("agents.repair_slots", "UpdateItem")
 
     first = sweeper.sweep(at=now())
 
@@ -703,7 +704,7 @@ def counter_repair(world: World, faults: Faults) -> Rule:
 
 
 CONDITION_SITES: dict[str, Any] = {
-    "actions._request_chat[conversation]": request_chat_transition,
+    "requests._request[conversation]": request_chat_transition,
     "offers._offer[conversation]": offer_binding,
     "offers._offer[agent slot]": offer_slot,
     "offers.accept[conversation]": accept_binding,
@@ -719,13 +720,13 @@ CONDITION_SITES: dict[str, Any] = {
     "conversations.end[agent slot]": end_release,
     "sweeper.expire_chat[conversation]": expiry_on("conversation"),
     "sweeper.expire_chat[agent slot]": expiry_on("agent"),
-    "conversations.start": conversation_start,
-    "presence._ensure_agent_profile": agent_profile,
+    "conversations.create": conversation_start,
+    "agents.create_if_absent": agent_profile,
     "agents.add_connection": agent_presence,
     "agents.set_status": agent_status,
     "agents.remove_connections": agent_disconnect,
-    "delivery.forget_visitor_connections": visitor_forget,
-    "sweeper.reconcile_counters": counter_repair,
+    "connections.remove_visitor_connections": visitor_forget,
+    "agents.repair_slots": counter_repair,
 }
 
 
@@ -788,7 +789,7 @@ def test_an_agents_dead_connection_is_dropped_and_the_offer_reaches_the_live_one
     assert changed(before, table_snapshot()) == {
         (f"CONV#{conversation_id}", "META"), (f"CONV#{conversation_id}", "EVT#0000000003"),
         ("AGENT", ALICE), ("COUNTER", "RR#all"), (f"CONN#{dead_tab.connection_id}", "CONN")}
-    conv = store.get_conversation(conversation_id)
+    conv = stored.get(conversation_id)
     assert (conv.status, conv.offer_agent, int(world.agent_item(ALICE).active)) == (
         states.OFFERED, ALICE, 1)
 
@@ -824,7 +825,7 @@ def test_a_visitors_dead_tab_is_dropped_and_the_live_tab_still_gets_the_message(
         (f"CONV#{conversation_id}", "META"), (f"CONV#{conversation_id}", f"EVT#{seq:010d}"),
         (f"CONV#{conversation_id}", "CMID#a1"), (f"VISITOR#{tab.client.principal}", "VISITOR"),
         (f"CONN#{dead_tab.connection_id}", "CONN")}
-    assert store.get_conversation(conversation_id).status == states.ACTIVE
+    assert stored.get(conversation_id).status == states.ACTIVE
 
 
 # --- 5. a Lambda dying between two steps, and the same event delivered again ------------
@@ -890,7 +891,7 @@ def test_request_chat_dying_after_routing_and_before_the_offer_is_routed_by_its_
     assert [a["type"] for a in answers_to(frames)] == ["routing", "routing"]
     assert len(alice.of_type("chatOffered")) == 1
     assert event_types(conversation_id).count("routing") == 1
-    conv = store.get_conversation(conversation_id)
+    conv = stored.get(conversation_id)
     assert (conv.status, conv.offer_agent, [o["outcome"] for o in conv.offers]) == (
         states.OFFERED, ALICE, ["pending"])
     assert_invariants()
@@ -938,7 +939,7 @@ def test_decline_dying_after_its_transaction_is_acked_and_finishes_the_request_o
     assert [a["type"] for a in answers] == ["error", "ack"], answers
     assert [f["reason"] for f in visitor.of_type("fallback")] == ["not_accepted"]
     assert other.of_type("chatOffered") == []
-    assert store.get_conversation(conversation_id).status == states.FALLBACK
+    assert stored.get(conversation_id).status == states.FALLBACK
     assert_invariants()
 
 
@@ -990,7 +991,7 @@ def test_a_deadline_task_dying_after_the_withdraw_finishes_the_request_once_on_i
     assert len(calls) >= 2
     assert [f["conversationId"] for f in offered_again] == [conversation_id]
     assert [f["reason"] for f in first.of_type("offerWithdrawn")] == ["expired"]
-    conv = store.get_conversation(conversation_id)
+    conv = stored.get(conversation_id)
     assert [o["outcome"] for o in conv.offers] == ["expired", "pending"]
     assert visitor.of_type("fallback") == []
     assert_invariants()
@@ -1039,7 +1040,7 @@ def test_a_workflow_that_fails_to_start_is_finished_by_the_sweeper_as_a_timeout_
                        cardId="live")["type"] == "routing"
     offer = alice.of_type("chatOffered")[0]
     assert rule.hit and workflow.executions() == []
-    expires_at = store.get_conversation(conversation_id).offer_expires_at
+    expires_at = stored.get(conversation_id).offer_expires_at
     assert expires_at is not None
     time.sleep(max(0.0, (parse_iso(expires_at) - now()).total_seconds()) + 0.05)
 
@@ -1051,7 +1052,7 @@ def test_a_workflow_that_fails_to_start_is_finished_by_the_sweeper_as_a_timeout_
         "type": "offerWithdrawn", "conversationId": conversation_id,
         "offerId": offer["offerId"], "reason": "expired"}]
     assert [f["reason"] for f in visitor.of_type("fallback")] == ["not_accepted"]
-    assert store.get_conversation(conversation_id).status == states.FALLBACK
+    assert stored.get(conversation_id).status == states.FALLBACK
     assert (int(world.agent_item(ALICE).active), slots(world.agent_item(ALICE))) == (0, {})
     assert len(sent_mails()) == 1
     assert sweeper.sweep(at=now() + timedelta(seconds=120)).recovered == 0

@@ -44,11 +44,11 @@ from hypothesis.stateful import (
 )
 from livechat import runtime
 from livechat.api import auth
-from livechat.chat.offers import SWEEP_GRACE_SECONDS
-from livechat.domain import states
+from livechat.domain import routing, states
 from livechat.domain.clock import iso, now_iso, parse_iso
+from livechat.domain.transitions import SWEEP_GRACE_SECONDS
 from livechat.store import agents
-from livechat.store import transaction as store
+from livechat.store import conversations as kept
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.dynamodb.models import dynamodb_backends
 
@@ -378,7 +378,7 @@ class Lifecycle(RuleBasedStateMachine):
         # Someone else's offer looks exactly like a missing one (protocol: NOT_FOUND).
         expected = "OFFER_EXPIRED" if mine else "NOT_FOUND"
         assert (answer["type"], answer.get("code")) == ("error", expected), answer
-        after = store.get_conversation(before.conversation_id)
+        after = kept.get(before.conversation_id)
         assert (after.status, after.offer_id, after.last_seq) == (
             before.status, before.offer_id, before.last_seq)
 
@@ -401,7 +401,7 @@ class Lifecycle(RuleBasedStateMachine):
                                ("capture", {"cardId": "who", "fields": VERA})):
             answer = self.send(conn, action, conversationId=cid, **fields)
             assert answer["type"] == "ack", answer
-        someone = any(agents.is_eligible(a) for a in agents.list_agents())
+        someone = any(routing.is_eligible(a) for a in agents.list_agents())
 
         answer = self.send(conn, "requestChat", conversationId=cid, cardId="live")
 
@@ -411,9 +411,9 @@ class Lifecycle(RuleBasedStateMachine):
             assert (answer["type"], answer.get("reason")) == ("fallback", "no_agent"), answer
         # The request's workflow starts with its Offer task: it finds the offer made by
         # requestChat and only keeps its time (or, with no offer, has nothing to do).
-        before = store.get_conversation(cid)
+        before = kept.get(cid)
         result = self.route_chat({"task": "offer", "conversationId": cid})
-        after = store.get_conversation(cid)
+        after = kept.get(cid)
         assert (after.status, after.offer_id, after.last_seq) == (
             before.status, before.offer_id, before.last_seq)
         if before.status == states.OFFERED:
@@ -430,7 +430,7 @@ class Lifecycle(RuleBasedStateMachine):
         if picked is None:
             return
         cid, offer_id, conn = picked
-        before = store.get_conversation(cid)
+        before = kept.get(cid)
 
         answer = self.send(conn, "accept", conversationId=cid, offerId=offer_id)
 
@@ -439,14 +439,14 @@ class Lifecycle(RuleBasedStateMachine):
         if (before.status == states.OFFERED and before.offer_id == offer_id
                 and before.offer_agent == conn.who and (before.offer_expires_at or "") > now_iso()):
             assert answer["type"] == "chatAccepted", answer
-            after = store.get_conversation(cid)
+            after = kept.get(cid)
             assert (after.status, after.agent) == (states.ACTIVE, conn.who)
         elif (before.status == states.ACTIVE and before.offer_id == offer_id
               and before.agent == conn.who):
             # Accepting again the chat one already has (a retried accept whose answer was
             # lost) answers with that chat and changes nothing.
             assert answer["type"] == "chatAccepted", answer
-            after = store.get_conversation(cid)
+            after = kept.get(cid)
             assert (after.status, after.last_seq) == (before.status, before.last_seq)
         else:
             self.expect_offer_error(answer, before, offer_id, conn.who)
@@ -458,7 +458,7 @@ class Lifecycle(RuleBasedStateMachine):
         if picked is None:
             return
         cid, offer_id, conn = picked
-        before = store.get_conversation(cid)
+        before = kept.get(cid)
 
         answer = self.send(conn, "decline", conversationId=cid, offerId=offer_id)
 
@@ -467,7 +467,7 @@ class Lifecycle(RuleBasedStateMachine):
         if (before.status == states.OFFERED and before.offer_id == offer_id
                 and before.offer_agent == conn.who):
             assert answer["type"] == "ack", answer
-            after = store.get_conversation(cid)
+            after = kept.get(cid)
             assert after.offer_id != offer_id or after.status != states.OFFERED
             assert [o["outcome"] for o in after.offers if o["offerId"] == offer_id] == ["declined"]
         elif any(o["offerId"] == offer_id and o["agent"] == conn.who and o.get("outcome") == "declined"
@@ -476,7 +476,7 @@ class Lifecycle(RuleBasedStateMachine):
             # step if that had not run, and otherwise changes nothing.
             assert answer["type"] == "ack", answer
             if before.status != states.ROUTING:
-                after = store.get_conversation(cid)
+                after = kept.get(cid)
                 assert (after.status, after.offer_id, after.last_seq) == (
                     before.status, before.offer_id, before.last_seq)
         else:
@@ -491,7 +491,7 @@ class Lifecycle(RuleBasedStateMachine):
         deadline passes and the task has not run yet ("lapsed": whatever comes next, an
         accept, a decline, a sweep, meets an expired offer that is still on record)."""
         cid = data.draw(st.sampled_from(self.with_status(states.OFFERED)), label="conversation")
-        before = store.get_conversation(cid)
+        before = kept.get(cid)
         expires = parse_iso(before.offer_expires_at or "")
         if when != "early":
             self.clock.advance_to(expires + timedelta(seconds=overshoot))
@@ -502,7 +502,7 @@ class Lifecycle(RuleBasedStateMachine):
         result = self.route_chat({"task": "deadline", "conversationId": cid})
         self.event(f"deadline task ({when}, +{overshoot}s) -> {result['outcome']}")
 
-        after = store.get_conversation(cid)
+        after = kept.get(cid)
         if expires > self.clock.now():
             wait = math.ceil((expires - self.clock.now()).total_seconds())
             assert result == {"outcome": "wait", "waitSeconds": wait}, result
@@ -518,13 +518,13 @@ class Lifecycle(RuleBasedStateMachine):
         """A workflow task failed for good and its Catch runs the rescue task: an open offer
         is withdrawn and the visitor gets the fallback; anything else is left alone."""
         cid = self.pick_conversation(data)
-        before = store.get_conversation(cid)
+        before = kept.get(cid)
 
         result = self.route_chat({"task": "rescue", "conversationId": cid,
                                   "error": {"Error": "States.TaskFailed"}})
         self.event(f"rescue ({before.status}) -> {result['outcome']}")
 
-        after = store.get_conversation(cid)
+        after = kept.get(cid)
         assert result["outcome"] == "done", result
         if before.status in (states.ROUTING, states.OFFERED):
             assert (after.status, after.fallback_reason) == (states.FALLBACK, "not_accepted")
@@ -537,7 +537,7 @@ class Lifecycle(RuleBasedStateMachine):
     @rule(data=st.data(), side=st.sampled_from(["visitor", "agent"]))
     def end(self, data: st.DataObject, side: str) -> None:
         cid = self.pick_conversation(data)
-        before = store.get_conversation(cid)
+        before = kept.get(cid)
         if side == "visitor":
             conns = self.live("visitor", self.conv_visitor[cid])
         else:
@@ -548,7 +548,7 @@ class Lifecycle(RuleBasedStateMachine):
 
         answer = self.send(conn, "endChat", conversationId=cid)
 
-        after = store.get_conversation(cid)
+        after = kept.get(cid)
         if side == "agent" and before.agent != conn.who:
             assert (answer["type"], answer.get("code")) == ("error", "NOT_FOUND"), answer
         elif before.status == states.ENDED and before.end_reason == side and before.agent:
@@ -573,7 +573,7 @@ class Lifecycle(RuleBasedStateMachine):
         """Either side says something; clientMessageIds repeat within a conversation (a
         client re-sending a message it was not sure had arrived)."""
         cid = self.pick_conversation(data)
-        before = store.get_conversation(cid)
+        before = kept.get(cid)
         if side == "visitor":
             conns = self.live("visitor", self.conv_visitor[cid])
         else:
@@ -582,12 +582,12 @@ class Lifecycle(RuleBasedStateMachine):
             return
         conn = data.draw(st.sampled_from(conns), label="connection")
         cmid = f"{side}-{n}"
-        stored = store.find_client_message(cid, cmid)
+        stored = kept.client_message(cid, cmid)
 
         answer = self.send(conn, "sendMessage", conversationId=cid, text=f"{side} says {n}",
                            clientMessageId=cmid)
 
-        after = store.get_conversation(cid)
+        after = kept.get(cid)
         allowed = {states.ROUTING, states.OFFERED, states.ACTIVE} if side == "visitor" else {
             states.ACTIVE}
         if side == "agent" and before.agent != conn.who:
@@ -646,7 +646,7 @@ class Lifecycle(RuleBasedStateMachine):
             after_seq = data.draw(st.integers(0, first_hole), label="afterSeq")
             already = len(self.log[conn.id])
             answer = self.send(conn, "resume", conversationId=cid, afterSeq=after_seq)
-            last = int(store.get_conversation(cid).last_seq)
+            last = int(kept.get(cid).last_seq)
             # Every event after afterSeq, in order, then the ack naming the last one.
             replayed = [int(f["seq"]) for f in self.log[conn.id][already:]
                         if f.get("conversationId") == cid and "seq" in f]
@@ -693,15 +693,15 @@ class Lifecycle(RuleBasedStateMachine):
                 conn = others[0]
                 frame = message_event(conn.id, frame["body"])
             body = json.loads(frame["body"])
-            stored = (store.find_client_message(body["conversationId"], body["clientMessageId"])
+            stored = (kept.client_message(body["conversationId"], body["clientMessageId"])
                       if action == "sendMessage" else None)
-            last_seq = (store.get_conversation(body["conversationId"]).last_seq
+            last_seq = (kept.get(body["conversationId"]).last_seq
                         if action == "sendMessage" else None)
             answer = self.deliver(conn.id, frame, body["requestId"])
             self.event(f"retried {action} -> {outcome_of(answer)}")
             if stored is not None and answer is not None and answer["type"] == "message":
                 assert answer["seq"] == int(stored.seq), answer
-                assert store.get_conversation(body["conversationId"]).last_seq == last_seq
+                assert kept.get(body["conversationId"]).last_seq == last_seq
         elif kind == "deadline" and self.last_route_chat is not None:
             self.event(f"retried deadline task -> {self.route_chat(self.last_route_chat)['outcome']}")
         elif kind == "notify":

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from livechat.domain import states
-from livechat.store import transaction as store
+from livechat.store import conversations as stored
 
 from tests.support.workflow import SENDER, TEAM, Workflow, eventually, sent_mails
 from tests.support.world import Client, World
@@ -50,7 +50,7 @@ def test_an_offer_accepted_in_time_ends_the_workflow_with_no_fallback(
     done = eventually(lambda: [e for e in workflow.executions() if e["status"] == "SUCCEEDED"],
                       timeout=10)
     assert len(done) == 1
-    assert store.get_conversation(conversation_id).status == states.ACTIVE
+    assert stored.get(conversation_id).status == states.ACTIVE
     assert [f for f in visitor.frames() if f["type"] == "fallback"] == []
     assert sent_mails() == []
 
@@ -92,7 +92,7 @@ def test_team_routing_tries_the_next_agent_when_the_first_does_not_answer(
     assert offer is not None
     accepted = second.ask("accept", conversationId=conversation_id, offerId=offer["offerId"])
     assert accepted["type"] == "chatAccepted"
-    assert store.get_conversation(conversation_id).agent == second.principal
+    assert stored.get(conversation_id).agent == second.principal
     assert [f for f in visitor.frames() if f["type"] == "fallback"] == []
 
 
@@ -106,7 +106,7 @@ def test_team_routing_falls_back_after_the_second_agent_times_out_too(
     visitor, conversation_id = request(world)
     fallback = wait_for(visitor, "fallback", [], timeout=20)
     assert fallback is not None and fallback["reason"] == "not_accepted"
-    conv = store.get_conversation(conversation_id)
+    conv = stored.get(conversation_id)
     assert [o["outcome"] for o in conv.offers] == ["expired", "expired"]  # one retry, not two
     # two different agents were tried, the third never
     assert sorted(len(c.of_type("chatOffered")) for c in clients) == [0, 1, 1]
@@ -122,7 +122,7 @@ def test_a_decline_moves_a_team_chat_to_the_next_agent_at_once(
     _, conversation_id = request(world)
     first = alice if alice.of_type("chatOffered") else bob
     other = bob if first is alice else alice
-    conv = store.get_conversation(conversation_id)
+    conv = stored.get(conversation_id)
     assert first.ask("decline", conversationId=conversation_id,
                      offerId=conv.offer_id)["type"] == "ack"
     assert len(other.of_type("chatOffered")) == 1  # no waiting for the 30 s timeout
@@ -142,7 +142,7 @@ def test_an_accept_just_after_expiry_is_refused_and_the_visitor_gets_one_outcome
     seen.extend(visitor.frames())
     outcomes = [f for f in seen if f["type"] in ("fallback", "agentJoined")]
     assert len(outcomes) == 1
-    assert store.get_conversation(conversation_id).status == states.FALLBACK
+    assert stored.get(conversation_id).status == states.FALLBACK
 
 
 def test_a_team_retry_never_leaves_the_team(world: World, workflow: Workflow) -> None:

@@ -28,11 +28,9 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from livechat.api import protocol
 from livechat.api.actions import ANSWER_TYPES
-from livechat.api.protocol import (
-    ACTIONS,
-    AGENT_ACTIONS,
-    SHARED_ACTIONS,
-    VISITOR_ACTIONS,
+from livechat.api.protocol import ACTIONS, AGENT_ACTIONS, SHARED_ACTIONS, VISITOR_ACTIONS
+from livechat.outbound import frames as server_frames
+from livechat.outbound.frames import (
     AckEvent,
     AvailabilityEvent,
     ChatAcceptedEvent,
@@ -47,7 +45,7 @@ from livechat.api.protocol import (
     TranscriptEvent,
     TypingEvent,
 )
-from livechat.store.tables import ALL_CONVERSATIONS
+from livechat.store.keys import ALL_CONVERSATIONS
 from pydantic import BaseModel
 
 from functions.ws_message import app as ws_message_app
@@ -561,7 +559,7 @@ READ_ONLY = frozenset({"availability", "listInbox", "listConversations", "getTra
                        "typing", "resume", "ping"})
 ERROR_CODES = frozenset({"BAD_REQUEST", "UNAUTHORIZED", "FORBIDDEN", "NOT_FOUND",
                          "OFFER_EXPIRED", "CONFLICT", "RATE_LIMITED"})  # INTERNAL = a crash
-EVENT_MODELS: dict[str, type[protocol._Event]] = {
+EVENT_MODELS: dict[str, type[server_frames._Event]] = {
     "error": ErrorEvent, "ack": AckEvent, "pong": PongEvent,
     "conversationStarted": ConversationStartedEvent, "availability": AvailabilityEvent,
     "chatOffered": ChatOfferedEvent, "offerWithdrawn": OfferWithdrawnEvent,

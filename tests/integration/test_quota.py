@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 from livechat.chat import quota
-from livechat.store import transaction as store
-from livechat.store.tables import COUNTER_PK, ENGAGEMENTS, CounterModel, plain
+from livechat.store import conversations as stored
+from livechat.store.keys import COUNTER_PK, ENGAGEMENTS
+from livechat.store.tables import CounterModel, plain
 
 from tests.support.workflow import SENDER, TEAM, Workflow, sent_mails
 from tests.support.world import Client, World
@@ -72,7 +73,7 @@ def test_the_third_request_with_a_limit_of_two_gets_the_global_fallback(world: W
     assert answer["type"] == "fallback", answer
     assert (answer["reason"], answer["message"]) == ("quota_reached", GLOBAL_FALLBACK)
     assert [f for f in alice.frames() if f["type"] == "chatOffered"] == []
-    assert store.get_conversation(conversation_id).status == "fallback"
+    assert stored.get(conversation_id).status == "fallback"
     assert quota.used() == 2
 
 
@@ -108,7 +109,7 @@ def test_two_accepts_racing_for_the_last_engagement_count_once(world: World) -> 
                              for f in alice.frames() if f["type"] == "chatOffered") else bob
         visitors[agent.principal] = visitor
         offers[agent.principal] = {"conversationId": conversation_id,
-                                   "offerId": store.get_conversation(
+                                   "offerId": stored.get(
                                        conversation_id).offer_id}
         visitor.frames()
     bob.frames()
@@ -139,7 +140,7 @@ def test_two_accepts_racing_for_the_last_engagement_count_once(world: World) -> 
         ("quota_reached", GLOBAL_FALLBACK)]
     assert [f for f in seen if f["type"] == "agentJoined"] == []
     lost = offers[loser]["conversationId"]
-    assert store.get_conversation(lost).status == "fallback"
+    assert stored.get(lost).status == "fallback"
 
 
 def test_plan_prime_ignores_the_engagement_limit(world: World) -> None:

@@ -11,7 +11,7 @@ from livechat.chat import offers
 from livechat.domain import states
 from livechat.outbound.delivery import Notifier
 from livechat.store import catalog
-from livechat.store import transaction as store
+from livechat.store import conversations as stored
 from livechat.store.tables import plain
 
 from tests.support.aws import WS_ENDPOINT
@@ -62,7 +62,7 @@ def test_accept_decline_and_a_second_router_have_exactly_one_outcome(world: Worl
     )
 
     # Then exactly one of accept and decline won, and state agrees with the winner
-    conv = store.get_conversation(conversation_id)
+    conv = stored.get(conversation_id)
     alice_row, bob_row = world.agent_item("alice@example.com"), world.agent_item("bob@example.com")
     bob_offers = bob.of_type("chatOffered")
     if accepted["type"] == "chatAccepted":
@@ -114,7 +114,7 @@ def test_an_offer_to_a_dead_connection_moves_on_at_once(world: World) -> None:
     assert answer["type"] == "routing"
     offer = bob.of_type("chatOffered")
     assert len(offer) == 1 and offer[0]["conversationId"] == conversation_id
-    conv = store.get_conversation(conversation_id)
+    conv = stored.get(conversation_id)
     assert conv.offer_agent == "bob@example.com"
     assert [o["outcome"] for o in conv.offers] == ["unreachable", "pending"]
 
@@ -130,7 +130,7 @@ def test_an_agent_whose_connections_are_gone_is_no_longer_present(world: World) 
     visitor = world.visitor_client()
     conversation_id = world.walk_to_live_card(visitor, "sales")
     visitor.ask("requestChat", conversationId=conversation_id, cardId="live")
-    assert store.get_conversation(conversation_id).offer_agent == "bob@example.com"
+    assert stored.get(conversation_id).offer_agent == "bob@example.com"
 
 
 def test_when_every_agent_is_unreachable_the_visitor_gets_the_fallback(world: World) -> None:
@@ -144,5 +144,5 @@ def test_when_every_agent_is_unreachable_the_visitor_gets_the_fallback(world: Wo
     assert answer["type"] == "routing"
     fallback = visitor.of_type("fallback")
     assert len(fallback) == 1 and fallback[0]["reason"] == "no_agent"
-    assert store.get_conversation(conversation_id).status == states.FALLBACK
+    assert stored.get(conversation_id).status == states.FALLBACK
     assert world.agent_item("alice@example.com").active == 0

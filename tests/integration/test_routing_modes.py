@@ -144,8 +144,20 @@ def test_rules_are_tried_in_order_and_the_first_match_routes(world: World) -> No
     assert offered_to(*clients) == ["eve@example.com"]  # rule 1: the emea team
 
 
-def test_no_rule_matching_gives_the_no_rule_matched_fallback(world: World) -> None:
+def test_no_rule_matching_is_routed_round_robin_over_every_available_agent(world: World) -> None:
+    # protocol.md ("availability"): every routing mode falls back to round-robin over all
+    # available agents before giving up
     world.agent("alice@example.com")
+    alice = world.agent_client("alice@example.com")
+    _, _, answer = request(world, RULES, {"firstName": "Sam", "email": "sam@else.com",
+                                          "country": "US"},
+                           capture=("firstName", "email", "country"))
+    assert answer["type"] == "routing", answer
+    assert offered_to(alice) == ["alice@example.com"]
+
+
+def test_no_rule_matching_with_nobody_available_gives_the_no_rule_matched_fallback(world: World) -> None:
+    world.agent("alice@example.com", status="away")
     alice = world.agent_client("alice@example.com")
     _, _, answer = request(world, RULES, {"firstName": "Sam", "email": "sam@else.com",
                                           "country": "US"},

@@ -12,12 +12,15 @@ from typing import Any
 
 import pytest
 from livechat.chat import offers, sweeper
+from livechat.domain.change import Change
 from livechat.domain.clock import iso, now, parse_iso
 from livechat.outbound.delivery import Notifier
 from livechat.runtime import get_settings
+from livechat.store import conversations as stored
 from livechat.store import transaction as store
-from livechat.store.tables import AGENT_PK, AgentModel, plain
-from livechat.store.transaction import Applied, Change
+from livechat.store.keys import AGENT_PK
+from livechat.store.tables import AgentModel, plain
+from livechat.store.transaction import Applied
 
 from tests.support.world import Client, World
 
@@ -56,7 +59,7 @@ def live_chat(world: World, agent: Client) -> tuple[Client, str]:
 
 
 def status_of(conversation_id: str) -> str:
-    return str(store.get_conversation(conversation_id).status)
+    return str(stored.get(conversation_id).status)
 
 
 def ended(client: Client) -> list[dict[str, Any]]:
@@ -70,7 +73,7 @@ def after_the_timeout() -> datetime:
 def just_after_the_timeout_of(conversation_id: str) -> datetime:
     """A sweep whose cutoff falls 0.1 s after the chat's last activity: anything said
     from 0.1 s on counts as recent."""
-    last = store.get_conversation(conversation_id).live_activity_at
+    last = stored.get(conversation_id).live_activity_at
     assert last is not None
     return parse_iso(last) + timedelta(seconds=TIMEOUT, milliseconds=100)
 
@@ -78,7 +81,7 @@ def just_after_the_timeout_of(conversation_id: str) -> datetime:
 def a_minute_after_the_offer_expired(conversation_id: str) -> datetime:
     """Let the (1 s) offer really expire, then sweep as the next minute's run would: past
     the offer's deadline and its sweep grace, with no workflow having acted."""
-    expires_at = store.get_conversation(conversation_id).offer_expires_at
+    expires_at = stored.get(conversation_id).offer_expires_at
     assert expires_at is not None
     time.sleep(max(0.0, (parse_iso(expires_at) - now()).total_seconds()) + 0.05)
     return now() + timedelta(seconds=60)
@@ -98,7 +101,7 @@ def say(client: Client, conversation_id: str, text: str) -> dict[str, Any]:
 
 
 def said(conversation_id: str) -> list[str]:
-    return [str(e.text) for e in store.events_after(conversation_id, 0)
+    return [str(e.text) for e in stored.events_after(conversation_id, 0)
             if e.type == "message"]
 
 
@@ -165,7 +168,7 @@ def test_sweeping_twice_expires_a_chat_once(world: World) -> None:
     assert (first.expired, second.expired) == (1, 0)
     assert len(ended(visitor)) == 1
     assert len(ended(alice)) == 1
-    chat_ended = [e for e in store.events_after(conversation_id, 0)
+    chat_ended = [e for e in stored.events_after(conversation_id, 0)
                   if e.type == "chatEnded"]
     assert len(chat_ended) == 1
     assert int(world.agent_item(ALICE).active) == 0
@@ -385,7 +388,7 @@ def test_a_slot_held_for_an_ended_chat_is_released_by_the_repair(world: World) -
     world.agent(ALICE)
     alice = world.agent_client(ALICE)
     visitor, conversation_id = live_chat(world, alice)
-    offer_id = store.get_conversation(conversation_id).offer_id
+    offer_id = stored.get(conversation_id).offer_id
     assert visitor.ask("endChat", conversationId=conversation_id)["type"] == "chatEnded"
     # A lost release: the ended chat still holds its slot.
     AgentModel.get(AGENT_PK, ALICE).update(actions=[

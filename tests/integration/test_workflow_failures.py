@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from livechat.chat import workflow
 from livechat.domain import states
-from livechat.store import transaction as store
+from livechat.store import conversations as stored
 
 from tests.support.workflow import (
     SENDER,
@@ -50,7 +50,7 @@ def test_a_failing_task_still_gives_the_visitor_the_fallback_and_mails_the_team(
     assert eventually(lambda: failed_executions(workflow), timeout=20)
     frames = visitor.frames()
     assert [f["reason"] for f in frames if f["type"] == "fallback"] == ["not_accepted"]
-    assert store.get_conversation(conversation_id).status == states.FALLBACK
+    assert stored.get(conversation_id).status == states.FALLBACK
     assert world.agent_item("alice@example.com").active == 0
     assert len(sent_mails()) == 1
     assert any(f["type"] == "offerWithdrawn" for f in alice.frames())

@@ -13,7 +13,8 @@ import boto3
 from livechat.domain.workspace import Dialog, WorkspaceSettings
 from livechat.store import catalog
 from livechat.store import tables as models
-from livechat.store.tables import AGENT_PK, AgentModel
+from livechat.store.keys import AGENT_PK
+from livechat.store.tables import AgentModel
 
 from functions.visitor_session import app as visitor_session_app
 from functions.ws_connect import app as ws_connect_app

@@ -23,7 +23,7 @@ from cfnlint.rules import Match
 from livechat.api import pages as web_assets
 from livechat.api.auth import LIVE_CHAT_GROUP
 from livechat.api.protocol import ACTIONS
-from livechat.store.tables import DIALOG_PK
+from livechat.store.keys import DIALOG_PK
 from samtranslator.model.exceptions import InvalidDocumentException
 from samtranslator.translator.managed_policy_translator import ManagedPolicyLoader
 from samtranslator.translator.transform import transform

@@ -1,57 +1,57 @@
-"""One function per client action. Each takes the caller, the parsed frame and the
-invocation's Notifier; the dispatcher answers with `ack` when an action sent nothing."""
+"""One function per client action: the parsed frame in, the use case called, the answer
+sent. Each takes the caller, the frame and the invocation's Notifier; the dispatcher
+(livechat.api.gateway) answers with `ack` when an action sent no answer of its own."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-from aws_lambda_powertools import Logger
-
 from livechat.api.protocol import (
     AGENT_ACTIONS,
     VISITOR_ACTIONS,
     AcceptFrame,
-    AckEvent,
     AnswerFrame,
     Availability,
-    AvailabilityEvent,
     CaptureFrame,
-    ChatAcceptedEvent,
-    ConversationsEvent,
-    ConversationStartedEvent,
     DeclineFrame,
     EndChat,
     GetTranscript,
-    InboxEvent,
     ListConversations,
     ListInbox,
     Ping,
-    PongEvent,
     RequestChat,
     Resume,
     SendMessage,
     SetStatus,
     StartConversation,
+    Typing,
+)
+from livechat.chat import conversations, offers, presence, requests, workflow
+from livechat.chat.presence import AGENT, VISITOR, Caller
+from livechat.domain.errors import BadRequest, Conflict, Forbidden
+from livechat.domain.snapshots import Conversation
+from livechat.domain.states import Status
+from livechat.domain.transitions import withdrawn_offer
+from livechat.outbound.delivery import Notifier
+from livechat.outbound.frames import (
+    AckEvent,
+    AvailabilityEvent,
+    ChatAcceptedEvent,
+    ConversationsEvent,
+    ConversationStartedEvent,
+    InboxEvent,
+    PongEvent,
     StatusEvent,
     TranscriptEvent,
-    Typing,
     TypingEvent,
+    frame_of,
+    transcript_item,
+    withdrawn_frame,
 )
-from livechat.chat import conversations, offers, quota, workflow
-from livechat.chat.presence import AGENT, VISITOR, Caller
-from livechat.domain import routing, states
-from livechat.domain.clock import now_iso
-from livechat.domain.errors import BadRequest, Conflict, Forbidden
-from livechat.domain.workspace import LiveChatCard, WorkspaceSettings
-from livechat.outbound.delivery import Notifier
-from livechat.outbound.frames import frame_of, transcript_item
 from livechat.runtime import get_settings
 from livechat.store import agents, catalog
-from livechat.store import transaction as store
-from livechat.store.tables import AgentModel, ConversationModel, plain
-
-logger = Logger(child=True)
+from livechat.store import conversations as stored
 
 Handler = Callable[[Caller, Any, Notifier], None]
 
@@ -63,189 +63,82 @@ ANSWER_TYPES: dict[str, frozenset[str]] = {
 }
 
 
-def _visitor_conversation(caller: Caller, conversation_id: str) -> ConversationModel:
-    return conversations.owned_by_visitor(conversation_id, caller.principal)
-
-
-def _party_conversation(caller: Caller, conversation_id: str) -> ConversationModel:
+def _party_conversation(caller: Caller, conversation_id: str) -> Conversation:
     if caller.role == VISITOR:
-        return _visitor_conversation(caller, conversation_id)
+        return conversations.owned_by_visitor(conversation_id, caller.principal)
     return conversations.assigned_to_agent(conversation_id, caller.principal)
 
 
-def _broadcast(conv: ConversationModel, frame: dict[str, Any], notifier: Notifier) -> None:
+def _broadcast(conv: Conversation, frame: dict[str, Any], notifier: Notifier) -> None:
     """A stored event goes to every connection of the visitor and of the chat's agent."""
     notifier.to_visitor(conv.visitor_id, frame)
-    if conv.agent and conv.status == states.ACTIVE:
+    if conv.agent and conv.status == Status.ACTIVE:
         notifier.to_agent(conv.agent, frame)
 
 
 # --- visitor ----------------------------------------------------------------------------
 
 def start_conversation(caller: Caller, frame: StartConversation, notifier: Notifier) -> None:
-    conversation_id = conversations.start(caller.principal, frame.dialogId, frame.page,
+    conversation_id = conversations.start(caller.principal, frame.dialogId, frame.page.model_dump(),
                                           client_id=frame.clientConversationId)
     notifier.reply(ConversationStartedEvent(conversationId=conversation_id).wire())
 
 
-def answer(caller: Caller, frame: AnswerFrame, notifier: Notifier) -> None:
-    conv = _visitor_conversation(caller, frame.conversationId)
-    applied = conversations.answer(conv, frame.cardId, frame.value)
-    notifier.reply(AckEvent(action="answer", seq=int(applied.events[0].seq)).wire())
-    notifier.to_visitor(conv.visitor_id, frame_of(conv.conversation_id, applied.events[0]),
+def _recorded(caller: Caller, action: str, applied: Any, notifier: Notifier) -> None:
+    """answer and capture: acked with the stored event's seq; the visitor's other tabs see it."""
+    event = applied.events[0]
+    notifier.reply(AckEvent(action=action, seq=event.seq).wire())
+    notifier.to_visitor(applied.conversation.visitor_id, frame_of(applied.conversation.conversation_id, event),
                         exclude=caller.connection_id)
+
+
+def answer(caller: Caller, frame: AnswerFrame, notifier: Notifier) -> None:
+    conv = conversations.owned_by_visitor(frame.conversationId, caller.principal)
+    _recorded(caller, "answer", conversations.answer(conv, frame.cardId, frame.value), notifier)
 
 
 def capture(caller: Caller, frame: CaptureFrame, notifier: Notifier) -> None:
-    conv = _visitor_conversation(caller, frame.conversationId)
-    applied = conversations.capture(conv, frame.cardId, frame.fields)
-    notifier.reply(AckEvent(action="capture", seq=int(applied.events[0].seq)).wire())
-    notifier.to_visitor(conv.visitor_id, frame_of(conv.conversation_id, applied.events[0]),
-                        exclude=caller.connection_id)
+    conv = conversations.owned_by_visitor(frame.conversationId, caller.principal)
+    _recorded(caller, "capture", conversations.capture(conv, frame.cardId, frame.fields), notifier)
 
 
 def request_chat(caller: Caller, frame: RequestChat, notifier: Notifier) -> None:
-    conv = _visitor_conversation(caller, frame.conversationId)
-    card = catalog.get_dialog(conv.dialog_id).live_chat_card(frame.cardId)
-    if card is None:
-        raise BadRequest(f"cardId: {frame.cardId!r} is not a live chat card of this dialog")
-    try:
-        _request_chat(conv, card, notifier)
-    except _AlreadyRequested:
-        # A retried or concurrent request: the conversation is already being routed.
-        notifier.reply({"type": "routing", "conversationId": conv.conversation_id})
-        current = store.get_conversation(conv.conversation_id)
-        if current.status == states.ROUTING and not current.offers:
-            # Moved to routing, never offered: the first request died in between (this is
-            # Lambda's retry, or the client's). Route it now; if it is only running late,
-            # one of the two routers binds the offer and the other stops.
-            settings = catalog.get_workspace_settings()
-            if quota.reached(settings):
-                offers.fallback(conv.conversation_id, "quota_reached", notifier, settings,
-                                target="engagement quota")
-            else:
-                _route(current, card, notifier, settings)
-
-
-class _AlreadyRequested(Exception):
-    pass
-
-
-def _to_routing(card_id: str, *, with_event: bool = True
-                ) -> Callable[[ConversationModel], store.Change]:
-    """automated → routing (the guard against two routers: only one request wins)."""
-
-    def plan(current: ConversationModel) -> store.Change:
-        if current.status in (states.ROUTING, states.OFFERED):
-            raise _AlreadyRequested(current.status)
-        if current.status != states.AUTOMATED:
-            raise Conflict(f"live chat was already requested (conversation is {current.status})")
-        events = [store.NewEvent("system", "routing", "system", text="Live chat requested",
-                                 card_id=card_id)] if with_event else []
-        return store.Change(
-            events=events,
-            actions=[
-                ConversationModel.status.set(states.ROUTING),
-                ConversationModel.kind.set(states.LIVE_KIND),
-                ConversationModel.card_id.set(card_id),
-                ConversationModel.route_attempt.add(1),
-                ConversationModel.sweep_at.set(offers.sweep_deadline(now_iso())),
-            ],
-            condition=ConversationModel.status == states.AUTOMATED,
-        )
-
-    return plan
-
-
-def _request_chat(conv: ConversationModel, card: LiveChatCard, notifier: Notifier) -> None:
-    if conv.status in (states.ROUTING, states.OFFERED):
-        raise _AlreadyRequested(conv.status)
-    # One line per request: the template's metric filter counts them (ChatsRequested), the
-    # denominator of the fallback rate on the dashboard.
-    logger.info("chat requested", conversation_id=conv.conversation_id, card_id=card.id)
-    settings = catalog.get_workspace_settings()
-    if quota.reached(settings):
-        store.apply(conv.conversation_id, _to_routing(card.id, with_event=False),
-                    conversation=conv)
-        offers.fallback(conv.conversation_id, "quota_reached", notifier, settings,
-                        target="engagement quota")
-        return
-    everyone = agents.list_agents()
-    plan = routing.plan(card.routing, offers.attrs_of(conv), everyone)
-    by_email = {a.email: a for a in everyone}
-    if plan.no_rule_matched or not routing.anyone_eligible(plan, by_email, set()):
-        # Nobody can take it: the conversation goes straight to the fallback, whose event
-        # is the answer.
-        store.apply(conv.conversation_id, _to_routing(card.id, with_event=False),
-                    conversation=conv)
-        reason = "no_rule_matched" if plan.no_rule_matched else "no_agent"
-        offers.fallback(conv.conversation_id, reason, notifier, settings, target=plan.target)
-        return
-    applied = store.apply(conv.conversation_id, _to_routing(card.id), conversation=conv)
-    _broadcast(applied.conversation, frame_of(conv.conversation_id, applied.events[0]), notifier)
-    _route(applied.conversation, card, notifier, settings, agent_list=everyone,
-           attempt=int(applied.conversation.route_attempt) + 1)
-
-
-def _route(conv: ConversationModel, card: LiveChatCard, notifier: Notifier,
-           settings: WorkspaceSettings, *, agent_list: list[AgentModel] | None = None,
-           attempt: int | None = None) -> None:
-    """The first offer of a request that is routing (or its fallback). Made here rather
-    than by the workflow, so the agent's banner does not wait for an execution to start;
-    the workflow's first task finds the offer made and only keeps its time."""
-    outcome = offers.route(conv.conversation_id, notifier, settings, agent_list=agent_list,
-                           card=card)
-    if outcome.result == "offered":
-        workflow.start(conv.conversation_id, attempt or int(conv.route_attempt))
+    conv = conversations.owned_by_visitor(frame.conversationId, caller.principal)
+    requests.request_chat(conv, frame.cardId, notifier)
 
 
 def availability(caller: Caller, frame: Availability, notifier: Notifier) -> None:
-    dialog = catalog.get_dialog(frame.dialogId)
-    if dialog.live_chat_card(frame.cardId) is None:
-        raise BadRequest(f"cardId: {frame.cardId!r} is not a live chat card of this dialog")
-    # protocol.md: false once the quota is reached, whoever is online.
-    available = (not quota.reached(catalog.get_workspace_settings())
-                 and any(agents.is_eligible(a) for a in agents.list_agents()))
-    notifier.reply(AvailabilityEvent(dialogId=frame.dialogId, cardId=frame.cardId,
-                                     available=available).wire())
+    available = requests.available(frame.dialogId, frame.cardId)
+    notifier.reply(AvailabilityEvent(dialogId=frame.dialogId, cardId=frame.cardId, available=available).wire())
 
 
 # --- agent ------------------------------------------------------------------------------
 
 def set_status(caller: Caller, frame: SetStatus, notifier: Notifier) -> None:
-    agents.set_status(caller.principal, frame.status)
+    presence.set_status(caller.principal, frame.status)
     # Answered by ack (the dispatcher's default); the agent's other tabs follow the change.
-    notifier.to_agent(caller.principal, StatusEvent(status=frame.status).wire(),
-                      exclude=caller.connection_id)
+    notifier.to_agent(caller.principal, StatusEvent(status=frame.status).wire(), exclude=caller.connection_id)
 
 
 def accept(caller: Caller, frame: AcceptFrame, notifier: Notifier) -> None:
     agent = agents.get_agent(caller.principal)
-    applied = offers.accept(frame.conversationId, frame.offerId, agent, notifier,
-                            catalog.get_workspace_settings())
+    applied = offers.accept(frame.conversationId, frame.offerId, agent, notifier, catalog.get_workspace_settings())
     conv = applied.conversation
     events = conversations.transcript_events(frame.conversationId)
-    notifier.reply(ChatAcceptedEvent(
-        conversationId=frame.conversationId,
-        visitor=plain(conv.visitor) or {},
-        page=plain(conv.page) or {},
-        transcript=[transcript_item(e) for e in events],
-    ).wire())
+    notifier.reply(ChatAcceptedEvent(conversationId=frame.conversationId, visitor=dict(conv.visitor),
+                                     page=dict(conv.page), transcript=[transcript_item(e) for e in events]).wire())
     joined = frame_of(frame.conversationId, applied.events[0])
     notifier.to_visitor(conv.visitor_id, joined)
-    notifier.to_agent(caller.principal, joined, exclude=caller.connection_id,
-                      connections=agent.connections or set())
+    notifier.to_agent(caller.principal, joined, exclude=caller.connection_id, connections=agent.connections)
 
 
 def decline(caller: Caller, frame: DeclineFrame, notifier: Notifier) -> None:
     offers.decline(frame.conversationId, frame.offerId, caller.principal)
     notifier.reply(AckEvent(action="decline").wire())
-    notifier.to_agent(caller.principal,
-                      offers.withdrawn_frame(frame.conversationId, frame.offerId, "declined"),
+    notifier.to_agent(caller.principal, withdrawn_frame(frame.conversationId, frame.offerId, "declined"),
                       exclude=caller.connection_id)
     # A decline does at once what the timeout would have done next.
-    workflow.next_step(store.get_conversation(frame.conversationId), notifier,
-                       catalog.get_workspace_settings())
+    workflow.next_step(stored.get(frame.conversationId), notifier, catalog.get_workspace_settings())
 
 
 def list_inbox(caller: Caller, frame: ListInbox, notifier: Notifier) -> None:
@@ -260,9 +153,9 @@ def list_conversations(caller: Caller, frame: ListConversations, notifier: Notif
 
 def get_transcript(caller: Caller, frame: GetTranscript, notifier: Notifier) -> None:
     if caller.role == VISITOR:
-        conv = _visitor_conversation(caller, frame.conversationId)
+        conv = conversations.owned_by_visitor(frame.conversationId, caller.principal)
     else:
-        conv = store.get_conversation(frame.conversationId)
+        conv = stored.get(frame.conversationId)
     notifier.reply(TranscriptEvent(**conversations.transcript(conv)).wire())
 
 
@@ -284,7 +177,7 @@ def send_message(caller: Caller, frame: SendMessage, notifier: Notifier) -> None
 
 def typing(caller: Caller, frame: Typing, notifier: Notifier) -> None:
     conv = _party_conversation(caller, frame.conversationId)
-    if conv.status != states.ACTIVE:
+    if conv.status != Status.ACTIVE:
         raise Conflict("the chat is not live")
     event = TypingEvent(conversationId=conv.conversation_id, isTyping=frame.isTyping,
                         **{"from": caller.role}).wire()
@@ -296,31 +189,31 @@ def typing(caller: Caller, frame: Typing, notifier: Notifier) -> None:
 
 def end_chat(caller: Caller, frame: EndChat, notifier: Notifier) -> None:
     conv = _party_conversation(caller, frame.conversationId)
-    if conv.status == states.ENDED and conv.end_reason == caller.role and conv.agent:
+    if conv.status == Status.ENDED and conv.end_reason == caller.role and conv.agent:
         # This side already ended the live chat: a retried endChat (the first committed
         # and died before telling anyone) or a second tab. Tell both sides again.
-        last = store.events_after(conv.conversation_id, int(conv.last_seq) - 1)
+        last = stored.events_after(conv.conversation_id, conv.last_seq - 1)
         if last and last[0].type == "chatEnded":
             _broadcast_end(conv, frame_of(conv.conversation_id, last[0]), notifier)
             return
-    was = conv.status
-    applied, withdrawn_offer = conversations.end(conv, caller.role)
-    if withdrawn_offer and conv.offer_agent:
-        notifier.to_agent(conv.offer_agent, offers.withdrawn_frame(
-            conv.conversation_id, withdrawn_offer, "visitor_left"))
+    applied = conversations.end(conv, caller.role)
+    was = applied.conversation
+    withdrawn = withdrawn_offer(was)
+    if withdrawn and was.offer_agent:
+        notifier.to_agent(was.offer_agent, withdrawn_frame(conv.conversation_id, withdrawn, "visitor_left"))
     if not applied.events:
         return  # an automated conversation closed: answered by ack
     ended = frame_of(conv.conversation_id, applied.events[0])
-    if was != states.ACTIVE:
+    if was.status != Status.ACTIVE:
         # Still being routed or offered: the protocol answers with ack; the visitor's
         # other tabs learn it ended.
         notifier.reply(AckEvent(action="endChat").wire())
         notifier.to_visitor(conv.visitor_id, ended, exclude=caller.connection_id)
         return
-    _broadcast_end(conv, ended, notifier)
+    _broadcast_end(was, ended, notifier)
 
 
-def _broadcast_end(conv: ConversationModel, ended: dict[str, Any], notifier: Notifier) -> None:
+def _broadcast_end(conv: Conversation, ended: dict[str, Any], notifier: Notifier) -> None:
     notifier.to_visitor(conv.visitor_id, ended)
     if conv.agent:
         notifier.to_agent(conv.agent, ended)
@@ -329,9 +222,9 @@ def _broadcast_end(conv: ConversationModel, ended: dict[str, Any], notifier: Not
 def resume(caller: Caller, frame: Resume, notifier: Notifier) -> None:
     conv = _party_conversation(caller, frame.conversationId)
     last = frame.afterSeq
-    for event in store.events_after(conv.conversation_id, frame.afterSeq):
+    for event in stored.events_after(conv.conversation_id, frame.afterSeq):
         notifier.send(caller.connection_id, frame_of(conv.conversation_id, event))
-        last = int(event.seq)
+        last = event.seq
     notifier.reply(AckEvent(action="resume", seq=last).wire())
 
 
@@ -365,4 +258,3 @@ def authorize(caller: Caller, action: str) -> None:
         raise Forbidden(f"visitors may not {action}")
     if caller.role == AGENT and action in VISITOR_ACTIONS:
         raise Forbidden(f"agents may not {action}")
-

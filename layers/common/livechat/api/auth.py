@@ -73,6 +73,17 @@ class _JwksCache:
 _jwks = _JwksCache()
 
 
+def identify(query: dict[str, str]) -> tuple[str, str]:
+    """(role, principal) of a connecting client from its query string: an agent by
+    `token`, a visitor by `visitorToken`. Raises Unauthorized/Forbidden (refused at the
+    handshake)."""
+    if query.get("token"):
+        return "agent", verify_agent_token(query["token"]).email
+    if query.get("visitorToken"):
+        return "visitor", verify_visitor_token(query["visitorToken"]).visitor_id
+    raise Unauthorized("a token (agent) or visitorToken (visitor) is required")
+
+
 def verify_agent_token(token: str) -> AgentIdentity:
     settings = get_settings()
     try:

@@ -16,11 +16,13 @@ from aws_lambda_powertools.utilities.parser.models import (
 )
 from pydantic import Field
 
+from livechat.api import auth
 from livechat.api.actions import ANSWER_TYPES, HANDLERS, authorize
-from livechat.api.protocol import AckEvent, error_frame, parse_frame, request_id_of
-from livechat.chat import presence as connections
+from livechat.api.protocol import parse_frame, request_id_of
+from livechat.chat import presence
 from livechat.domain.errors import Forbidden, LivechatError, Unauthorized
 from livechat.outbound.delivery import Notifier
+from livechat.outbound.frames import AckEvent, error_frame
 from livechat.runtime import get_settings
 
 logger = Logger(child=True)
@@ -38,7 +40,8 @@ def management_endpoint(domain_name: str, stage: str) -> str:
 def on_connect(event: ConnectEvent) -> dict[str, Any]:
     ctx = event.request_context
     try:
-        connections.connect(ctx.connection_id, event.query_string_parameters or {})
+        role, principal = auth.identify(event.query_string_parameters or {})
+        presence.connect(ctx.connection_id, role, principal)
     except Forbidden as exc:
         logger.info("connect refused", code=exc.code, reason=exc.message)
         return {"statusCode": 403, "body": exc.message}
@@ -52,7 +55,7 @@ def on_connect(event: ConnectEvent) -> dict[str, Any]:
 
 
 def on_disconnect(event: APIGatewayWebSocketDisconnectEventModel) -> dict[str, Any]:
-    connections.disconnect(event.request_context.connection_id)
+    presence.disconnect(event.request_context.connection_id)
     return {"statusCode": 200}
 
 
@@ -64,7 +67,7 @@ def on_message(event: APIGatewayWebSocketMessageEventModel) -> dict[str, Any]:
     notifier = Notifier(endpoint, requester=ctx.connection_id, request_id=request_id)
     try:
         frame = parse_frame(body, get_settings().max_frame_bytes)
-        caller = connections.caller_of(ctx.connection_id)
+        caller = presence.caller_of(ctx.connection_id)
         if caller is None:
             raise Unauthorized("this connection is not registered; reconnect")
         authorize(caller, frame.action)

@@ -11,7 +11,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from livechat.api import protocol
-from livechat.outbound.frames import ANSWER_RECORDED, CAPTURE_RECORDED
+from livechat.domain.transitions import ANSWER_RECORDED, CAPTURE_RECORDED
+from livechat.outbound import frames
 
 HEADER = """# livechat wire protocol (generated)
 
@@ -107,7 +108,7 @@ def render() -> str:
             role = "agent (any); visitor (own)"
         lines.append(f"| `{action}` | {role} | {_fields(model, {'action', 'requestId'})} |")
     lines += ["", "## Server events", "", "| type | fields |", "|---|---|"]
-    for model in sorted(protocol._Event.__subclasses__(), key=lambda m: m.__name__):
+    for model in sorted(frames._Event.__subclasses__(), key=lambda m: m.__name__):
         kind = typing.get_args(model.model_fields["type"].annotation)[0]
         lines.append(f"| `{kind}` | {_fields(model, {'type'})} |")
     lines.append(STORED)

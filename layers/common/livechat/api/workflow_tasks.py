@@ -9,19 +9,13 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
-from pynamodb.exceptions import PynamoDBException
 
 from livechat.chat import workflow
 from livechat.outbound.delivery import Notifier
 from livechat.runtime import get_settings
 from livechat.store import catalog
-
-_TRANSIENT = {
-    "ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded",
-    "InternalServerError", "ServiceUnavailable", "TransactionConflictException",
-}
+from livechat.store.failures import is_transient
 
 
 class TransientError(Exception):
@@ -48,11 +42,7 @@ def run(event: dict[str, Any]) -> dict[str, Any]:
         if request.task == "deadline":
             return workflow.deadline_task(request.conversationId, notifier, settings)
         return workflow.rescue_task(request.conversationId, notifier, settings, request.error)
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in _TRANSIENT:
-            raise TransientError(str(exc)) from exc
-        raise
-    except PynamoDBException as exc:
-        if exc.cause_response_code in _TRANSIENT:
+    except Exception as exc:
+        if is_transient(exc):
             raise TransientError(str(exc)) from exc
         raise

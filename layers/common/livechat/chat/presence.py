@@ -1,24 +1,21 @@
-"""$connect and $disconnect: who is on which connection, and presence."""
+"""$connect and $disconnect: who is on which connection, and presence (an agent is
+present while they have a live inbox connection)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from aws_lambda_powertools import Logger
-from pynamodb.exceptions import PutError
 
-from livechat.api import auth
 from livechat.domain.clock import now_iso
-from livechat.domain.errors import Conflict, Forbidden, NotFound, Unauthorized
-from livechat.outbound.delivery import connection_pk, visitor_pk
-from livechat.store import agents, catalog
-from livechat.store import tables as models
-from livechat.store.tables import AGENT_PK, AgentModel, ConnectionModel, VisitorModel
+from livechat.domain.errors import Conflict, Forbidden, NotFound
+from livechat.store import agents, catalog, connections
 
 logger = Logger(child=True)
 
 AGENT = "agent"
 VISITOR = "visitor"
+_PROFILE_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -28,58 +25,34 @@ class Caller:
     principal: str  # agent e-mail or visitor id
 
 
-def connect(connection_id: str, query: dict[str, str]) -> Caller:
-    """Verify the token in the query string and register the connection. Raises
-    Unauthorized/Forbidden (refused at the handshake) before anything is stored."""
-    models.bind()
-    if query.get("token"):
-        agent = auth.verify_agent_token(query["token"])
-        _ensure_agent_profile(agent.email)
-        caller = Caller(connection_id, AGENT, agent.email)
-    elif query.get("visitorToken"):
-        visitor = auth.verify_visitor_token(query["visitorToken"])
-        caller = Caller(connection_id, VISITOR, visitor.visitor_id)
-    else:
-        raise Unauthorized("a token (agent) or visitorToken (visitor) is required")
-    item = ConnectionModel(
-        connection_pk(connection_id), "CONN",
-        role=caller.role, principal=caller.principal, connected_at=now_iso(),
-    )
-    item.save()
+def connect(connection_id: str, role: str, principal: str) -> Caller:
+    """Register a connection whose token was verified. Raises Forbidden (refused at the
+    handshake) before anything is stored; a failed handshake leaves nothing behind."""
+    if role == AGENT:
+        _ensure_agent_profile(principal)
+    caller = Caller(connection_id, role, principal)
+    connections.save(connection_id, role, principal, now_iso())
     try:
-        if caller.role == AGENT:
-            agents.add_connection(caller.principal, connection_id)
+        if role == AGENT:
+            agents.add_connection(principal, connection_id)
         else:
-            VisitorModel(visitor_pk(caller.principal), "VISITOR").update(
-                actions=[VisitorModel.connections.add({connection_id}),
-                         VisitorModel.created_at.set(
-                             VisitorModel.created_at | now_iso())],
-            )
+            connections.add_visitor_connection(principal, connection_id, now_iso())
     except Exception:
         # The handshake fails and API Gateway sends no $disconnect for it: nothing else
         # would ever remove this connection's item.
-        item.delete()
+        connections.delete({connection_id})
         raise
-    logger.info("connected", role=caller.role, connection_id=connection_id)
+    logger.info("connected", role=role, connection_id=connection_id)
     return caller
-
-
-_PROFILE_ATTEMPTS = 3
 
 
 def _ensure_agent_profile(email: str) -> None:
     """A Cognito user in the LiveChat group whom no workspace described yet still gets a
     profile, with the deployment's default limit."""
     for _ in range(_PROFILE_ATTEMPTS):
-        try:
-            AgentModel(
-                AGENT_PK, email, name=email.split("@", maxsplit=1)[0],
-                max_chats=catalog.get_workspace_settings().default_max_chats, slots={},
-            ).save(condition=AgentModel.pk.does_not_exist())
+        max_chats = catalog.get_workspace_settings().default_max_chats
+        if agents.create_if_absent(email, email.split("@", maxsplit=1)[0], max_chats):
             return
-        except PutError as exc:
-            if exc.cause_response_code != "ConditionalCheckFailedException":
-                raise
         try:
             agent = agents.get_agent(email)
         except NotFound:
@@ -95,12 +68,8 @@ def _ensure_agent_profile(email: str) -> None:
 
 
 def caller_of(connection_id: str) -> Caller | None:
-    models.bind()
-    try:
-        item = ConnectionModel.get(connection_pk(connection_id), "CONN")
-    except ConnectionModel.DoesNotExist:
-        return None
-    return Caller(connection_id, item.role, item.principal)
+    found = connections.get(connection_id)
+    return Caller(connection_id, *found) if found else None
 
 
 def disconnect(connection_id: str) -> None:
@@ -115,8 +84,10 @@ def disconnect(connection_id: str) -> None:
         except Exception:
             logger.warning("agent gone at disconnect", agent=caller.principal)
     else:
-        VisitorModel(visitor_pk(caller.principal), "VISITOR").update(
-            actions=[VisitorModel.connections.delete({connection_id})]
-        )
-    ConnectionModel(connection_pk(connection_id), "CONN").delete()
+        connections.remove_visitor_connections(caller.principal, {connection_id})
+    connections.delete({connection_id})
     logger.info("disconnected", role=caller.role, connection_id=connection_id)
+
+
+def set_status(email: str, status: str) -> None:
+    agents.set_status(email, status)

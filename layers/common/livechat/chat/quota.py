@@ -1,23 +1,17 @@
 """The engagement quota (plan `select`): a lifetime limit of accepted live chats.
 
-An engagement is counted by the accept's own transaction (a conditional counter), so two
-accepts racing for the last engagement can never both count.
+An engagement is counted by the accept's own transaction (a conditional counter, see
+livechat.domain.transitions.accept), so two accepts racing for the last engagement can
+never both count.
 """
 
 from __future__ import annotations
 
 import math
 
-from livechat.domain.errors import LivechatError
 from livechat.domain.workspace import WorkspaceSettings
 from livechat.outbound import failures
-from livechat.store import tables as models
-from livechat.store.tables import COUNTER_PK, ENGAGEMENTS, CounterModel
-from livechat.store.transaction import ExtraWrite
-
-
-class QuotaReached(LivechatError):
-    code = "CONFLICT"
+from livechat.store import counters
 
 
 def limit_of(settings: WorkspaceSettings) -> int | None:
@@ -25,31 +19,12 @@ def limit_of(settings: WorkspaceSettings) -> int | None:
 
 
 def used() -> int:
-    models.bind()
-    try:
-        return int(CounterModel.get(COUNTER_PK, ENGAGEMENTS, consistent_read=True).value)
-    except CounterModel.DoesNotExist:
-        return 0
+    return counters.engagements_used()
 
 
 def reached(settings: WorkspaceSettings) -> bool:
     limit = limit_of(settings)
     return limit is not None and used() >= limit
-
-
-def count_engagement(settings: WorkspaceSettings) -> ExtraWrite:
-    """The counter update that rides in the accept transaction."""
-    models.bind()
-    limit = limit_of(settings)
-    condition = None
-    if limit is not None:
-        condition = CounterModel.value.does_not_exist() | (CounterModel.value < limit)
-    return ExtraWrite(
-        CounterModel(COUNTER_PK, ENGAGEMENTS),
-        [CounterModel.value.add(1)],
-        condition,
-        lambda: QuotaReached("the engagement quota is reached"),
-    )
 
 
 def after_engagement(settings: WorkspaceSettings) -> None:

@@ -1,6 +1,6 @@
-"""The offer workflow's tasks (statemachine/offer.asl.json runs them through route_chat),
-and starting it. Step Functions only keeps time: each task re-reads the conversation and
-decides with conditional writes, so a retried task or a late one does no harm."""
+"""The offer workflow's tasks (statemachine/offer.asl.json runs them through route_chat).
+Step Functions only keeps time: each task re-reads the conversation and decides with
+conditional writes, so a retried task or a late one does no harm."""
 
 from __future__ import annotations
 
@@ -8,24 +8,23 @@ import math
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from botocore.exceptions import ClientError
 
-from livechat import runtime
 from livechat.chat import offers
-from livechat.domain import states
 from livechat.domain.clock import now, parse_iso
 from livechat.domain.errors import OfferExpired
 from livechat.domain.routing import plan as routing_plan
+from livechat.domain.snapshots import Conversation
+from livechat.domain.states import Status
 from livechat.domain.workspace import WorkspaceSettings
 from livechat.outbound.delivery import Notifier
-from livechat.runtime import get_settings
-from livechat.store import transaction as store
-from livechat.store.tables import ConversationModel
+from livechat.outbound.frames import withdrawn_frame
+from livechat.store import conversations
 
 logger = Logger(child=True)
 
 WAIT = "wait"
 DONE = "done"
+UNANSWERED = ("expired", "declined")
 
 
 def _wait_until(deadline: str) -> dict[str, Any]:
@@ -37,33 +36,17 @@ def _done() -> dict[str, Any]:
     return {"outcome": DONE, "waitSeconds": 0}
 
 
-def start(conversation_id: str, attempt: int, *, suffix: str = "") -> None:
-    """Start the timer for a request. Named after the conversation and its request, so a
-    retried start is harmless. A start that fails is logged: the sweeper finishes the
-    request when its deadline passes."""
-    arn = get_settings().state_machine_arn
-    if not arn:
-        logger.warning("no offer workflow configured: offers will only time out by the sweeper")
-        return
-    try:
-        runtime.stepfunctions().start_execution(
-            stateMachineArn=arn,
-            name=f"{conversation_id}-{attempt}{'-' + suffix if suffix else ''}",
-            input=f'{{"conversationId": "{conversation_id}"}}',
-        )
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ExecutionAlreadyExists":
-            return
-        logger.exception("could not start the offer workflow", conversation_id=conversation_id)
-
-
 def offer_task(conversation_id: str, notifier: Notifier, settings: WorkspaceSettings
                ) -> dict[str, Any]:
-    conv = store.get_conversation(conversation_id)
-    if conv.status == states.ROUTING:
+    conv = conversations.get(conversation_id)
+    if conv.status == Status.ROUTING:
+        if any(o.get("outcome") in UNANSWERED for o in conv.offers):
+            # An offer of this request already ended unanswered (a decline that beat this
+            # task): what follows is what a timeout does, whoever runs it first.
+            return next_step(conv, notifier, settings)
         offers.route(conversation_id, notifier, settings, conversation=conv)
-        conv = store.get_conversation(conversation_id)
-    if conv.status == states.OFFERED and conv.offer_expires_at:
+        conv = conversations.get(conversation_id)
+    if conv.status == Status.OFFERED and conv.offer_expires_at:
         return _wait_until(conv.offer_expires_at)
     return _done()
 
@@ -71,10 +54,10 @@ def offer_task(conversation_id: str, notifier: Notifier, settings: WorkspaceSett
 def deadline_task(conversation_id: str, notifier: Notifier, settings: WorkspaceSettings
                   ) -> dict[str, Any]:
     for _ in range(3):
-        conv = store.get_conversation(conversation_id)
-        if conv.status == states.ROUTING:
+        conv = conversations.get(conversation_id)
+        if conv.status == Status.ROUTING:
             return next_step(conv, notifier, settings)
-        if conv.status != states.OFFERED or not conv.offer_id or not conv.offer_expires_at:
+        if conv.status != Status.OFFERED or not conv.offer_id or not conv.offer_expires_at:
             return _done()
         if parse_iso(conv.offer_expires_at) > now():
             return _wait_until(conv.offer_expires_at)  # a newer offer (after a decline)
@@ -83,27 +66,25 @@ def deadline_task(conversation_id: str, notifier: Notifier, settings: WorkspaceS
         except OfferExpired:
             continue  # an accept or a decline won the race: look again
         if conv.offer_agent:
-            notifier.to_agent(conv.offer_agent, offers.withdrawn_frame(
-                conversation_id, conv.offer_id, "expired"))
+            notifier.to_agent(conv.offer_agent, withdrawn_frame(conversation_id, conv.offer_id, "expired"))
         logger.info("offer expired", conversation_id=conversation_id, agent=conv.offer_agent)
-        return next_step(store.get_conversation(conversation_id), notifier, settings)
+        return next_step(conversations.get(conversation_id), notifier, settings)
     return _done()
 
 
-def retries_left(conv: ConversationModel, settings: WorkspaceSettings) -> bool:
+def retries_left(conv: Conversation, settings: WorkspaceSettings) -> bool:
     """Team routing tries `team_retry_agents` more agents after the first one that did not
     answer; other modes go to the fallback."""
     card = offers.live_chat_card(conv)
     plan = routing_plan(card.routing, offers.attrs_of(conv), [])
     team_routed = bool(plan.pools) and plan.pools[0].name.startswith("team:")
-    unanswered = sum(1 for o in conv.offers or [] if o["outcome"] in ("expired", "declined"))
+    unanswered = sum(1 for o in conv.offers if o["outcome"] in UNANSWERED)
     return team_routed and unanswered <= settings.team_retry_agents
 
 
-def next_step(conv: ConversationModel, notifier: Notifier, settings: WorkspaceSettings
-              ) -> dict[str, Any]:
+def next_step(conv: Conversation, notifier: Notifier, settings: WorkspaceSettings) -> dict[str, Any]:
     """What follows an offer that ended unanswered (timeout or decline)."""
-    if conv.status != states.ROUTING:
+    if conv.status != Status.ROUTING:
         return _done()
     if retries_left(conv, settings):
         outcome = offers.route(conv.conversation_id, notifier, settings, conversation=conv,
@@ -118,18 +99,16 @@ def next_step(conv: ConversationModel, notifier: Notifier, settings: WorkspaceSe
 def rescue_task(conversation_id: str, notifier: Notifier, settings: WorkspaceSettings,
                 error: Any) -> dict[str, Any]:
     """A task failed for good: end any open offer and give the visitor the fallback."""
-    logger.error("offer workflow failed; rescuing", conversation_id=conversation_id,
-                 error=error)
-    conv = store.get_conversation(conversation_id)
-    if conv.status == states.OFFERED and conv.offer_id:
+    logger.error("offer workflow failed; rescuing", conversation_id=conversation_id, error=error)
+    conv = conversations.get(conversation_id)
+    if conv.status == Status.OFFERED and conv.offer_id:
         try:
             offers.withdraw(conversation_id, conv.offer_id, "expired")
             if conv.offer_agent:
-                notifier.to_agent(conv.offer_agent, offers.withdrawn_frame(
-                    conversation_id, conv.offer_id, "expired"))
+                notifier.to_agent(conv.offer_agent, withdrawn_frame(conversation_id, conv.offer_id, "expired"))
         except OfferExpired:
             pass
-        conv = store.get_conversation(conversation_id)
-    if conv.status == states.ROUTING:
+        conv = conversations.get(conversation_id)
+    if conv.status == Status.ROUTING:
         offers.fallback(conversation_id, "not_accepted", notifier, settings)
     return _done()

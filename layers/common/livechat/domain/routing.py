@@ -1,7 +1,11 @@
-"""Who may get a chat, in which order: the routing plan of a live chat card.
+"""Who may get a chat, in which order: the routing plan of a live chat card, and who is
+eligible now.
 
 Pure functions over the agents read in one Query; the writes that claim an agent live in
-livechat.offers.
+livechat.chat.offers. Every mode falls back to round-robin over all available agents
+before giving up (protocol.md, "availability"): a custom-rules card whose rules match
+nobody is routed round-robin, and only when nobody can take it does the visitor get the
+`no_rule_matched` fallback.
 """
 
 from __future__ import annotations
@@ -10,11 +14,29 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from livechat.domain.rules import first_match
+from livechat.domain.snapshots import Agent
 from livechat.domain.workspace import AgentRouting, RoundRobinRouting, Routing, RulesRouting, TeamRouting
-from livechat.store.agents import is_eligible
-from livechat.store.tables import AgentModel
 
 ALL_POOL = "all"
+AVAILABLE = "available"
+AWAY = "away"
+
+
+def is_eligible(agent: Agent) -> bool:
+    return agent.live_chat and agent.status == AVAILABLE and bool(agent.connections) and (
+        agent.active < agent.max_chats)
+
+
+def why_not_eligible(agent: Agent) -> str | None:
+    if not agent.live_chat:
+        return "no Live Chat permission"
+    if agent.status != AVAILABLE:
+        return "away"
+    if not agent.connections:
+        return "not connected"
+    if agent.active >= agent.max_chats:
+        return "full"
+    return None
 
 
 @dataclass(frozen=True)
@@ -36,11 +58,11 @@ class Plan:
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
-def _all_pool(agents: Sequence[AgentModel]) -> Pool:
+def _all_pool(agents: Sequence[Agent]) -> Pool:
     return Pool(ALL_POOL, tuple(sorted(a.email for a in agents if a.live_chat)), ALL_POOL)
 
 
-def _team_pool(team: str, agents: Sequence[AgentModel]) -> Pool:
+def _team_pool(team: str, agents: Sequence[Agent]) -> Pool:
     members = tuple(sorted(a.email for a in agents if a.live_chat and team in (a.teams or [])))
     return Pool(f"team:{team}", members, f"team:{team}")
 
@@ -49,7 +71,7 @@ def _agent_pool(email: str) -> Pool:
     return Pool(f"agent:{email}", (email.lower(),), None)
 
 
-def plan(routing: Routing, attrs: Mapping[str, str], agents: Sequence[AgentModel]) -> Plan:
+def plan(routing: Routing, attrs: Mapping[str, str], agents: Sequence[Agent]) -> Plan:
     everyone = _all_pool(agents)
     if isinstance(routing, RoundRobinRouting):
         return Plan((everyone,), target="round robin")
@@ -60,7 +82,7 @@ def plan(routing: Routing, attrs: Mapping[str, str], agents: Sequence[AgentModel
     assert isinstance(routing, RulesRouting)
     hit = first_match(routing.rules, attrs)
     if hit is None:
-        return Plan((), no_rule_matched=True, target="no rule matched")
+        return Plan((everyone,), no_rule_matched=True, target="no rule matched: round robin")
     index, rule = hit
     if rule.route.agent is not None:
         return Plan((_agent_pool(rule.route.agent), everyone), matched_rule=index,
@@ -70,7 +92,7 @@ def plan(routing: Routing, attrs: Mapping[str, str], agents: Sequence[AgentModel
                 target=f"rule {index}: team {team}")
 
 
-def eligible(pool: Pool, agents: Mapping[str, AgentModel], tried: set[str]) -> list[AgentModel]:
+def eligible(pool: Pool, agents: Mapping[str, Agent], tried: set[str]) -> list[Agent]:
     return [
         agents[email]
         for email in pool.members
@@ -78,7 +100,7 @@ def eligible(pool: Pool, agents: Mapping[str, AgentModel], tried: set[str]) -> l
     ]
 
 
-def rotate(candidates: list[AgentModel], ticket: int) -> list[AgentModel]:
+def rotate(candidates: list[Agent], ticket: int) -> list[Agent]:
     """Start the candidate list at the ticket's position (tickets count from 1)."""
     if not candidates:
         return []
@@ -86,5 +108,5 @@ def rotate(candidates: list[AgentModel], ticket: int) -> list[AgentModel]:
     return candidates[start:] + candidates[:start]
 
 
-def anyone_eligible(plan_: Plan, agents: Mapping[str, AgentModel], tried: set[str]) -> bool:
+def anyone_eligible(plan_: Plan, agents: Mapping[str, Agent], tried: set[str]) -> bool:
     return any(eligible(pool, agents, tried) for pool in plan_.pools)

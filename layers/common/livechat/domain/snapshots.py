@@ -39,6 +39,7 @@ class Conversation:
     last_seq: int = 0
     live_activity_at: str | None = None  # set only while active: the inactivity clock
     sweep_at: str | None = None  # set only while routing or offered: when the sweeper steps in
+    last_event_at: str = ""  # when its latest event was stored (the conversations view's order)
 
     def offer_index(self, offer_id: str) -> int | None:
         return next((i for i, o in enumerate(self.offers) if o.get("offerId") == offer_id), None)

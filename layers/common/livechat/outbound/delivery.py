@@ -15,19 +15,9 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
 from livechat import runtime
-from livechat.store import agents
-from livechat.store import tables as models
-from livechat.store.tables import ConnectionModel, VisitorModel
+from livechat.store import agents, connections
 
 logger = Logger(child=True)
-
-
-def visitor_pk(visitor_id: str) -> str:
-    return f"VISITOR#{visitor_id}"
-
-
-def connection_pk(connection_id: str) -> str:
-    return f"CONN#{connection_id}"
 
 
 class Notifier:
@@ -101,14 +91,15 @@ class Notifier:
         connections: Iterable[str] | None = None,
         exclude: str | None = None,
     ) -> int:
+        live = connections
         """Post to every live connection of an agent; forget the dead ones. Returns how
         many connections took the frame."""
-        if connections is None:
+        if live is None:
             try:
-                connections = agents.get_agent(email).connections or set()
+                live = agents.get_agent(email).connections
             except Exception:
                 return 0
-        targets = set(connections) - ({exclude} if exclude else set())
+        targets = set(live) - ({exclude} if exclude else set())
         dead = self.send_all(targets, frame)
         if dead:
             forget_agent_connections(email, dead)
@@ -117,41 +108,25 @@ class Notifier:
     def to_visitor(
         self, visitor_id: str, frame: dict[str, Any], *, exclude: str | None = None
     ) -> int:
-        models.bind()
-        try:
-            visitor = VisitorModel.get(visitor_pk(visitor_id), "VISITOR", consistent_read=True)
-        except VisitorModel.DoesNotExist:
-            return 0
-        targets = set(visitor.connections or set()) - ({exclude} if exclude else set())
+        targets = connections.visitor_connections(visitor_id) - ({exclude} if exclude else set())
         dead = self.send_all(targets, frame)
         if dead:
             forget_visitor_connections(visitor_id, dead)
         return len(targets) - len(dead)
 
 
-def _delete_connection_items(connection_ids: set[str]) -> None:
-    for cid in connection_ids:
-        ConnectionModel(connection_pk(cid), "CONN").delete()
-
-
 def forget_agent_connections(email: str, connection_ids: set[str]) -> None:
-    models.bind()
     logger.info("forgetting stale agent connections", agent=email, count=len(connection_ids))
     try:
         agents.remove_connections(email, connection_ids)
     except Exception:
         logger.warning("agent gone while forgetting connections", agent=email)
-    _delete_connection_items(connection_ids)
+    connections.delete(connection_ids)
 
 
 def forget_visitor_connections(visitor_id: str, connection_ids: set[str]) -> None:
-    models.bind()
     try:
-        VisitorModel(visitor_pk(visitor_id), "VISITOR").update(
-            actions=[VisitorModel.connections.delete(connection_ids)],
-            condition=VisitorModel.pk.exists(),
-        )
+        connections.remove_visitor_connections(visitor_id, connection_ids, known=True)
     except Exception:
         logger.warning("visitor gone while forgetting connections", visitor=visitor_id)
-    _delete_connection_items(connection_ids)
-
+    connections.delete(connection_ids)

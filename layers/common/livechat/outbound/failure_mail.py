@@ -21,10 +21,8 @@ from livechat import runtime
 from livechat.domain.errors import NotFound
 from livechat.outbound.frames import transcript_item
 from livechat.runtime import get_settings
-from livechat.store import catalog
-from livechat.store import tables as models
-from livechat.store import transaction as store
-from livechat.store.tables import plain
+from livechat.store import catalog, conversations
+from livechat.store.keys import IDEMPOTENCY_PK
 
 logger = Logger(child=True)
 
@@ -109,13 +107,13 @@ def _conversation(conversation_id: str | None) -> dict[str, Any] | None:
     if not conversation_id:
         return None
     try:
-        conv = store.get_conversation(conversation_id)
+        conv = conversations.get(conversation_id)
     except NotFound:
         return None
     return {
-        "visitor": plain(conv.visitor) or {},
-        "page": plain(conv.page) or {},
-        "events": [transcript_item(e) for e in store.events_after(conversation_id, 0)],
+        "visitor": dict(conv.visitor),
+        "page": dict(conv.page),
+        "events": [transcript_item(e) for e in conversations.events_after(conversation_id, 0)],
     }
 
 
@@ -152,13 +150,12 @@ def _idempotency_config() -> IdempotencyConfig:
 
 @lru_cache(maxsize=1)
 def _idempotent_send() -> Any:
-    models.bind()
     settings = get_settings()
     persistence = DynamoDBPersistenceLayer(
         table_name=settings.table_name,
         key_attr="pk",
         sort_key_attr="sk",
-        static_pk_value=models.IDEMPOTENCY_PK,
+        static_pk_value=IDEMPOTENCY_PK,
         boto3_client=runtime.dynamodb(),
     )
     return idempotent_function(data_keyword_argument="event", config=_idempotency_config(),

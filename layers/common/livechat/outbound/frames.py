@@ -1,20 +1,135 @@
-"""Stored conversation events as wire frames (for delivery and `resume`) and as
-transcript items."""
+"""What the server sends: the server events of the protocol as pydantic models (so
+docs/protocol.md is generated from them), stored conversation events as wire frames (for
+delivery and `resume`) and as transcript items."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from livechat.store.tables import EventModel, plain
+from pydantic import BaseModel, ConfigDict, Field
 
-# The server event each stored answer/capture replays as (protocol additions, see
-# docs/protocol.md): they let `resume` fill every gap, not only messages.
-ANSWER_RECORDED = "answerRecorded"
-CAPTURE_RECORDED = "captureRecorded"
+from livechat.domain.snapshots import Event
+from livechat.domain.transitions import ANSWER_RECORDED, CAPTURE_RECORDED
 
 
-def frame_of(conversation_id: str, event: EventModel) -> dict[str, Any]:
-    data = dict(plain(event.data) or {})
+class _Event(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    def wire(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True, by_alias=True)
+
+
+class AgentCard(BaseModel):
+    name: str
+    avatarUrl: str
+
+
+class ErrorEvent(_Event):
+    type: Literal["error"] = "error"
+    code: str
+    message: str
+    requestId: str | None = None
+
+
+class AckEvent(_Event):
+    type: Literal["ack"] = "ack"
+    action: str
+    requestId: str | None = None
+    seq: int | None = None  # the stored event's seq, for answer and capture
+
+
+class PongEvent(_Event):
+    type: Literal["pong"] = "pong"
+    requestId: str | None = None
+
+
+class ConversationStartedEvent(_Event):
+    type: Literal["conversationStarted"] = "conversationStarted"
+    conversationId: str
+    requestId: str | None = None
+
+
+class AvailabilityEvent(_Event):
+    type: Literal["availability"] = "availability"
+    dialogId: str
+    cardId: str
+    available: bool
+    requestId: str | None = None
+
+
+class ChatOfferedEvent(_Event):
+    type: Literal["chatOffered"] = "chatOffered"
+    conversationId: str
+    offerId: str
+    visitor: dict[str, Any]
+    page: dict[str, Any]
+    expiresAt: str
+    acceptTimeoutSeconds: int
+
+
+class OfferWithdrawnEvent(_Event):
+    type: Literal["offerWithdrawn"] = "offerWithdrawn"
+    conversationId: str
+    offerId: str
+    reason: Literal["expired", "declined", "visitor_left"]
+
+
+class TypingEvent(_Event):
+    type: Literal["typing"] = "typing"
+    conversationId: str
+    from_: str = Field(alias="from")
+    isTyping: bool
+
+
+class StatusEvent(_Event):
+    """Pushed to the agent's other tabs when one of them sets the status (setStatus itself is
+    answered by ack)."""
+
+    type: Literal["status"] = "status"
+    status: str
+
+
+class InboxEvent(_Event):
+    type: Literal["inbox"] = "inbox"
+    chats: list[dict[str, Any]]
+    status: str | None = None  # the agent's stored status (an addition: it persists)
+    requestId: str | None = None
+
+
+class ConversationsEvent(_Event):
+    type: Literal["conversations"] = "conversations"
+    items: list[dict[str, Any]]
+    cursor: str | None = None
+    requestId: str | None = None
+
+
+class TranscriptEvent(_Event):
+    type: Literal["transcript"] = "transcript"
+    conversationId: str
+    visitor: dict[str, Any]
+    page: dict[str, Any]
+    status: str
+    agent: AgentCard | None = None
+    events: list[dict[str, Any]]
+    requestId: str | None = None
+
+
+class ChatAcceptedEvent(_Event):
+    type: Literal["chatAccepted"] = "chatAccepted"
+    conversationId: str
+    visitor: dict[str, Any]
+    page: dict[str, Any]
+    transcript: list[dict[str, Any]]
+    requestId: str | None = None
+
+
+def error_frame(code: str, message: str, request_id: str | None) -> dict[str, Any]:
+    return ErrorEvent(code=code, message=message, requestId=request_id).wire()
+
+
+
+def frame_of(conversation_id: str, event: Event) -> dict[str, Any]:
+    data = dict(event.data or {})
     frame: dict[str, Any] = {"type": event.type, "conversationId": conversation_id,
                              "seq": int(event.seq)}
     if event.type == "message":
@@ -23,7 +138,7 @@ def frame_of(conversation_id: str, event: EventModel) -> dict[str, Any]:
     elif event.type == ANSWER_RECORDED:
         frame.update({"cardId": event.card_id, "value": event.value, "at": event.at})
     elif event.type == CAPTURE_RECORDED:
-        frame.update({"cardId": event.card_id, "fields": plain(event.fields) or {},
+        frame.update({"cardId": event.card_id, "fields": dict(event.fields or {}),
                       "at": event.at})
     else:
         frame.update(data)
@@ -31,7 +146,7 @@ def frame_of(conversation_id: str, event: EventModel) -> dict[str, Any]:
     return frame
 
 
-def transcript_item(event: EventModel) -> dict[str, Any]:
+def transcript_item(event: Event) -> dict[str, Any]:
     item: dict[str, Any] = {"seq": int(event.seq), "kind": event.kind, "from": event.sender,
                             "at": event.at}
     if event.text is not None:
@@ -41,9 +156,14 @@ def transcript_item(event: EventModel) -> dict[str, Any]:
     if event.value is not None:
         item["value"] = event.value
     if event.fields is not None:
-        item["fields"] = plain(event.fields)
+        item["fields"] = dict(event.fields)
     if event.client_message_id is not None:
         item["clientMessageId"] = event.client_message_id
     if event.kind == "system":
         item["event"] = event.type
     return item
+
+
+def withdrawn_frame(conversation_id: str, offer_id: str,
+                    reason: Literal["expired", "declined", "visitor_left"]) -> dict[str, Any]:
+    return OfferWithdrawnEvent(conversationId=conversation_id, offerId=offer_id, reason=reason).wire()

@@ -7,9 +7,8 @@ import json
 from livechat.domain.errors import NotFound
 from livechat.domain.workspace import Dialog, WorkspaceSettings
 from livechat.store import tables as models
-from livechat.store.tables import CONFIG_PK, DIALOG_PK, TEAM_PK, DialogModel, SettingsModel, TeamModel
-
-SETTINGS_SK = "SETTINGS"
+from livechat.store.keys import CONFIG_PK, DIALOG_PK, SETTINGS_SK, TEAM_PK
+from livechat.store.tables import DialogModel, SettingsModel, TeamModel
 
 
 def get_dialog(dialog_id: str) -> Dialog:

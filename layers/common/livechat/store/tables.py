@@ -35,28 +35,9 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from livechat import runtime
-
-AGENT_PK = "AGENT"
-TEAM_PK = "TEAM"
-DIALOG_PK = "DIALOG"
-CONFIG_PK = "CONFIG"
-COUNTER_PK = "COUNTER"
-ENGAGEMENTS = "ENGAGEMENTS"
-IDEMPOTENCY_PK = "IDEMPOTENCY"
-META_SK = "META"
-ALL_CONVERSATIONS = "CONVS"
-
-
-def conv_pk(conversation_id: str) -> str:
-    return f"CONV#{conversation_id}"
-
-
-def event_sk(seq: int) -> str:
-    return f"EVT#{seq:010d}"
-
-
-def inbox_pk(agent_email: str) -> str:
-    return f"INBOX#{agent_email}"
+from livechat.domain.snapshots import Agent, Conversation, Event
+from livechat.domain.states import Status
+from livechat.store.keys import ALL_CONVERSATIONS
 
 
 class _Unbound:
@@ -276,3 +257,68 @@ def bind() -> None:
 def unbind() -> None:
     global _bound
     _bound = False
+
+
+# --- snapshots: what the rest of the package reads ----------------------------------------
+
+def conversation_of(item: ConversationModel) -> Conversation:
+    return Conversation(
+        conversation_id=item.conversation_id,
+        visitor_id=item.visitor_id,
+        dialog_id=item.dialog_id,
+        status=Status(item.status),
+        started_at=item.started_at,
+        last_activity_at=item.last_activity_at,
+        kind=item.kind,
+        visitor=plain(item.visitor) or {},
+        page=plain(item.page) or {},
+        card_id=item.card_id,
+        route_attempt=int(item.route_attempt or 0),
+        offer_id=item.offer_id,
+        offer_agent=item.offer_agent,
+        offer_expires_at=item.offer_expires_at,
+        offers=tuple(plain(item.offers) or ()),
+        tried=frozenset(item.tried or ()),
+        agent=item.agent,
+        agent_name=item.agent_name,
+        agent_avatar=item.agent_avatar,
+        accepted_at=item.accepted_at,
+        ended_at=item.ended_at,
+        end_reason=item.end_reason,
+        fallback_reason=item.fallback_reason,
+        last_seq=int(item.last_seq or 0),
+        live_activity_at=item.live_activity_at,
+        sweep_at=item.sweep_at,
+        last_event_at=item.gsi1sk.split("#", 1)[0],
+    )
+
+
+def agent_of(item: AgentModel) -> Agent:
+    return Agent(
+        email=item.email,
+        name=item.name,
+        avatar_url=item.avatar_url or "",
+        max_chats=int(item.max_chats),
+        teams=tuple(str(t) for t in item.teams or ()),
+        live_chat=bool(item.live_chat),
+        status=item.status,
+        active=int(item.active),
+        slots={k: str(v) for k, v in (plain(item.slots) or {}).items()},
+        connections=frozenset(item.connections or ()),
+    )
+
+
+def event_of(item: EventModel) -> Event:
+    return Event(
+        seq=int(item.seq),
+        kind=item.kind,
+        type=item.type,
+        sender=item.sender,
+        at=item.at,
+        text=item.text,
+        card_id=item.card_id,
+        value=item.value,
+        fields=plain(item.fields),
+        client_message_id=item.client_message_id,
+        data=plain(item.data),
+    )

@@ -1,0 +1,133 @@
+"""Reading conversations and their events, and creating one: single items, the event
+range of one partition, and the four indexes (docs/architecture.md: access patterns)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from pynamodb.exceptions import PutError
+
+from livechat.domain.errors import BadRequest, NotFound
+from livechat.domain.snapshots import Conversation, Event
+from livechat.store import tables
+from livechat.store.keys import (
+    ALL_CONVERSATIONS,
+    LAST_EVENT_SK,
+    META_SK,
+    activity_sk,
+    conv_pk,
+    event_sk,
+    inbox_pk,
+    message_id_sk,
+)
+from livechat.store.tables import ConversationModel, EventModel, MessageIdModel
+
+
+def get(conversation_id: str, *, consistent: bool = True) -> Conversation:
+    tables.bind()
+    try:
+        item = ConversationModel.get(conv_pk(conversation_id), META_SK, consistent_read=consistent)
+    except ConversationModel.DoesNotExist:
+        raise NotFound(f"conversation {conversation_id} not found") from None
+    return tables.conversation_of(item)
+
+
+def create(conversation_id: str, visitor_id: str, dialog_id: str, page: dict[str, Any], at: str
+           ) -> bool:
+    """Put a new automated conversation; False when the id exists already."""
+    tables.bind()
+    item = ConversationModel(
+        conv_pk(conversation_id), META_SK, visitor_id=visitor_id, dialog_id=dialog_id,
+        page=page, started_at=at, last_activity_at=at, gsi1sk=activity_sk(at, conversation_id),
+    )
+    try:
+        item.save(condition=ConversationModel.pk.does_not_exist())
+    except PutError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def events_after(conversation_id: str, after_seq: int) -> list[Event]:
+    tables.bind()
+    return [tables.event_of(e) for e in EventModel.query(
+        conv_pk(conversation_id), EventModel.sk.between(event_sk(after_seq + 1), LAST_EVENT_SK),
+        consistent_read=True)]
+
+
+def client_message(conversation_id: str, client_message_id: str) -> Event | None:
+    """The stored message a clientMessageId names, if it was stored."""
+    tables.bind()
+    try:
+        marker = MessageIdModel.get(conv_pk(conversation_id), message_id_sk(client_message_id),
+                                    consistent_read=True)
+    except MessageIdModel.DoesNotExist:
+        return None
+    try:
+        return tables.event_of(EventModel.get(conv_pk(conversation_id), event_sk(int(marker.seq)),
+                                              consistent_read=True))
+    except EventModel.DoesNotExist:
+        return None
+
+
+def open_by_agent(email: str) -> list[Conversation]:
+    """The agent's active chats, newest accepted first (gsi2, sparse)."""
+    tables.bind()
+    return [tables.conversation_of(c) for c in ConversationModel.open_by_agent.query(
+        inbox_pk(email), scan_index_forward=False)]
+
+
+def page_by_activity(cursor: str | None, limit: int) -> tuple[list[Conversation], str | None]:
+    """One page of every conversation, newest activity first (gsi1), and the next page's
+    cursor."""
+    tables.bind()
+    result = ConversationModel.by_activity.query(
+        ALL_CONVERSATIONS, scan_index_forward=False, limit=limit,
+        last_evaluated_key=_decode_cursor(cursor) if cursor else None,
+    )
+    items = [tables.conversation_of(c) for c in result]
+    return items, _encode_cursor(result.last_evaluated_key)
+
+
+def inactive_since(cutoff: str) -> list[Conversation]:
+    """Active chats whose last message is older than `cutoff` (gsi3, sparse)."""
+    tables.bind()
+    return [tables.conversation_of(c) for c in ConversationModel.live_by_activity.query(
+        ALL_CONVERSATIONS, ConversationModel.live_activity_at < cutoff)]
+
+
+def requests_due(moment: str) -> list[Conversation]:
+    """Requests being routed or offered whose sweep deadline has passed (gsi4, sparse)."""
+    tables.bind()
+    return [tables.conversation_of(c) for c in ConversationModel.requests_by_deadline.query(
+        ALL_CONVERSATIONS, ConversationModel.sweep_at < moment)]
+
+
+def _encode_cursor(key: dict[str, Any] | None) -> str | None:
+    if not key:
+        return None
+    return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> dict[str, Any]:
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (ValueError, TypeError):
+        raise BadRequest("cursor: not a cursor this server gave") from None
+    expected = {"pk", "sk", "gsi1pk", "gsi1sk"}
+    if (not isinstance(key, dict) or set(key) != expected
+            or not all(isinstance(v, dict) and set(v) == {"S"} and isinstance(v["S"], str)
+                       for v in key.values())
+            or key["gsi1pk"]["S"] != ALL_CONVERSATIONS):
+        raise BadRequest("cursor: not a cursor this server gave")
+    return key
+
+
+def active_since(since: str) -> list[Conversation]:
+    """Every conversation with an event at or after `since`, newest activity first (gsi1)."""
+    tables.bind()
+    return [tables.conversation_of(c) for c in ConversationModel.by_activity.query(
+        ALL_CONVERSATIONS, ConversationModel.gsi1sk >= since, scan_index_forward=False)]

@@ -1,0 +1,54 @@
+"""Every key of the single table, in one place (docs/architecture.md lists the access
+patterns): partition keys, sort keys and the index keys items carry."""
+
+from __future__ import annotations
+
+AGENT_PK = "AGENT"  # sk: the agent's e-mail
+TEAM_PK = "TEAM"  # sk: the team's name
+DIALOG_PK = "DIALOG"  # sk: the dialog's id
+CONFIG_PK = "CONFIG"
+SETTINGS_SK = "SETTINGS"
+COUNTER_PK = "COUNTER"
+ENGAGEMENTS = "ENGAGEMENTS"  # the engagement quota's counter
+IDEMPOTENCY_PK = "IDEMPOTENCY"  # Powertools Idempotency records (failure e-mails)
+META_SK = "META"  # a conversation's own item
+ALL_CONVERSATIONS = "CONVS"  # gsi1pk of every conversation (and gsi3/gsi4's partition)
+CONNECTION_SK = "CONN"
+VISITOR_SK = "VISITOR"
+
+
+def conv_pk(conversation_id: str) -> str:
+    return f"CONV#{conversation_id}"
+
+
+def event_sk(seq: int) -> str:
+    return f"EVT#{seq:010d}"
+
+
+LAST_EVENT_SK = event_sk(10**10 - 1)
+
+
+def message_id_sk(client_message_id: str) -> str:
+    return f"CMID#{client_message_id}"
+
+
+def inbox_pk(agent_email: str) -> str:
+    """gsi2pk of an active chat: the inbox of its agent."""
+    return f"INBOX#{agent_email}"
+
+
+def activity_sk(at: str, conversation_id: str) -> str:
+    """gsi1sk (newest activity first) and gsi2sk (accepted order)."""
+    return f"{at}#{conversation_id}"
+
+
+def connection_pk(connection_id: str) -> str:
+    return f"CONN#{connection_id}"
+
+
+def visitor_pk(visitor_id: str) -> str:
+    return f"VISITOR#{visitor_id}"
+
+
+def round_robin_sk(cursor: str) -> str:
+    return f"RR#{cursor}"
