@@ -1,5 +1,6 @@
 """GET on the HTTP API: the hosted pages (widget.js, the demo page, the agent inbox),
-/config.json and the public dialogs. `livechat dev` runs this same handler."""
+/config.json and the public dialogs. `livechat dev` runs this same handler. What is served
+and how (widget.js and inbox.js are made of the modules of livechat/web/): livechat.api.pages."""
 
 from __future__ import annotations
 

@@ -556,6 +556,8 @@ def test_management_api_answers_410_gone_for_an_unknown_connection(stack: Stack)
 
 def test_the_pages_config_and_dialogs_come_from_the_web_function(stack: Stack) -> None:
     # Given the local stack, whose gateway sends the template's HTTP routes to functions/web
+    from livechat.api.pages import BUNDLES, bundle
+
     base = stack.endpoints.http
     web = Path(__file__).resolve().parents[2] / "layers/common/livechat/web"
 
@@ -564,11 +566,16 @@ def test_the_pages_config_and_dialogs_come_from_the_web_function(stack: Stack) -
     config = stack.http.get(base + "config.json", timeout=10).json()
     dialog = stack.http.get(base + "dialogs/solo", timeout=10)
 
-    # Then the files are the layer's, the config names this stack, the dialog hides its routing
+    # Then widget.js is the layer's modules in the manifest's order, the config names this
+    # stack, the dialog hides its routing
     assert widget.status_code == 200
     assert widget.headers["Content-Type"] == "text/javascript; charset=utf-8"
     assert widget.headers["Access-Control-Allow-Origin"] == "*"
-    assert widget.text == (web / "widget.js").read_text(encoding="utf-8")
+    modules = [(web / path).read_text(encoding="utf-8").rstrip() for path in BUNDLES["widget.js"]]
+    positions = [widget.text.find(module) for module in modules]
+    assert -1 not in positions and positions == sorted(positions)
+    assert widget.text.startswith("/* livechat widget.js") and widget.text.rstrip().endswith("})();")
+    assert widget.text == bundle("widget.js")
     capture = config.pop("capture")
     assert capture["fields"]["email"]["pattern"] and capture["maxLength"] == 500
     assert config == {
@@ -579,5 +586,5 @@ def test_the_pages_config_and_dialogs_come_from_the_web_function(stack: Stack) -
     (card,) = dialog.json()["cards"]
     assert (card["id"], card["kind"]) == ("live", "live_chat")
     assert "routing" not in card
-    for path in ("nope.js", "dialogs/nope", "..%2Fweb_assets.py"):
+    for path in ("nope.js", "dialogs/nope", "..%2Fweb_assets.py", "shared/dom.js", "widget/main.js"):
         assert stack.http.get(base + path, timeout=10).status_code == 404, path

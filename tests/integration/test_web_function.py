@@ -3,6 +3,7 @@ handler with HTTP API payload v2 events (what API Gateway and `livechat dev` sen
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -45,10 +46,18 @@ def header(response: dict[str, Any], name: str) -> str | None:
 # --- the pages ----------------------------------------------------------------------------
 
 
-def test_the_listing_is_the_web_folder() -> None:
+def test_the_listing_is_the_web_folders_files_and_the_scripts_made_of_its_modules() -> None:
     on_disk = {p.name for p in WEB.iterdir() if p.is_file()}
 
-    assert set(web_assets.assets()) == on_disk == set(PAGES)
+    assert on_disk.isdisjoint(web_assets.BUNDLES)
+    assert set(web_assets.assets()) == on_disk | set(web_assets.BUNDLES) == set(PAGES)
+
+
+def served_text(name: str) -> str:
+    """What the function serves for `name`: a file of web/, or the script BUNDLES makes."""
+    if name in web_assets.BUNDLES:
+        return web_assets.bundle(name)
+    return (WEB / name).read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize(("name", "content_type"), PAGES.items())
@@ -59,11 +68,14 @@ def test_each_page_is_served_with_its_content_type_and_caching(
 
     assert response["statusCode"] == 200
     assert response.get("isBase64Encoded") is not True
-    assert response["body"] == (WEB / name).read_text(encoding="utf-8")
+    assert response["body"] == served_text(name)
     assert header(response, "Content-Type") == content_type
     max_age = 60 if name.endswith(".html") else 300
     assert header(response, "Cache-Control") == f"public, max-age={max_age}"
-    assert header(response, "ETag")
+    # The ETag is the hash of the bytes served (for widget.js and inbox.js, the scripts made
+    # of the modules, so that a change to any module changes it).
+    digest = hashlib.sha256(response["body"].encode("utf-8")).hexdigest()[:32]
+    assert header(response, "ETag") == f'"{digest}"'
     # Host sites load the widget from their own origin; nothing else needs CORS.
     assert header(response, "Access-Control-Allow-Origin") == ("*" if name == "widget.js" else None)
 
@@ -92,6 +104,9 @@ def test_a_current_copy_is_revalidated_without_a_body(aws_env: None) -> None:
     "/nope.html", "/app.py", "/web_assets.py", "/__init__.py", "/config.py",
     "/..%2Fconfig.py", "/%2e%2e%2fconfig.py", "/..%2F..%2F..%2Fetc%2Fpasswd", "/../config.py",
     "/web/widget.js", "/.%2Fwidget.js", "/WIDGET.JS", "/widget.js%00.html", "/..", "/.",
+    # the modules of widget.js and inbox.js are served only inside them
+    "/shared/dom.js", "/shared%2Fsocket.js", "/widget/main.js", "/inbox/main.js", "/shared", "/widget",
+    "/inbox", "/dom.js", "/main.js",
 ])
 def test_anything_else_is_not_found(aws_env: None, path: str) -> None:
     response = get(path)
@@ -100,7 +115,8 @@ def test_anything_else_is_not_found(aws_env: None, path: str) -> None:
     assert "livechat" not in response["body"]
 
 
-@pytest.mark.parametrize("name", ["../config.py", "web/widget.js", "/etc/passwd", "", ".", "web"])
+@pytest.mark.parametrize("name", ["../config.py", "web/widget.js", "/etc/passwd", "", ".", "web",
+                                  "shared/dom.js", "widget/main.js", "shared", "widget", "inbox"])
 def test_a_name_is_looked_up_in_the_listing_never_opened(name: str) -> None:
     assert web_assets.page(name).status == 404
 

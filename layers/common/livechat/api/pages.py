@@ -1,11 +1,14 @@
 """The hosted pages and what they read, as the web function serves them (deployment and
-`livechat dev` alike): the files of the `web/` folder of this package, `/config.json` and
+`livechat dev` alike): the files of the `web/` folder of this package, the two scripts made
+of its modules (`widget.js`, `inbox.js`: see BUNDLES), `/config.json` and
 `/dialogs/{dialogId}`.
 
 The files ship inside the layer (the package folder is the layer's content) and are read
 with importlib.resources, so the editable install of the local stack finds the same bytes.
-Only the names of that folder's listing are served: a name from a request is looked up in
-the listing, never joined to a filesystem path.
+Only the names of the listing are served (the files directly in `web/` and the scripts): a
+name from a request is looked up in the listing, never joined to a filesystem path. The
+modules in its subfolders are not served on their own: they run only inside their script
+(they need its `livechat` object), and the template routes only the listing's names.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
+from importlib.resources.abc import Traversable
 from typing import Any
 
 from livechat.api import dialog_view
@@ -37,6 +41,29 @@ _CROSS_ORIGIN = {"widget.js"}
 _NO_CACHE = "no-cache"
 _JSON = "application/json"
 
+# The pages' scripts, each served as its modules (files under web/) in this order: no build
+# step, and a host site embeds the widget with one <script> tag. The script is one function
+# around the modules (nothing leaks into the page's globals), each module runs in a function
+# of its own, and they share one local object, `livechat`: a shared/ module adds a helper to
+# it (livechat.dom, livechat.socket, ...), a page's module adds a part to livechat.<page>
+# (livechat.widget.view, ...), and the page's main.js, last, puts the parts together and
+# starts. A module is in the list of every script that uses it; tests/unit/test_web_bundles.py
+# checks that every module is listed and that the scripts parse.
+BUNDLES: dict[str, tuple[str, ...]] = {
+    "widget.js": (
+        "shared/dom.js", "shared/ids.js", "shared/store.js", "shared/socket.js", "shared/composer.js",
+        "widget/texts.js", "widget/style.js", "widget/state.js", "widget/view.js", "widget/dialog.js",
+        "widget/capture.js", "widget/events.js", "widget/connection.js", "widget/conversation.js",
+        "widget/composer.js", "widget/main.js",
+    ),
+    "inbox.js": (
+        "shared/dom.js", "shared/ids.js", "shared/store.js", "shared/socket.js", "shared/composer.js",
+        "inbox/texts.js", "inbox/alerts.js", "inbox/auth.js", "inbox/connection.js", "inbox/status.js",
+        "inbox/offers.js", "inbox/transcript.js", "inbox/chats.js", "inbox/composer.js",
+        "inbox/conversations.js", "inbox/main.js",
+    ),
+}
+
 
 @dataclass(frozen=True)
 class WebResponse:
@@ -55,17 +82,56 @@ class Asset:
     etag: str
 
 
+def _web() -> Traversable:
+    return resources.files("livechat").joinpath("web")
+
+
+def _kind(name: str) -> tuple[str, str] | None:
+    return next((v for suffix, v in _KINDS.items() if name.endswith(suffix)), None)
+
+
+def _asset(name: str, kind: tuple[str, str], data: bytes) -> Asset:
+    return Asset(name, kind[0], kind[1], data.decode("utf-8"), '"' + hashlib.sha256(data).hexdigest()[:32] + '"')
+
+
+def module_source(path: str) -> str:
+    """The text of one module of BUNDLES ("shared/dom.js"), as the file holds it."""
+    entry = _web()
+    for part in path.split("/"):
+        entry = entry.joinpath(part)
+    return entry.read_text(encoding="utf-8")
+
+
+def bundle(name: str) -> str:
+    """The script `name` of BUNDLES as served: its modules in their order, each in a function
+    of its own, all in one function that holds the `livechat` object they share."""
+    page = name.removesuffix(".js")
+    modules = BUNDLES[name]
+    parts = [
+        f"/* livechat {name}, put together by livechat/api/pages.py (BUNDLES) from these modules\n"
+        " * of livechat/web/:\n",
+        *(f" *   {path}\n" for path in modules),
+        " */\n(function () {\n\"use strict\";\n",
+        f"const livechat = {{ {page}: {{}} }};\n",
+    ]
+    for path in modules:
+        parts.append(f"\n/* --- {path} --- */\n(function () {{\n{module_source(path).rstrip()}\n}})();\n")
+    parts.append("})();\n")
+    return "".join(parts)
+
+
 @lru_cache(maxsize=1)
 def assets() -> dict[str, Asset]:
-    """Every servable file, by name: the listing of the package's `web/` folder."""
+    """Every servable file, by name: the files directly in the package's `web/` folder, and
+    the scripts of BUNDLES."""
     found: dict[str, Asset] = {}
-    for entry in resources.files("livechat").joinpath("web").iterdir():
-        kind = next((v for suffix, v in _KINDS.items() if entry.name.endswith(suffix)), None)
+    for entry in _web().iterdir():
+        kind = _kind(entry.name)
         if kind is None or not entry.is_file():
             continue
-        data = entry.read_bytes()
-        found[entry.name] = Asset(entry.name, kind[0], kind[1], data.decode("utf-8"),
-                                  '"' + hashlib.sha256(data).hexdigest()[:32] + '"')
+        found[entry.name] = _asset(entry.name, kind, entry.read_bytes())
+    for name in BUNDLES:
+        found[name] = _asset(name, _KINDS[".js"], bundle(name).encode("utf-8"))
     return found
 
 

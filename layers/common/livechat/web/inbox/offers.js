@@ -1,0 +1,81 @@
+/* livechat.inbox.offers(app) — chat offers: the blue banners at the top, with the visitor's
+ * details and a countdown, Accept and Decline; kept in sessionStorage so that a reload shows
+ * them again. */
+livechat.inbox.offers = function (app) {
+  const { el, byId: $ } = livechat.dom;
+  const { visitorName } = livechat.inbox.texts;
+  const session = app.session, s = app.state;
+  const offers = new Map(); // offerId -> {frame, node, countdown, receivedAt}
+
+  function saveOffers() { session.set("offers", Array.from(offers.values()).map((o) => o.frame)); }
+  function showOffer(frame, restored) {
+    if (offers.has(frame.offerId)) return;
+    const v = frame.visitor || {};
+    const page = frame.page || {};
+    const countdown = el("span", { class: "countdown", "data-role": "countdown", "aria-label": "time left to accept" });
+    const details = [v.email, v.company, v.jobTitle, v.country].filter(Boolean).join(" · ");
+    const where = page.title || page.url || "";
+    const node = el("div", { class: "offer", role: "alert", "data-offer": frame.offerId, "data-conversation": frame.conversationId },
+      el("div", { class: "what" },
+        el("strong", { text: "New live chat: " + visitorName(v) }),
+        el("div", { text: [details, where ? "on " + where : ""].filter(Boolean).join(" — ") })),
+      countdown,
+      el("button", { type: "button", class: "accept", text: "Accept", onclick: () => accept(frame) }),
+      el("button", { type: "button", class: "decline", text: "Decline", onclick: () => decline(frame) }));
+    const offer = { frame, node, countdown, receivedAt: Date.now() };
+    offers.set(frame.offerId, offer);
+    $("offers").append(node);
+    tick();
+    saveOffers();
+    if (!restored) {
+      app.beep();
+      app.notify("New live chat request", visitorName(v) + (details ? " — " + details : ""));
+    }
+  }
+  function removeOffer(offerId) {
+    const o = offers.get(offerId);
+    if (!o) return;
+    o.node.remove(); offers.delete(offerId); saveOffers();
+  }
+  // Removes the banners, keeps what sessionStorage holds (sign-out clears that).
+  function clearOffers() { offers.forEach((o) => o.node.remove()); offers.clear(); }
+  function tick() {
+    for (const [id, o] of offers) {
+      const byClock = Date.parse(o.frame.expiresAt) - Date.now();
+      const left = Math.ceil(byClock / 1000);
+      o.countdown.textContent = Math.max(0, left) + " s";
+      if (byClock < -5000) removeOffer(id); // the withdrawal should have come: never leave a dead banner
+    }
+  }
+  setInterval(tick, 250);
+
+  async function accept(frame) {
+    const o = offers.get(frame.offerId);
+    if (o) o.node.querySelectorAll("button").forEach((b) => { b.disabled = true; });
+    try {
+      const answer = await app.socket.request({ action: "accept", conversationId: frame.conversationId, offerId: frame.offerId });
+      removeOffer(frame.offerId);
+      if (answer.type === "chatAccepted") {
+        s.chats.set(frame.conversationId, { conversationId: frame.conversationId, visitor: answer.visitor, page: answer.page,
+          acceptedAt: new Date().toISOString(), lastActivityAt: new Date().toISOString(), lastSeq: 0, items: null });
+        const chat = s.chats.get(frame.conversationId);
+        app.setTranscript(chat, answer.transcript || []);
+        app.renderInbox();
+        app.showTab("inbox");
+        app.openChat(frame.conversationId, false);
+      } else if (answer.type === "error" && answer.code === "OFFER_EXPIRED") {
+        app.toast("That chat offer has expired.");
+      } else if (answer.type === "error") {
+        app.toast("Could not accept: " + answer.message);
+      }
+    } catch (e) {
+      if (o) o.node.querySelectorAll("button").forEach((b) => { b.disabled = false; });
+    }
+  }
+  async function decline(frame) {
+    removeOffer(frame.offerId);
+    try { await app.socket.request({ action: "decline", conversationId: frame.conversationId, offerId: frame.offerId }); } catch (e) { /* expires anyway */ }
+  }
+
+  Object.assign(app, { showOffer, removeOffer, clearOffers, offerCount: () => offers.size });
+};

@@ -1,0 +1,123 @@
+/* livechat.widget.events(w) — the conversation's events (the server's frames, and the
+ * answers and captures the widget records itself) applied to the view, once each by seq. */
+livechat.widget.events = function (w) {
+  const { el, cssEscape } = livechat.dom;
+  const { FIELD_LABELS, END_REASONS } = livechat.widget.texts;
+  const s = w.state, v = w.view;
+
+  function setPhase(next) {
+    s.phase = next;
+    v.composer.hidden = next !== "live";
+    v.endButton.hidden = !(next === "live" || next === "routing");
+    if (next !== "live") v.showTyping("");
+  }
+
+  function showAgent(a) {
+    const agent = s.agent = a || { name: "Agent", avatarUrl: "" };
+    v.avatar.replaceChildren();
+    v.avatar.hidden = false;
+    const initials = (agent.name || "?").split(/\s+/).map((word) => word.charAt(0)).join("").slice(0, 2).toUpperCase();
+    const url = agent.avatarUrl || "";
+    if (/^https?:\/\//i.test(url)) {
+      const img = el("img", { alt: "", src: url });
+      img.addEventListener("error", () => { v.avatar.textContent = initials; });
+      v.avatar.append(img);
+    } else {
+      v.avatar.textContent = initials;
+    }
+    v.title.firstChild.textContent = agent.name || "Agent";
+    v.subtitle.textContent = "is chatting with you";
+  }
+
+  function offerRestart() {
+    const b = el("button", { type: "button", class: "primary", "data-role": "restart", text: "Start a new conversation",
+      onclick: () => { b.remove(); w.restart(); } });
+    v.log.append(b); w.scrollDown();
+  }
+
+  function apply(frame) {
+    if (!s.conv || frame.conversationId !== s.conv.id) return;
+    if (typeof frame.seq === "number") {
+      if (s.seen.has(frame.seq)) return;
+      w.noteSeq(frame.seq);
+    }
+    switch (frame.type) {
+      case "answerRecorded": {
+        const path = s.dialog && w.pathTo(s.dialog.cards, frame.cardId);
+        if (!path) return;
+        w.clearInteractive();
+        const card = path[path.length - 1].cards[path[path.length - 1].i];
+        // the question as it was asked, then the answer
+        if (!v.log.querySelector('[data-asked="' + cssEscape(card.id) + '"]')) {
+          v.log.append(el("div", { class: "msg bot", "data-asked": card.id, text: card.text }));
+        }
+        w.bubble("visitor", frame.value);
+        s.stack = path;
+        const answer = (card.answers || []).find((a) => a.label === frame.value);
+        if (answer) w.enterBranch(answer.next || []); else s.stack[s.stack.length - 1].i++;
+        w.run();
+        return;
+      }
+      case "captureRecorded": {
+        const path = s.dialog && w.pathTo(s.dialog.cards, frame.cardId);
+        if (!path) return;
+        w.clearInteractive();
+        const summary = Object.entries(frame.fields || {}).map(([k, value]) => (FIELD_LABELS[k] || k) + ": " + value).join("\n");
+        w.bubble("visitor", summary || "(no details)");
+        s.stack = path;
+        s.stack[s.stack.length - 1].i++;
+        w.run();
+        return;
+      }
+      case "routing":
+        w.clearInteractive();
+        if (s.phase === "dialog") {
+          setPhase("routing");
+          w.note("Connecting you to someone…", "status").setAttribute("data-role", "connecting");
+          w.announce("Connecting you to someone…");
+        }
+        return;
+      case "agentJoined":
+        w.clearInteractive();
+        setPhase("live");
+        showAgent(frame.agent);
+        w.note((frame.agent && frame.agent.name || "An agent") + " joined the chat", "status").setAttribute("data-role", "joined");
+        w.announce((frame.agent && frame.agent.name || "An agent") + " joined the chat");
+        if (!s.replaying && w.panelOpen()) v.textarea.focus();
+        return;
+      case "fallback":
+        w.clearInteractive();
+        setPhase("fallback");
+        w.bubble("bot", frame.message || "Nobody is available right now.", null, { "data-role": "fallback" });
+        w.announce(frame.message || "Nobody is available right now.");
+        offerRestart();
+        return;
+      case "message": {
+        const mine = frame.from === "visitor";
+        const waiting = frame.clientMessageId && s.unconfirmed.get(frame.clientMessageId);
+        if (waiting) { s.unconfirmed.delete(frame.clientMessageId); waiting.node.remove(); }
+        const who = mine ? null : frame.from === "agent" ? (s.agent && s.agent.name) || "Agent" : "";
+        w.bubble(mine ? "visitor" : "agent", frame.text, who, { "data-from": frame.from, "data-seq": frame.seq });
+        if (!mine) { w.announce((who || "Message") + ": " + frame.text); v.showTyping(""); }
+        return;
+      }
+      case "chatEnded": {
+        w.clearInteractive();
+        setPhase("ended");
+        const words = END_REASONS[frame.reason] || "The chat has ended.";
+        w.note(words, "status").setAttribute("data-role", "ended");
+        w.announce(words);
+        offerRestart();
+        return;
+      }
+      case "typing":
+        if (frame.from !== "visitor") {
+          v.showTyping(frame.isTyping ? ((s.agent && s.agent.name) || "The agent") + " is typing…" : "");
+        }
+        return;
+      default:
+    }
+  }
+
+  Object.assign(w, { setPhase, apply });
+};
