@@ -5,23 +5,19 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import boto3
-from livechat import runtime
-from moto.core.models import DEFAULT_ACCOUNT_ID
 
 from bench.cost.ledger import Ledger, metered_handlers
 from bench.cost.units import table_indexes
 from livechat_local import events
-from livechat_local.lambdas import FUNCTIONS, Dispatcher
+from livechat_local.lambdas import FUNCTIONS
 from tests.support.aws import REGION
-from tests.support.metering import ROOT, count_calls, embedded_aws, quiet
+from tests.support.metering import count_calls, embedded_aws, quiet
+from tests.support.workflow import SENDER, TEAM, offer_workflow
 from tests.support.world import Client, LambdaContext, World
-
-SENDER, TEAM = "chat-alerts@example.com", "sales-ops@example.com"  # as tests/support/workflow.py
 
 # Assumptions of the scripted chat; every one is printed.
 VISITOR_MINUTES = {"accepted": 10.0, "unanswered": 3.0}  # unanswered: the 100 s offer, the fallback read
@@ -130,48 +126,12 @@ def finish(ledger: Ledger, visitors: list[Client], timeout: float) -> None:
     ledger.count_transitions(sfn)
 
 
-def function_arn(name: str) -> str:
-    return f"arn:aws:lambda:{REGION}:{DEFAULT_ACCOUNT_ID}:function:{name}"
-
-
-@contextmanager
-def offer_workflow() -> Iterator[Dispatcher]:
-    """tests/support/workflow.py's set-up, outside pytest: the real ASL in moto, its Lambda
-    tasks and the async notifier dispatched in-process, SES, the dead-letter queues."""
-    import os
-
-    sqs = boto3.client("sqs", region_name=REGION)
-    routing_dlq = sqs.create_queue(QueueName="routing-dlq")["QueueUrl"]
-    notify_dlq = sqs.create_queue(QueueName="notify-dlq")["QueueUrl"]
-    boto3.client("sesv2", region_name=REGION).create_email_identity(EmailIdentity=SENDER)
-    definition = (ROOT / "statemachine" / "offer.asl.json").read_text()
-    definition = definition.replace("${RouteChatFunctionArn}", function_arn("route_chat"))
-    definition = definition.replace("${DeadLetterQueueUrl}", routing_dlq)
-    sfn = boto3.client("stepfunctions", region_name=REGION)
-    arn = sfn.create_state_machine(name="offer", definition=definition, type="STANDARD",
-                                   roleArn=f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:role/offer")["stateMachineArn"]
-    os.environ.update({"LIVECHAT_STATE_MACHINE_ARN": arn, "LIVECHAT_NOTIFY_FUNCTION": function_arn("notify_failure"),
-                       "LIVECHAT_INBOX_URL": "https://chat.example.com/inbox", "MOTO_ACCOUNT_ID": DEFAULT_ACCOUNT_ID})
-    runtime.get_settings.cache_clear()
-    dispatcher = Dispatcher(REGION, {"notify_failure": notify_dlq})
-    dispatcher.install()
-    try:
-        yield dispatcher
-    finally:
-        for execution in sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING")["executions"]:
-            sfn.stop_execution(executionArn=execution["executionArn"])
-        dispatcher.uninstall()
-        for key in ("LIVECHAT_STATE_MACHINE_ARN", "LIVECHAT_NOTIFY_FUNCTION", "LIVECHAT_INBOX_URL"):
-            os.environ.pop(key, None)
-        runtime.get_settings.cache_clear()
-
-
 def measure(chats: int, unanswered: int, messages: int, accept_timeout: int, typing: bool) -> Ledger:
     indexes = table_indexes()
     with embedded_aws(stepfunctions=True) as gateway:
         raw = boto3.client("dynamodb", region_name=REGION)  # before count_calls: never counted
         ledger = Ledger(indexes, raw)
-        with count_calls(ledger), offer_workflow() as dispatcher, metered_handlers(ledger):
+        with count_calls(ledger), offer_workflow() as workflow, metered_handlers(ledger):
             world = World(gateway)
             world.settings(accept_timeout_seconds=accept_timeout, inactivity_timeout_seconds=3600,
                            failure_emails={"from": SENDER, "to": [TEAM]})
@@ -210,9 +170,9 @@ def measure(chats: int, unanswered: int, messages: int, accept_timeout: int, typ
             scenario("unanswered", lambda: [unanswered_chat(world, ledger, agents) for _ in range(unanswered)])
             scenario("agent-ping", agent_pings)
             ledger.current = "sweep"  # one idle sweep: the fixed cost of rate(1 minute)
-            dispatcher.call("timeout_sweeper", {"source": "aws.events", "detail-type": "Scheduled Event"})
+            workflow.dispatcher.call("timeout_sweeper", {"source": "aws.events", "detail-type": "Scheduled Event"})
             ledger.current = "done"
-            if dispatcher.failures:  # a failed function would leave the figures short
-                raise SystemExit(f"cost: a function failed for good: {dispatcher.failures}")
+            if workflow.dispatcher.failures:  # a failed function would leave the figures short
+                raise SystemExit(f"cost: a function failed for good: {workflow.dispatcher.failures}")
     return ledger
 

@@ -7,6 +7,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -78,8 +79,12 @@ def _stop(sfn: Any, execution_arn: str) -> None:
     sfn.stop_execution(executionArn=execution_arn)
 
 
-@pytest.fixture
-def workflow(aws: Gateway, monkeypatch: pytest.MonkeyPatch) -> Iterator[Workflow]:
+@contextmanager
+def offer_workflow() -> Iterator[Workflow]:
+    """The offer workflow on the embedded AWS (moto, already mocking) for the `with` block:
+    the real ASL with its Lambda tasks and the async failure notifier dispatched to the
+    in-process handlers, SES, the dead-letter queues; the handlers' environment names them
+    (restored after, as were the settings cached before)."""
     sqs = boto3.client("sqs", region_name=REGION)
     routing_dlq = sqs.create_queue(QueueName="routing-dlq")["QueueUrl"]
     notify_dlq = sqs.create_queue(QueueName="notify-dlq")["QueueUrl"]
@@ -92,15 +97,28 @@ def workflow(aws: Gateway, monkeypatch: pytest.MonkeyPatch) -> Iterator[Workflow
         name="offer", definition=definition, type="STANDARD",
         roleArn=f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:role/offer",
     )["stateMachineArn"]
-    monkeypatch.setenv("LIVECHAT_STATE_MACHINE_ARN", arn)
-    monkeypatch.setenv("LIVECHAT_NOTIFY_FUNCTION", function_arn("notify_failure"))
-    monkeypatch.setenv("LIVECHAT_INBOX_URL", "https://chat.example.com/inbox")
-    monkeypatch.setenv("MOTO_ACCOUNT_ID", DEFAULT_ACCOUNT_ID)
+    environment = {"LIVECHAT_STATE_MACHINE_ARN": arn, "LIVECHAT_NOTIFY_FUNCTION": function_arn("notify_failure"),
+                   "LIVECHAT_INBOX_URL": "https://chat.example.com/inbox", "MOTO_ACCOUNT_ID": DEFAULT_ACCOUNT_ID}
+    before = {key: os.environ.get(key) for key in environment}
+    os.environ.update(environment)
     runtime.get_settings.cache_clear()
     dispatcher = Dispatcher(REGION, {"notify_failure": notify_dlq})
     dispatcher.install()
-    yield Workflow(arn, routing_dlq, notify_dlq, dispatcher)
-    for execution in sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING")["executions"]:
-        _stop(sfn, execution["executionArn"])
-    dispatcher.uninstall()
-    os.environ.pop("LIVECHAT_STATE_MACHINE_ARN", None)
+    try:
+        yield Workflow(arn, routing_dlq, notify_dlq, dispatcher)
+    finally:
+        for execution in sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING")["executions"]:
+            _stop(sfn, execution["executionArn"])
+        dispatcher.uninstall()
+        for key, value in before.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        runtime.get_settings.cache_clear()
+
+
+@pytest.fixture
+def workflow(aws: Gateway) -> Iterator[Workflow]:
+    with offer_workflow() as running:
+        yield running
