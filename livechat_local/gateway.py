@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import html
 import json
 import logging
@@ -40,6 +41,9 @@ class Limits:
     idle_seconds: float = 600.0
     max_seconds: float = 7200.0
 
+# How long a post waits for a connection still inside its $connect.
+OPENING_WAIT_SECONDS = 5.0
+
 
 @dataclass
 class Connection:
@@ -62,6 +66,7 @@ class Gateway:
         self.limits = limits or Limits()
         self.mailbox = mailbox or (lambda: [])
         self.connections: dict[str, Connection] = {}
+        self.opening: dict[str, asyncio.Event] = {}  # connections inside their $connect
         self.pool = ThreadPoolExecutor(max_workers=int(os.environ.get("LIVECHAT_LOCAL_WORKERS", "32")),
                                        thread_name_prefix="lambda")
         self.app = web.Application(client_max_size=1024 * 1024)
@@ -103,15 +108,23 @@ class Gateway:
         connected_ms = int(time.time() * 1000)
         ctx: dict[str, Any] = {"domain": request.host, "stage": "local", "connected_at_ms": connected_ms,
                "source_ip": source_ip}
-        response = await self._run("ws_connect", events.ws_connect(
-            connection_id, dict(request.query), headers=dict(request.headers), **ctx))
-        status = int(response.get("statusCode", 500)) if isinstance(response, dict) else 500
-        if status != 200:
-            return web.Response(status=status, text=str(response.get("body") or "Forbidden"))
-        ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES, autoping=True)
-        await ws.prepare(request)
-        conn = Connection(connection_id, ws, time.time(), source_ip)
-        self.connections[connection_id] = conn
+        # $connect registers the connection before the handshake completes: a frame posted
+        # to it meanwhile (another tab's broadcast) waits for the handshake here instead of
+        # answering 410, which would make the sender forget the connection being opened.
+        opened = self.opening[connection_id] = asyncio.Event()
+        try:
+            response = await self._run("ws_connect", events.ws_connect(
+                connection_id, dict(request.query), headers=dict(request.headers), **ctx))
+            status = int(response.get("statusCode", 500)) if isinstance(response, dict) else 500
+            if status != 200:
+                return web.Response(status=status, text=str(response.get("body") or "Forbidden"))
+            ws = web.WebSocketResponse(max_msg_size=MAX_MESSAGE_BYTES, autoping=True)
+            await ws.prepare(request)
+            conn = Connection(connection_id, ws, time.time(), source_ip)
+            self.connections[connection_id] = conn
+        finally:
+            del self.opening[connection_id]
+            opened.set()
         pending: set[asyncio.Task[Any]] = set()
         close_code = 1000
         try:
@@ -137,6 +150,10 @@ class Gateway:
         return ws
 
     async def post_to_connection(self, request: web.Request) -> web.Response:
+        opening = self.opening.get(request.match_info["connection_id"])
+        if opening is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(opening.wait(), OPENING_WAIT_SECONDS)
         conn = self.connections.get(request.match_info["connection_id"])
         if conn is None or conn.ws.closed:
             return self._gone()

@@ -818,7 +818,7 @@ def harness(aws: Gateway, monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
     monkeypatch.setenv("LIVECHAT_NOTIFY_FUNCTION", function_arn("notify_failure"))
     monkeypatch.setenv("LIVECHAT_INBOX_URL", INBOX)
     monkeypatch.setenv("MOTO_ACCOUNT_ID", DEFAULT_ACCOUNT_ID)
-    runtime.get_settings.cache_clear()
+    runtime.reset()
     boto3.client("sesv2", region_name=REGION).create_email_identity(EmailIdentity=SENDER)
     dispatcher = RecordingDispatcher(REGION)
     dispatcher.install()

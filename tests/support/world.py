@@ -163,7 +163,7 @@ class World:
 
             os.environ["LIVECHAT_USER_POOL_ID"] = pool_id
             os.environ["LIVECHAT_USER_POOL_CLIENT_ID"] = client_id
-            runtime.get_settings.cache_clear()
+            runtime.reset()
             self._pool = (pool_id, client_id)
         return self._pool
 
