@@ -2,13 +2,15 @@
 to it only as the widget and the inbox do — real WebSockets and HTTP, plus boto3 against the
 embedded emulator's Cognito endpoint for the agents' sign-in (../shared/spec/protocol.md).
 
-Shared by tests/e2e and tests/contract. It imports no livechat code, on purpose: what it
-checks is the wire, whatever implements it.
+Shared by tests/e2e and tests/contract, with the Given steps both suites take (a live chat,
+and a `scene`: what a test connects, closed when it ends). It imports no livechat code, on
+purpose: what it checks is the wire, whatever implements it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import signal
@@ -16,7 +18,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +28,7 @@ import boto3
 import pytest
 import requests
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import InvalidStatus
 
 if TYPE_CHECKING:
     from mypy_boto3_cognito_idp import CognitoIdentityProviderClient
@@ -36,6 +39,7 @@ START_TIMEOUT = 60.0
 STOP_TIMEOUT = 20.0
 ANSWER_TIMEOUT = 5.0
 LIVE_CARD = "live"  # the live chat card of the test dialogs, unless a caller names another
+ROUND_ROBIN = "rr"  # a dialog of every test workspace: its live chat card routes round robin
 
 Frame = dict[str, Any]
 
@@ -140,6 +144,18 @@ class Stack:
             AuthParameters={"USERNAME": username, "PASSWORD": password})
         return result["AuthenticationResult"]["IdToken"]
 
+    def token_outside_the_group(self) -> str:
+        """The ID token of a new user of the agents' pool who is not in the LiveChat group."""
+        idp = self.idp()
+        email = f"no-group-{uuid.uuid4().hex[:8]}@example.com"
+        password = "No-group-pass-1"
+        idp.admin_create_user(UserPoolId=self.endpoints.user_pool_id, Username=email, MessageAction="SUPPRESS",
+                              UserAttributes=[{"Name": "email", "Value": email},
+                                              {"Name": "email_verified", "Value": "true"}])
+        idp.admin_set_user_password(UserPoolId=self.endpoints.user_pool_id, Username=email,
+                                    Password=password, Permanent=True)
+        return self.sign_in(email, password)
+
     def agent_token(self, email: str) -> str:
         if email not in self._tokens:
             self._tokens[email] = self.sign_in(email, self.passwords[email])
@@ -158,6 +174,21 @@ class Stack:
         mails: list[dict[str, Any]] = response.json()
         return mails
 
+    def mails_about(self, conversation_id: str) -> list[dict[str, Any]]:
+        return [mail for mail in self.mailbox() if conversation_id in json.dumps(mail)]
+
+    async def failure_mails(self, conversation_id: str) -> list[dict[str, Any]]:
+        """The failure e-mails about this conversation, once there is one (and a moment more
+        for a duplicate, which would come from a retry, to show)."""
+        deadline = time.monotonic() + 10
+        mails = self.mails_about(conversation_id)
+        while not mails and time.monotonic() < deadline:
+            await asyncio.sleep(0.3)
+            mails = self.mails_about(conversation_id)
+        assert mails, f"no failure e-mail for {conversation_id}; mailbox.json: {self.mailbox()}"
+        await asyncio.sleep(1.0)
+        return self.mails_about(conversation_id)
+
     def ws_url(self, **query: str) -> str:
         params = "&".join(f"{key}={quote(value, safe='')}" for key, value in query.items())
         return f"{self.endpoints.websocket}?{params}"
@@ -166,6 +197,15 @@ class Stack:
         ws = await connect(self.ws_url(**query), proxy=None, compression=None, open_timeout=10,
                            max_size=4 * 1024 * 1024)
         return Client(name, ws)
+
+    async def handshake_status(self, **query: str) -> int:
+        """The HTTP status the WebSocket handshake with this query ends in (101: accepted)."""
+        try:
+            client = await self.connect("intruder", **query)
+        except InvalidStatus as refused:
+            return refused.response.status_code
+        await client.close()
+        return 101
 
     async def agent(self, email: str, status: str | None = "available") -> Client:
         """An agent signed in and connected; with `status`, set (and stored) before return."""
@@ -191,6 +231,15 @@ def running_stack(directory: Path, workspace_yaml: str, passwords: Mapping[str, 
     finally:
         code = dev.stop()
     assert code == 0, f"livechat dev did not exit 0 on SIGTERM:\n{dev.output()}"
+
+
+def tampered(token: str, **claims: Any) -> str:
+    """A JWT with these claims changed in its payload, its header and signature kept."""
+    header, payload, signature = token.split(".")
+    data = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    data.update(claims)
+    forged = base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+    return f"{header}.{forged}.{signature}"
 
 
 # --- clients ------------------------------------------------------------------------------
@@ -310,3 +359,106 @@ async def first_of(clients: list[Client], type_: str, timeout: float = ANSWER_TI
     for task in others:  # a frame another client got at the same moment is not lost
         tasks[task].buffer.insert(0, task.result())
     return tasks[winner], winner.result()
+
+
+# --- Given steps and the clean-up -------------------------------------------------------------
+
+async def offer_to(visitor: Visitor, agent: Client, conversation_id: str) -> Frame:
+    """The visitor requests a chat on this conversation: the offer `agent` (the only one it
+    can reach) gets."""
+    await visitor.request_chat(conversation_id)
+    return await agent.next_of("chatOffered", conversationId=conversation_id)
+
+
+async def offered(visitor: Visitor, agent: Client, dialog: str = ROUND_ROBIN) -> tuple[str, Frame]:
+    """A visitor's new conversation, its chat request offered to `agent`: its id and the offer."""
+    conversation_id = await visitor.start(dialog)
+    return conversation_id, await offer_to(visitor, agent, conversation_id)
+
+
+async def accepted(visitor: Visitor, agent: Client, conversation_id: str, offer: Frame) -> Frame:
+    """`agent` accepts the offer: the visitor's agentJoined."""
+    await agent.ok("accept", "chatAccepted", conversationId=conversation_id, offerId=offer["offerId"])
+    return await visitor.next_of("agentJoined", conversationId=conversation_id)
+
+
+async def live_chat(visitor: Visitor, agent: Client, dialog: str = ROUND_ROBIN) -> tuple[str, Frame]:
+    """A visitor's chat accepted by `agent`: its id and the visitor's agentJoined."""
+    conversation_id, offer = await offered(visitor, agent, dialog)
+    return conversation_id, await accepted(visitor, agent, conversation_id, offer)
+
+
+async def end_quietly(client: Client, conversation_id: str) -> None:
+    """End a chat a test started, if it is still open (cleanup: never fails the test)."""
+    with contextlib.suppress(Exception):  # best effort: the socket may be gone
+        await client.ask("endChat", conversationId=conversation_id)
+
+
+@dataclass
+class Scene:
+    """What one test connected, all closed when it ends: a visitor, the agents it connected
+    first (by e-mail) and every client it connected later; and the chats it must end if it
+    stops before it does (each ended by the agent named, see `end_at_exit`)."""
+
+    stack: Stack
+    visitor: Visitor
+    agents: dict[str, Client] = field(default_factory=dict)
+    later: list[Client] = field(default_factory=list)
+    open_chats: dict[str, Client] = field(default_factory=dict)
+
+    async def agent(self, email: str, status: str | None = None) -> Client:
+        """Another connection of an agent's (by default without setting a status)."""
+        client = await self.stack.agent(email, status)
+        self.later.append(client)
+        return client
+
+    async def another_visitor(self, token: str | None = None) -> Visitor:
+        """Another visitor; with a token, that visitor connected again."""
+        visitor = await self.stack.visitor(token)
+        self.later.append(visitor)
+        return visitor
+
+    async def live_chat(self, agent: Client, dialog: str = ROUND_ROBIN,
+                        visitor: Visitor | None = None) -> tuple[str, Frame]:
+        """`live_chat` of the scene's visitor (or this one), ended at exit unless the test ends it."""
+        conversation_id, joined = await live_chat(visitor or self.visitor, agent, dialog)
+        self.end_at_exit(agent, conversation_id)
+        return conversation_id, joined
+
+    def end_at_exit(self, agent: Client, conversation_id: str) -> None:
+        """This chat is ended (quietly, by `agent`) when the scene closes, unless `ended` first."""
+        self.open_chats[conversation_id] = agent
+
+    def ended(self, conversation_id: str) -> None:
+        self.open_chats.pop(conversation_id, None)
+
+    async def end_chat(self, agent: Client, conversation_id: str) -> Frame:
+        """The agent ends the chat: the answer must be chatEnded."""
+        ended = await agent.ok("endChat", "chatEnded", conversationId=conversation_id)
+        self.ended(conversation_id)
+        return ended
+
+    async def close(self) -> None:
+        for conversation_id, agent in self.open_chats.items():
+            await end_quietly(agent, conversation_id)
+        await closing(self.visitor, *self.agents.values(), *self.later)
+
+
+@contextlib.asynccontextmanager
+async def scene(stack: Stack, agents: Iterable[str] = (), available: Collection[str] = ()) -> AsyncIterator[Scene]:
+    """These agents connected, those `available` available and the others away (status is
+    stored, so each test states the presence it relies on), then a visitor: a `Scene`,
+    closed when the block ends however it ends."""
+    connected: dict[str, Client] = {}
+    try:
+        for email in agents:
+            connected[email] = await stack.agent(email, "available" if email in available else "away")
+        visitor = await stack.visitor()
+    except BaseException:
+        await closing(*connected.values())
+        raise
+    given = Scene(stack, visitor, connected)
+    try:
+        yield given
+    finally:
+        await given.close()

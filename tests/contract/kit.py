@@ -4,16 +4,15 @@ only tests/blackbox.py (HTTP, WebSocket, and Cognito sign-in through the emulato
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import json
 import re
 import time
 import uuid
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Any
 
-from tests.blackbox import Client, Frame, Stack, Visitor
+from tests.blackbox import LIVE_CARD, ROUND_ROBIN, Client, Frame, Scene, Stack, Visitor, scene
 
 ALICE = "alice@example.com"
 BOB = "bob@example.com"
@@ -37,12 +36,13 @@ GLOBAL_FALLBACK_MESSAGE = "Live chat is not available right now."
 FALLBACK_MESSAGES = (FALLBACK_MESSAGE, GLOBAL_FALLBACK_MESSAGE)
 PRICING = {"url": "https://shop.example.com/pricing", "title": "Pricing", "referrer": ""}
 
-LIVE = "live"  # the live chat card of every dialog
+LIVE = LIVE_CARD  # the live chat card of every dialog
 SALES = "sales"  # ask (question) -> Yes: who (capture) -> live; No thanks: bye (message)
-RR = "rr"  # one message card, then live (round robin)
+RR = ROUND_ROBIN  # one message card, then live (round robin)
 RULES = "rules"  # live with custom rules that match only @bigcorp.example e-mails
 CAPTURE_FIELDS = ("firstName", "email", "company", "country")
 CAPTURE_REQUIRED = ("firstName", "email")
+ADA = {"firstName": "Ada", "email": "ada@example.com"}  # the required fields, as a visitor fills them
 
 
 def _agents_yaml(agents: dict[str, tuple[str, str]]) -> str:
@@ -204,33 +204,26 @@ def unknown_id(like: str) -> str:
 
 # --- Given steps ----------------------------------------------------------------------------
 
-async def agents_with(stack: Stack, available: tuple[str, ...]) -> dict[str, Client]:
-    """The routed agents connected: those named `available`, the others `away` (status is
-    stored, so each test states the presence it relies on)."""
-    return {email: await stack.agent(email, "available" if email in available else "away")
-            for email in ROUTED}
+def scene_with(stack: Stack, available: tuple[str, ...]) -> AbstractAsyncContextManager[Scene]:
+    """The routed agents connected, those named `available` available and the others away
+    (status is stored, so each test states the presence it relies on), and a visitor."""
+    return scene(stack, ROUTED, available)
 
 
-async def offered(visitor: Visitor, agent: Client, dialog: str = RR) -> tuple[str, Frame]:
-    """A visitor's chat request offered to `agent` (the only available one)."""
-    conversation_id = await visitor.start(dialog)
-    await visitor.request_chat(conversation_id)
-    offer = await agent.next_of("chatOffered", conversationId=conversation_id)
-    return conversation_id, offer
+async def at_the_capture_card(visitor: Visitor) -> tuple[str, Frame]:
+    """A conversation of the sales dialog whose visitor answered Yes (the capture card is
+    next): its id and the answer's ack."""
+    conversation_id = await visitor.start(SALES)
+    answered = await visitor.ok("answer", "ack", conversationId=conversation_id, cardId="ask", value="Yes")
+    return conversation_id, answered
 
 
-async def live_chat(visitor: Visitor, agent: Client, dialog: str = RR) -> tuple[str, Frame]:
-    """A visitor's chat accepted by `agent`; returns its id and the visitor's agentJoined."""
-    conversation_id, offer = await offered(visitor, agent, dialog)
-    await agent.ok("accept", "chatAccepted", conversationId=conversation_id, offerId=offer["offerId"])
-    joined = await visitor.next_of("agentJoined", conversationId=conversation_id)
-    return conversation_id, joined
-
-
-async def end_quietly(client: Client, conversation_id: str) -> None:
-    """End a chat a test started, if it is still open (cleanup: never fails the test)."""
-    with contextlib.suppress(Exception):
-        await client.ask("endChat", conversationId=conversation_id)
+async def at_the_live_card(visitor: Visitor) -> tuple[str, Frame, Frame]:
+    """A conversation of the sales dialog whose visitor answered Yes and left the required
+    fields (`ADA`), the live chat card next: its id and the answer's and capture's acks."""
+    conversation_id, answered = await at_the_capture_card(visitor)
+    captured = await visitor.ok("capture", "ack", conversationId=conversation_id, cardId="who", fields=ADA)
+    return conversation_id, answered, captured
 
 
 async def ask_raw(client: Client, text: str, request_id: str) -> Frame:
@@ -239,7 +232,7 @@ async def ask_raw(client: Client, text: str, request_id: str) -> Frame:
     return await client.answer_to(request_id, text[:60])
 
 
-async def _pump(client: Client, seconds: float) -> None:
+async def pump(client: Client, seconds: float) -> None:
     """Read whatever arrives for a moment into the client's buffer."""
     with contextlib.suppress(AssertionError):
         await client.next_of("\0 no such type", seconds)  # never matches: every frame is buffered
@@ -256,25 +249,8 @@ async def stored_frames(client: Client, conversation_id: str, count: int, timeou
             frames.append(matching[0])
             continue
         assert time.monotonic() < deadline, f"{client.name}: only {frames} of {count} frames with a seq"
-        await _pump(client, 0.2)
+        await pump(client, 0.2)
     return frames
-
-
-def mails_about(stack: Stack, conversation_id: str) -> list[dict[str, Any]]:
-    return [mail for mail in stack.mailbox() if conversation_id in json.dumps(mail)]
-
-
-async def failure_mails(stack: Stack, conversation_id: str) -> list[dict[str, Any]]:
-    """The failure e-mails about this conversation, once there is one (and a moment more for
-    a duplicate to show)."""
-    deadline = time.monotonic() + 10
-    mails = mails_about(stack, conversation_id)
-    while not mails and time.monotonic() < deadline:
-        await asyncio.sleep(0.3)
-        mails = mails_about(stack, conversation_id)
-    assert mails, f"no failure e-mail for {conversation_id}; mailbox.json: {stack.mailbox()}"
-    await asyncio.sleep(1.0)
-    return mails_about(stack, conversation_id)
 
 
 def now() -> datetime:

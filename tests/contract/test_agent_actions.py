@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.blackbox import Client, Stack, closing, run
+from tests.blackbox import Client, Stack, closing, live_chat, offered, run
 from tests.contract.kit import (
     ACCEPT_TIMEOUT,
+    ADA,
     AGENTS,
     ALICE,
     BOB,
@@ -24,14 +25,12 @@ from tests.contract.kit import (
     PRICING,
     RR,
     SALES,
-    agents_with,
+    at_the_live_card,
     check_transcript_event,
-    end_quietly,
     has,
     instant,
-    live_chat,
     now,
-    offered,
+    scene_with,
 )
 from tests.contract.spec import covers
 
@@ -71,9 +70,8 @@ def test_given_an_agent_on_two_connections_when_one_sets_the_status_then_ack_and
 def test_given_every_connected_agent_away_when_a_chat_is_requested_then_nobody_is_offered_it(stack: Stack) -> None:
     async def scenario() -> None:
         # Given every connected agent is away
-        agents = await agents_with(stack, available=())
-        visitor = await stack.visitor()
-        try:
+        async with scene_with(stack, available=()) as given:
+            visitor = given.visitor
             conversation_id = await visitor.start(RR)
 
             # When a visitor requests a chat, Then it cannot be routed at all: fallback answers
@@ -81,10 +79,8 @@ def test_given_every_connected_agent_away_when_a_chat_is_requested_then_nobody_i
             assert (answer["type"], answer.get("reason")) == ("fallback", "no_agent"), answer
 
             # And no away agent was offered it
-            for agent in agents.values():
+            for agent in given.agents.values():
                 await agent.none_of("chatOffered", 0.2, conversationId=conversation_id)
-        finally:
-            await closing(visitor, *agents.values())
 
     run(scenario)
 
@@ -92,16 +88,14 @@ def test_given_every_connected_agent_away_when_a_chat_is_requested_then_nobody_i
 @covers(actions=["setStatus"])
 def test_given_an_agent_who_went_away_when_they_connect_again_then_the_status_is_still_away(stack: Stack) -> None:
     async def scenario() -> None:
-        agents = await agents_with(stack, available=(ALICE,))
-        visitor = await stack.visitor()
-        again: Client | None = None
-        try:
+        async with scene_with(stack, available=(ALICE,)) as given:
+            visitor = given.visitor
             # Given Alice (the only available agent) sets away and closes her inbox
-            await agents[ALICE].set_status("away")
-            await agents.pop(ALICE).close()
+            await given.agents[ALICE].set_status("away")
+            await given.agents.pop(ALICE).close()
 
             # When she connects again without setting a status
-            again = await stack.agent(ALICE, status=None)
+            again = await given.agent(ALICE)
 
             # Then she is still away: nobody can take a chat
             answer = await visitor.ok("availability", "availability", dialogId=RR, cardId=LIVE)
@@ -109,8 +103,6 @@ def test_given_an_agent_who_went_away_when_they_connect_again_then_the_status_is
             await again.set_status("available")
             answer = await visitor.ok("availability", "availability", dialogId=RR, cardId=LIVE)
             assert answer["available"] is True, answer
-        finally:
-            await closing(visitor, *agents.values(), *([again] if again else []))
 
     run(scenario)
 
@@ -118,21 +110,16 @@ def test_given_an_agent_who_went_away_when_they_connect_again_then_the_status_is
 def test_given_an_agent_who_never_set_a_status_when_they_connect_then_they_are_available(stack: Stack) -> None:
     async def scenario() -> None:
         # Given every other agent is away, and Dave has never set a status
-        agents = await agents_with(stack, available=())
-        visitor = await stack.visitor()
-        dave: Client | None = None
-        conversation_id = ""
-        try:
+        async with scene_with(stack, available=()) as given:
+            visitor = given.visitor
             # When Dave connects
-            dave = await stack.agent(DAVE, status=None)
+            dave = await given.agent(DAVE)
 
             # Then availability is true, and a requested chat is offered to him
             answer = await visitor.ok("availability", "availability", dialogId=RR, cardId=LIVE)
             assert answer["available"] is True, answer
             conversation_id, offer = await offered(visitor, dave)
             await dave.ok("decline", "ack", conversationId=conversation_id, offerId=offer["offerId"])
-        finally:
-            await closing(visitor, *agents.values(), *([dave] if dave else []))
 
     run(scenario)
 
@@ -143,16 +130,12 @@ def test_given_an_agent_who_never_set_a_status_when_they_connect_then_they_are_a
 def test_given_a_visitor_who_answered_and_captured_when_the_agent_accepts_then_chat_accepted_carries_the_transcript(
         stack: Stack) -> None:
     async def scenario() -> None:
-        agents = await agents_with(stack, available=(ALICE,))
-        alice = agents[ALICE]
-        visitor = await stack.visitor()
-        conversation_id = ""
-        try:
+        async with scene_with(stack, available=(ALICE,)) as given:
+            alice, visitor = given.agents[ALICE], given.visitor
             # Given a visitor who answered the question and left their name and e-mail
-            conversation_id = await visitor.start(SALES)
-            await visitor.ok("answer", "ack", conversationId=conversation_id, cardId="ask", value="Yes")
-            captured = {"firstName": "Ada", "email": "ada@example.com"}
-            await visitor.ok("capture", "ack", conversationId=conversation_id, cardId="who", fields=captured)
+            conversation_id, _, _ = await at_the_live_card(visitor)
+            given.end_at_exit(alice, conversation_id)
+            captured = ADA
 
             # When they request a chat
             requested = now()
@@ -181,12 +164,7 @@ def test_given_a_visitor_who_answered_and_captured_when_the_agent_accepts_then_c
                 check_transcript_event(event)
             kinds = [e["kind"] for e in accepted["transcript"]]
             assert "answer" in kinds and "capture" in kinds, accepted["transcript"]
-            await alice.ok("endChat", "chatEnded", conversationId=conversation_id)
-            conversation_id = ""
-        finally:
-            if conversation_id:
-                await end_quietly(alice, conversation_id)
-            await closing(visitor, *agents.values())
+            await given.end_chat(alice, conversation_id)
 
     run(scenario)
 
@@ -199,11 +177,9 @@ def test_given_an_offer_when_the_agent_declines_then_ack_other_tabs_see_it_withd
         stack: Stack) -> None:
     async def scenario() -> None:
         # Given Alice, the only available agent, on two tabs, is offered a chat
-        agents = await agents_with(stack, available=(ALICE,))
-        alice = agents[ALICE]
-        tab = await stack.agent(ALICE, status=None)
-        visitor = await stack.visitor()
-        try:
+        async with scene_with(stack, available=(ALICE,)) as given:
+            alice, visitor = given.agents[ALICE], given.visitor
+            tab = await given.agent(ALICE)
             conversation_id, offer = await offered(visitor, alice)
 
             # When she declines it
@@ -226,8 +202,6 @@ def test_given_an_offer_when_the_agent_declines_then_ack_other_tabs_see_it_withd
             # And accepting the declined offer now is OFFER_EXPIRED
             late = await alice.ask("accept", conversationId=conversation_id, offerId=offer["offerId"])
             assert (late["type"], late["code"]) == ("error", "OFFER_EXPIRED"), late
-        finally:
-            await closing(visitor, tab, *agents.values())
 
     run(scenario)
 
@@ -238,13 +212,11 @@ def test_given_an_offer_when_the_agent_declines_then_ack_other_tabs_see_it_withd
 def test_given_chats_in_every_state_when_the_agent_lists_the_inbox_then_only_her_open_accepted_chats_are_in_it(
         stack: Stack) -> None:
     async def scenario() -> None:
-        agents = await agents_with(stack, available=(ALICE,))
-        alice, bob = agents[ALICE], agents[BOB]
-        visitors = [await stack.visitor() for _ in range(3)]
-        live_id = ""
-        try:
+        async with scene_with(stack, available=(ALICE,)) as given:
+            alice, bob = given.agents[ALICE], given.agents[BOB]
+            visitors = [given.visitor, await given.another_visitor(), await given.another_visitor()]
             # Given a chat Alice accepted, one she ended, and one she is only offered
-            live_id, _ = await live_chat(visitors[0], alice)
+            live_id, _ = await given.live_chat(alice, visitor=visitors[0])
             ended_id, _ = await live_chat(visitors[1], alice)
             await alice.ok("endChat", "chatEnded", conversationId=ended_id)
             offered_id, offer = await offered(visitors[2], alice)
@@ -267,12 +239,7 @@ def test_given_chats_in_every_state_when_the_agent_lists_the_inbox_then_only_her
             theirs = await bob.ok("listInbox", "inbox")
             assert live_id not in [c["conversationId"] for c in theirs["chats"]]
             await alice.ok("decline", "ack", conversationId=offered_id, offerId=offer["offerId"])
-            await alice.ok("endChat", "chatEnded", conversationId=live_id)
-            live_id = ""
-        finally:
-            if live_id:
-                await end_quietly(alice, live_id)
-            await closing(*visitors, *agents.values())
+            await given.end_chat(alice, live_id)
 
     run(scenario)
 
@@ -300,10 +267,8 @@ async def _all_conversations(agent: Client) -> list[dict[str, Any]]:
 def test_given_automated_and_live_conversations_when_an_agent_lists_them_then_every_one_comes_newest_first(
         stack: Stack) -> None:
     async def scenario() -> None:
-        agents = await agents_with(stack, available=(ALICE,))
-        alice = agents[ALICE]
-        visitor = await stack.visitor()
-        try:
+        async with scene_with(stack, available=(ALICE,)) as given:
+            alice, visitor = given.agents[ALICE], given.visitor
             # Given many automated conversations (more than a page, whatever its size) ...
             request_ids = [f"many-{i}" for i in range(60)]
             for request_id in request_ids:
@@ -334,8 +299,6 @@ def test_given_automated_and_live_conversations_when_an_agent_lists_them_then_ev
             assert by_id[live_id]["kind"] == "live"
             # An agent is named by their e-mail
             assert ALICE in json.dumps(by_id[live_id]["agent"]), by_id[live_id]
-        finally:
-            await closing(visitor, *agents.values())
 
     run(scenario, timeout=90)
 
@@ -346,13 +309,10 @@ def test_given_automated_and_live_conversations_when_an_agent_lists_them_then_ev
 def test_given_a_live_chat_when_its_transcript_is_read_then_it_has_the_fixed_shape_and_reads_the_same_twice(
         stack: Stack) -> None:
     async def scenario() -> None:
-        agents = await agents_with(stack, available=(ALICE,))
-        alice, carol = agents[ALICE], agents[CAROL]
-        visitor = await stack.visitor()
-        conversation_id = ""
-        try:
+        async with scene_with(stack, available=(ALICE,)) as given:
+            alice, carol, visitor = given.agents[ALICE], given.agents[CAROL], given.visitor
             # Given a chat Alice accepted, with a message each way
-            conversation_id, _ = await live_chat(visitor, alice)
+            conversation_id, _ = await given.live_chat(alice)
             await visitor.ok("sendMessage", "message", conversationId=conversation_id, text="Hi", clientMessageId="v1")
             await alice.ok("sendMessage", "message", conversationId=conversation_id, text="Hello", clientMessageId="a1")
 
@@ -376,12 +336,7 @@ def test_given_a_live_chat_when_its_transcript_is_read_then_it_has_the_fixed_sha
             assert body(await alice.ok("getTranscript", "transcript", conversationId=conversation_id)) == body(transcript)
             assert body(await carol.ok("getTranscript", "transcript", conversationId=conversation_id)) == body(transcript)
             assert body(await visitor.ok("getTranscript", "transcript", conversationId=conversation_id)) == body(transcript)
-            await alice.ok("endChat", "chatEnded", conversationId=conversation_id)
-            conversation_id = ""
-        finally:
-            if conversation_id:
-                await end_quietly(alice, conversation_id)
-            await closing(visitor, *agents.values())
+            await given.end_chat(alice, conversation_id)
 
     run(scenario)
 

@@ -9,19 +9,18 @@ import uuid
 
 import pytest
 
-from tests.blackbox import Client, Stack, Visitor, closing, run
+from tests.blackbox import Stack, closing, live_chat, offered, run, scene
 from tests.contract.kit import (
+    ADA,
     ALICE,
     INACTIVITY_TIMEOUT,
     SLACK,
-    agents_with,
     ask_raw,
     check_gap_free,
-    end_quietly,
     has,
     instant,
-    live_chat,
-    offered,
+    pump,
+    scene_with,
     seq_of,
     stored_frames,
 )
@@ -43,12 +42,9 @@ def _check_message(frame: dict[str, object]) -> None:
 def test_given_a_live_chat_when_each_side_sends_a_message_then_both_get_it_with_consecutive_seqs(
         stack: Stack) -> None:
     async def scenario() -> None:
-        agents = await agents_with(stack, available=(ALICE,))
-        alice = agents[ALICE]
-        visitor = await stack.visitor()
-        conversation_id = ""
-        try:
-            conversation_id, _ = await live_chat(visitor, alice)
+        async with scene_with(stack, available=(ALICE,)) as given:
+            alice, visitor = given.agents[ALICE], given.visitor
+            conversation_id, _ = await given.live_chat(alice)
 
             # When the visitor sends a message
             mine = await visitor.ask("sendMessage", conversationId=conversation_id, text="Do you ship to Norway?",
@@ -72,12 +68,7 @@ def test_given_a_live_chat_when_each_side_sends_a_message_then_both_get_it_with_
             _check_message(got)
             assert (got["from"], got["text"], got["seq"]) == ("agent", "We do!", reply["seq"])
             assert seq_of(reply) == seq_of(mine) + 1
-            await alice.ok("endChat", "chatEnded", conversationId=conversation_id)
-            conversation_id = ""
-        finally:
-            if conversation_id:
-                await end_quietly(alice, conversation_id)
-            await closing(visitor, *agents.values())
+            await given.end_chat(alice, conversation_id)
 
     run(scenario)
 
@@ -86,12 +77,9 @@ def test_given_a_live_chat_when_each_side_sends_a_message_then_both_get_it_with_
 def test_given_a_sent_message_when_it_is_retried_with_the_same_client_message_id_then_the_stored_one_answers(
         stack: Stack) -> None:
     async def scenario() -> None:
-        agents = await agents_with(stack, available=(ALICE,))
-        alice = agents[ALICE]
-        visitor = await stack.visitor()
-        conversation_id = ""
-        try:
-            conversation_id, _ = await live_chat(visitor, alice)
+        async with scene_with(stack, available=(ALICE,)) as given:
+            alice, visitor = given.agents[ALICE], given.visitor
+            conversation_id, _ = await given.live_chat(alice)
             first = await visitor.ok("sendMessage", "message", conversationId=conversation_id, text="once",
                                      clientMessageId="retry-me")
 
@@ -106,12 +94,7 @@ def test_given_a_sent_message_when_it_is_retried_with_the_same_client_message_id
             # And it is stored once
             transcript = await alice.ok("getTranscript", "transcript", conversationId=conversation_id)
             assert [e["text"] for e in transcript["events"] if e["kind"] == "message"] == ["once"]
-            await alice.ok("endChat", "chatEnded", conversationId=conversation_id)
-            conversation_id = ""
-        finally:
-            if conversation_id:
-                await end_quietly(alice, conversation_id)
-            await closing(visitor, *agents.values())
+            await given.end_chat(alice, conversation_id)
 
     run(scenario)
 
@@ -122,12 +105,9 @@ def test_given_a_sent_message_when_it_is_retried_with_the_same_client_message_id
 def test_given_a_live_chat_when_a_side_types_then_the_other_side_gets_typing_without_seq_never_replayed(
         stack: Stack) -> None:
     async def scenario() -> None:
-        agents = await agents_with(stack, available=(ALICE,))
-        alice = agents[ALICE]
-        visitor = await stack.visitor()
-        conversation_id = ""
-        try:
-            conversation_id, _ = await live_chat(visitor, alice)
+        async with scene_with(stack, available=(ALICE,)) as given:
+            alice, visitor = given.agents[ALICE], given.visitor
+            conversation_id, _ = await given.live_chat(alice)
 
             # When the visitor starts typing
             answer = await visitor.ask("typing", conversationId=conversation_id, isTyping=True)
@@ -161,12 +141,7 @@ def test_given_a_live_chat_when_a_side_types_then_the_other_side_gets_typing_wit
                 await returning.none_of("typing", 0.5)
             finally:
                 await closing(returning)
-            await alice.ok("endChat", "chatEnded", conversationId=conversation_id)
-            conversation_id = ""
-        finally:
-            if conversation_id:
-                await end_quietly(alice, conversation_id)
-            await closing(visitor, *agents.values())
+            await given.end_chat(alice, conversation_id)
 
     run(scenario)
 
@@ -178,12 +153,9 @@ def test_given_a_live_chat_when_a_side_types_then_the_other_side_gets_typing_wit
 def test_given_a_live_chat_when_one_side_ends_it_then_chat_ended_goes_to_both_with_that_reason(
         stack: Stack, ender: str) -> None:
     async def scenario() -> None:
-        agents = await agents_with(stack, available=(ALICE,))
-        alice = agents[ALICE]
-        visitor = await stack.visitor()
-        conversation_id = ""
-        try:
-            conversation_id, joined = await live_chat(visitor, alice)
+        async with scene_with(stack, available=(ALICE,)) as given:
+            alice, visitor = given.agents[ALICE], given.visitor
+            conversation_id, joined = await given.live_chat(alice)
             by, other = (alice, visitor) if ender == "agent" else (visitor, alice)
 
             # When one side ends the chat
@@ -196,15 +168,11 @@ def test_given_a_live_chat_when_one_side_ends_it_then_chat_ended_goes_to_both_wi
             theirs = await other.next_of("chatEnded", conversationId=conversation_id)
             assert (theirs["reason"], seq_of(theirs)) == (ender, seq_of(ended))
             assert seq_of(ended) > seq_of(joined)
-            conversation_id = ""
+            given.ended(conversation_id)
 
             # And the agent's slot is free: her inbox no longer holds it
             inbox = await alice.ok("listInbox", "inbox")
             assert ended["conversationId"] not in [c["conversationId"] for c in inbox["chats"]]
-        finally:
-            if conversation_id:
-                await end_quietly(alice, conversation_id)
-            await closing(visitor, *agents.values())
 
     run(scenario)
 
@@ -214,10 +182,8 @@ def test_given_a_live_chat_when_one_side_ends_it_then_chat_ended_goes_to_both_wi
 def test_given_a_chat_being_offered_when_the_visitor_ends_it_then_ack_and_the_agent_sees_the_offer_withdrawn(
         stack: Stack) -> None:
     async def scenario() -> None:
-        agents = await agents_with(stack, available=(ALICE,))
-        alice = agents[ALICE]
-        visitor = await stack.visitor()
-        try:
+        async with scene_with(stack, available=(ALICE,)) as given:
+            alice, visitor = given.agents[ALICE], given.visitor
             conversation_id, offer = await offered(visitor, alice)
 
             # When the visitor ends the conversation while it is offered
@@ -233,8 +199,6 @@ def test_given_a_chat_being_offered_when_the_visitor_ends_it_then_ack_and_the_ag
             # And accepting it now is too late
             late = await alice.ask("accept", conversationId=conversation_id, offerId=offer["offerId"])
             assert (late["type"], late["code"]) == ("error", "OFFER_EXPIRED"), late
-        finally:
-            await closing(visitor, *agents.values())
 
     run(scenario)
 
@@ -245,13 +209,9 @@ def test_given_a_chat_being_offered_when_the_visitor_ends_it_then_ack_and_the_ag
 def test_given_a_reconnected_visitor_when_it_resumes_after_a_seq_then_every_later_event_comes_in_order(
         stack: Stack) -> None:
     async def scenario() -> None:
-        agents = await agents_with(stack, available=(ALICE,))
-        alice = agents[ALICE]
-        visitor = await stack.visitor()
-        returning: Visitor | None = None
-        conversation_id = ""
-        try:
-            conversation_id, _ = await live_chat(visitor, alice)
+        async with scene_with(stack, available=(ALICE,)) as given:
+            alice, visitor = given.agents[ALICE], given.visitor
+            conversation_id, _ = await given.live_chat(alice)
             mine = await visitor.ok("sendMessage", "message", conversationId=conversation_id, text="brb",
                                     clientMessageId="v-1")
             last_seen = seq_of(mine)
@@ -260,11 +220,10 @@ def test_given_a_reconnected_visitor_when_it_resumes_after_a_seq_then_every_late
             await visitor.close()
             missed = [await alice.ok("sendMessage", "message", conversationId=conversation_id, text=text,
                                      clientMessageId=f"a-{i}") for i, text in enumerate(("Still there?", "Bye"))]
-            missed.append(await alice.ok("endChat", "chatEnded", conversationId=conversation_id))
-            conversation_id = ""
+            missed.append(await given.end_chat(alice, conversation_id))
 
             # And the visitor reconnects with its token and resumes after the last seq it saw
-            returning = await stack.visitor(visitor.token)
+            returning = await given.another_visitor(visitor.token)
             answer = await returning.ask("resume", conversationId=mine["conversationId"], afterSeq=last_seen)
 
             # Then it is answered by ack, and gets exactly the missed events, in order, gap-free
@@ -274,10 +233,6 @@ def test_given_a_reconnected_visitor_when_it_resumes_after_a_seq_then_every_late
             check_gap_free([last_seen] + [f["seq"] for f in frames])
             assert [f.get("text") for f in frames[:2]] == ["Still there?", "Bye"]
             await returning.none_of("message", 0.3)
-        finally:
-            if conversation_id:
-                await end_quietly(alice, conversation_id)
-            await closing(visitor, *([returning] if returning else []), *agents.values())
 
     run(scenario)
 
@@ -292,8 +247,8 @@ def test_given_a_reconnected_visitor_when_it_resumes_after_a_seq_then_every_late
 def test_given_a_conversation_when_resume_names_an_absurd_after_seq_then_bad_request(
         stack: Stack, after_seq: str) -> None:
     async def scenario() -> None:
-        visitor = await stack.visitor()
-        try:
+        async with scene(stack) as given:
+            visitor = given.visitor
             conversation_id = await visitor.start("sales")
 
             # When the visitor resumes with that afterSeq (written into the JSON as is)
@@ -306,8 +261,6 @@ def test_given_a_conversation_when_resume_names_an_absurd_after_seq_then_bad_req
             assert (answer["type"], answer["code"]) == ("error", "BAD_REQUEST"), answer
             assert "afterSeq" in answer["message"], answer
             await visitor.ok("ping", "pong")
-        finally:
-            await closing(visitor)
 
     run(scenario)
 
@@ -317,14 +270,10 @@ def test_given_a_conversation_when_resume_names_an_absurd_after_seq_then_bad_req
 @covers(actions=["ping"], events=["pong"])
 def test_given_a_connection_when_it_pings_then_pong_echoes_the_request_id(stack: Stack) -> None:
     async def scenario() -> None:
-        visitor = await stack.visitor()
-        agent = await stack.agent(ALICE, status=None)
-        try:
-            for client in (visitor, agent):
+        async with scene(stack) as given:
+            for client in (given.visitor, await given.agent(ALICE)):
                 answer = await client.ask("ping")
                 assert answer["type"] == "pong", answer
-        finally:
-            await closing(visitor, agent)
 
     run(scenario)
 
@@ -334,13 +283,9 @@ def test_given_a_connection_when_it_pings_then_pong_echoes_the_request_id(stack:
 @covers(actions=["resume"])
 def test_given_a_live_chat_when_the_visitor_disconnects_then_the_chat_goes_on(stack: Stack) -> None:
     async def scenario() -> None:
-        agents = await agents_with(stack, available=(ALICE,))
-        alice = agents[ALICE]
-        visitor = await stack.visitor()
-        returning: Visitor | None = None
-        conversation_id = ""
-        try:
-            conversation_id, joined = await live_chat(visitor, alice)
+        async with scene_with(stack, available=(ALICE,)) as given:
+            alice, visitor = given.agents[ALICE], given.visitor
+            conversation_id, joined = await given.live_chat(alice)
 
             # When the visitor's socket closes and a while passes
             await visitor.close()
@@ -355,31 +300,23 @@ def test_given_a_live_chat_when_the_visitor_disconnects_then_the_chat_goes_on(st
                                   clientMessageId="a-1")
 
             # And the visitor, back, resumes and gets it
-            returning = await stack.visitor(visitor.token)
+            returning = await given.another_visitor(visitor.token)
             await returning.ok("resume", "ack", conversationId=conversation_id, afterSeq=seq_of(joined))
             (got,) = await stored_frames(returning, conversation_id, 1)
             assert (got["seq"], got["text"]) == (sent["seq"], "Still there?")
-            await alice.ok("endChat", "chatEnded", conversationId=conversation_id)
-            conversation_id = ""
-        finally:
-            if conversation_id:
-                await end_quietly(alice, conversation_id)
-            await closing(visitor, *([returning] if returning else []), *agents.values())
+            await given.end_chat(alice, conversation_id)
 
     run(scenario)
 
 
 def test_given_a_live_chat_when_the_agent_disconnects_then_the_chat_goes_on(stack: Stack) -> None:
     async def scenario() -> None:
-        agents = await agents_with(stack, available=(ALICE,))
-        visitor = await stack.visitor()
-        back: Client | None = None
-        conversation_id = ""
-        try:
-            conversation_id, joined = await live_chat(visitor, agents[ALICE])
+        async with scene_with(stack, available=(ALICE,)) as given:
+            visitor = given.visitor
+            conversation_id, joined = await live_chat(visitor, given.agents[ALICE])
 
             # When the agent's only socket closes and a while passes
-            await agents.pop(ALICE).close()
+            await given.agents.pop(ALICE).close()
             await asyncio.sleep(1.0)
 
             # Then the visitor is not told it ended, and can still send
@@ -388,18 +325,14 @@ def test_given_a_live_chat_when_the_agent_disconnects_then_the_chat_goes_on(stac
                                     clientMessageId="v-1")
 
             # And the agent, back, still has it in her inbox and resumes the message
-            back = await stack.agent(ALICE, status=None)
+            back = await given.agent(ALICE)
+            given.end_at_exit(back, conversation_id)
             inbox = await back.ok("listInbox", "inbox")
             assert conversation_id in [c["conversationId"] for c in inbox["chats"]]
             await back.ok("resume", "ack", conversationId=conversation_id, afterSeq=seq_of(joined))
             (got,) = await stored_frames(back, conversation_id, 1)
             assert (got["seq"], got["text"]) == (sent["seq"], "Hello?")
-            await back.ok("endChat", "chatEnded", conversationId=conversation_id)
-            conversation_id = ""
-        finally:
-            if conversation_id and back is not None:
-                await end_quietly(back, conversation_id)
-            await closing(visitor, *([back] if back else []), *agents.values())
+            await given.end_chat(back, conversation_id)
 
     run(scenario)
 
@@ -410,10 +343,8 @@ def test_given_a_live_chat_when_the_agent_disconnects_then_the_chat_goes_on(stac
 def test_given_a_live_chat_when_nobody_writes_for_the_inactivity_timeout_then_it_ends_with_reason_inactivity(
         stack: Stack) -> None:
     async def scenario() -> None:
-        agents = await agents_with(stack, available=(ALICE,))
-        alice = agents[ALICE]
-        visitor = await stack.visitor()
-        try:
+        async with scene_with(stack, available=(ALICE,)) as given:
+            alice, visitor = given.agents[ALICE], given.visitor
             conversation_id, _ = await live_chat(visitor, alice)
             await visitor.ok("sendMessage", "message", conversationId=conversation_id, text="thinking…",
                              clientMessageId="v-1")
@@ -434,8 +365,6 @@ def test_given_a_live_chat_when_nobody_writes_for_the_inactivity_timeout_then_it
             assert time.monotonic() - quiet_since >= INACTIVITY_TIMEOUT - 0.5, "ended before the timeout"
             theirs = await alice.next_of("chatEnded", conversationId=conversation_id)
             assert theirs["reason"] == "inactivity", theirs
-        finally:
-            await closing(visitor, *agents.values())
 
     run(scenario)
 
@@ -445,12 +374,10 @@ def test_given_a_live_chat_when_nobody_writes_for_the_inactivity_timeout_then_it
 def test_given_a_whole_chat_when_every_kind_of_request_is_sent_then_each_gets_exactly_one_answer(
         stack: Stack) -> None:
     async def scenario() -> None:
-        agents = await agents_with(stack, available=(ALICE,))
-        alice = agents[ALICE]
-        visitor = await stack.visitor()
         answers: list[dict[str, object]] = []
-        conversation_id = ""
-        try:
+        async with scene_with(stack, available=(ALICE,)) as given:
+            alice, visitor = given.agents[ALICE], given.visitor
+
             # When a visitor and an agent go through a chat, each request carrying a requestId
             def got(answer: dict[str, object]) -> dict[str, object]:
                 answers.append(answer)
@@ -458,9 +385,9 @@ def test_given_a_whole_chat_when_every_kind_of_request_is_sent_then_each_gets_ex
 
             conversation_id = str(got(await visitor.ask("startConversation", dialogId="sales",
                                                         page={"url": "https://shop.example.com/"}))["conversationId"])
+            given.end_at_exit(alice, conversation_id)
             got(await visitor.ask("answer", conversationId=conversation_id, cardId="ask", value="Yes"))
-            got(await visitor.ask("capture", conversationId=conversation_id, cardId="who",
-                                  fields={"firstName": "Ada", "email": "ada@example.com"}))
+            got(await visitor.ask("capture", conversationId=conversation_id, cardId="who", fields=ADA))
             got(await visitor.ask("availability", dialogId="sales", cardId="live"))
             got(await visitor.ask("requestChat", conversationId=conversation_id, cardId="live"))
             offer = await alice.next_of("chatOffered", conversationId=conversation_id)
@@ -476,22 +403,14 @@ def test_given_a_whole_chat_when_every_kind_of_request_is_sent_then_each_gets_ex
             got(await alice.ask("getTranscript", conversationId=conversation_id))
             got(await visitor.ask("ping"))
             got(await alice.ask("endChat", conversationId=conversation_id))
-            conversation_id = ""
+            given.ended(conversation_id)
 
             # Then none was an error, and no second frame echoes any of their requestIds
             assert not [a for a in answers if a.get("type") == "error"], answers
             for client in (visitor, alice):
-                await _pump_for(client, 0.5)
+                await pump(client, 0.5)
             asked = {a["requestId"] for a in answers}
             again = [f for c in (visitor, alice) for f in c.buffer if f.get("requestId") in asked]
             assert not again, f"a second answer: {again}"
-        finally:
-            if conversation_id:
-                await end_quietly(alice, conversation_id)
-            await closing(visitor, *agents.values())
 
     run(scenario)
-
-
-async def _pump_for(client: Client, seconds: float) -> None:
-    await client.none_of("\0 no such type", seconds)  # every frame that comes is buffered

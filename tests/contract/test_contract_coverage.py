@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from collections.abc import Set
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.contract import spec
-from tests.contract.spec import COVERED, EXEMPT_CODES, read_contract
+from tests.contract.spec import COVERED, EXEMPT_CODES, Contract, read_contract
 
 pytestmark = pytest.mark.contract
 
@@ -25,33 +27,35 @@ def _import_every_test_module() -> None:
             importlib.import_module(f"tests.contract.{module.name}")
 
 
-def test_every_action_of_the_contract_has_a_test_of_its_answer() -> None:
+def _covered_contract() -> Contract:
+    """The contract, once every test module has filled the registry."""
     _import_every_test_module()
-    contract = read_contract()
-    assert not contract.actions - COVERED.actions, f"actions without a test: {sorted(contract.actions - COVERED.actions)}"
-    assert not COVERED.actions - contract.actions, f"tests of actions the contract does not name: " \
-                                                   f"{sorted(COVERED.actions - contract.actions)}"
+    return read_contract()
+
+
+def _no_name_left_out(kind: str, named: Set[Any], covered: Set[Any], untested: str) -> None:
+    """Every name of this kind the contract names is covered, and every covered one is named."""
+    assert not named - covered, f"{untested}: {sorted(named - covered)}"
+    assert not covered - named, f"tests of {kind} the contract does not name: {sorted(covered - named)}"
+
+
+def test_every_action_of_the_contract_has_a_test_of_its_answer() -> None:
+    contract = _covered_contract()
+    _no_name_left_out("actions", contract.actions, COVERED.actions, "actions without a test")
 
 
 def test_every_server_event_of_the_contract_has_a_test_of_its_fields() -> None:
-    _import_every_test_module()
-    contract = read_contract()
-    assert not contract.events - COVERED.events, f"events without a test: {sorted(contract.events - COVERED.events)}"
-    assert not COVERED.events - contract.events, f"tests of events the contract does not name: " \
-                                                 f"{sorted(COVERED.events - contract.events)}"
+    contract = _covered_contract()
+    _no_name_left_out("events", contract.events, COVERED.events, "events without a test")
 
 
 def test_every_reason_an_event_may_carry_is_provoked_by_a_test() -> None:
-    _import_every_test_module()
-    contract = read_contract()
-    assert not contract.reasons - COVERED.reasons, f"reasons no test provokes: {sorted(contract.reasons - COVERED.reasons)}"
-    assert not COVERED.reasons - contract.reasons, f"tests of reasons the contract does not name: " \
-                                                   f"{sorted(COVERED.reasons - contract.reasons)}"
+    contract = _covered_contract()
+    _no_name_left_out("reasons", contract.reasons, COVERED.reasons, "reasons no test provokes")
 
 
 def test_every_error_code_of_the_contract_is_provoked_by_a_test_or_exempt_with_a_reason() -> None:
-    _import_every_test_module()
-    contract = read_contract()
+    contract = _covered_contract()
     untested = contract.codes - COVERED.codes - set(EXEMPT_CODES)
     assert not untested, f"error codes neither tested nor in EXEMPT_CODES: {sorted(untested)}"
     assert not set(EXEMPT_CODES) & COVERED.codes, f"exempt yet tested: {sorted(set(EXEMPT_CODES) & COVERED.codes)}"

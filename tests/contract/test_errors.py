@@ -11,22 +11,20 @@ import uuid
 from typing import Any
 
 import pytest
-from websockets.exceptions import InvalidStatus
 
-from tests.blackbox import Stack, Visitor, closing, run
+from tests.blackbox import Stack, Visitor, closing, offer_to, offered, run, scene, tampered
 from tests.contract.kit import (
+    ADA,
     ALICE,
     BOB,
     LIVE,
     PRICING,
     SALES,
-    agents_with,
     ask_raw,
-    end_quietly,
+    at_the_live_card,
     has,
-    live_chat,
-    offered,
     same_error,
+    scene_with,
     unknown_id,
 )
 from tests.contract.spec import covers
@@ -45,8 +43,8 @@ async def _transcript(visitor: Visitor, conversation_id: str) -> dict[str, Any]:
 def test_given_a_connection_when_it_sends_a_frame_that_is_not_json_then_bad_request_without_request_id(
         stack: Stack) -> None:
     async def scenario() -> None:
-        visitor = await stack.visitor()
-        try:
+        async with scene(stack) as given:
+            visitor = given.visitor
             for text in ("{this is not json", '{"action": "ping", "requestId": "cut-short"', "[1, 2", ""):
                 # When it sends a frame that is not a JSON object
                 await visitor.send(text)
@@ -60,8 +58,6 @@ def test_given_a_connection_when_it_sends_a_frame_that_is_not_json_then_bad_requ
 
                 # And the socket keeps working
                 await visitor.ok("ping", "pong")
-        finally:
-            await closing(visitor)
 
     run(scenario)
 
@@ -70,9 +66,8 @@ def test_given_a_connection_when_it_sends_a_frame_that_is_not_json_then_bad_requ
 def test_given_a_connection_when_it_sends_an_unknown_action_then_bad_request_naming_it_echoes_the_request_id(
         stack: Stack) -> None:
     async def scenario() -> None:
-        visitor = await stack.visitor()
-        agent = await stack.agent(ALICE, status=None)
-        try:
+        async with scene(stack) as given:
+            visitor, agent = given.visitor, await given.agent(ALICE)
             for client in (visitor, agent):
                 # When it sends an action the contract does not name
                 answer = await client.ask("fetchEverything")
@@ -91,8 +86,6 @@ def test_given_a_connection_when_it_sends_an_unknown_action_then_bad_request_nam
             missing = await ask_raw(visitor, json.dumps({"requestId": request_id}), request_id)
             assert (missing["type"], missing["code"]) == ("error", "BAD_REQUEST"), missing
             assert "action" in missing["message"], missing
-        finally:
-            await closing(visitor, agent)
 
     run(scenario)
 
@@ -118,8 +111,8 @@ BAD_FIELDS = [
 def test_given_a_conversation_when_a_frame_misses_or_mistypes_a_field_then_bad_request_names_it_and_stores_nothing(
         stack: Stack, action: str, fields: dict[str, Any], named: str) -> None:
     async def scenario() -> None:
-        visitor = await stack.visitor()
-        try:
+        async with scene(stack) as given:
+            visitor = given.visitor
             conversation_id = await visitor.start(SALES)
             before = await _transcript(visitor, conversation_id)
 
@@ -132,8 +125,6 @@ def test_given_a_conversation_when_a_frame_misses_or_mistypes_a_field_then_bad_r
 
             # And nothing is stored, and the socket keeps working
             assert await _transcript(visitor, conversation_id) == before
-        finally:
-            await closing(visitor)
 
     run(scenario)
 
@@ -141,13 +132,11 @@ def test_given_a_conversation_when_a_frame_misses_or_mistypes_a_field_then_bad_r
 @covers(codes=["BAD_REQUEST"])
 def test_given_a_start_without_a_dialog_when_it_is_sent_then_bad_request_names_dialog_id(stack: Stack) -> None:
     async def scenario() -> None:
-        visitor = await stack.visitor()
-        try:
+        async with scene(stack) as given:
+            visitor = given.visitor
             answer = await visitor.ask("startConversation", page=PRICING)
             assert (answer["type"], answer["code"]) == ("error", "BAD_REQUEST"), answer
             assert "dialogId" in answer["message"], answer
-        finally:
-            await closing(visitor)
 
     run(scenario)
 
@@ -156,8 +145,8 @@ def test_given_a_start_without_a_dialog_when_it_is_sent_then_bad_request_names_d
 def test_given_a_connection_when_it_sends_a_frame_over_32_kb_then_bad_request_and_the_socket_keeps_working(
         stack: Stack) -> None:
     async def scenario() -> None:
-        visitor = await stack.visitor()
-        try:
+        async with scene(stack) as given:
+            visitor = given.visitor
             conversation_id = await visitor.start(SALES)
             before = await _transcript(visitor, conversation_id)
 
@@ -174,8 +163,6 @@ def test_given_a_connection_when_it_sends_a_frame_over_32_kb_then_bad_request_an
             # And the answer was not stored, and the socket keeps working
             assert await _transcript(visitor, conversation_id) == before
             await visitor.ok("ping", "pong")
-        finally:
-            await closing(visitor)
 
     run(scenario)
 
@@ -198,33 +185,16 @@ def test_given_an_agent_when_they_list_conversations_with_a_forged_cursor_then_b
 
 # --- the handshake (UNAUTHORIZED) ---------------------------------------------------------
 
-async def _handshake_status(stack: Stack, **query: str) -> int:
-    try:
-        client = await stack.connect("intruder", **query)
-    except InvalidStatus as refused:
-        return refused.response.status_code
-    await client.close()
-    return 101
-
-
-def _tampered(token: str, **claims: Any) -> str:
-    header, payload, signature = token.split(".")
-    data = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    data.update(claims)
-    forged = base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
-    return f"{header}.{forged}.{signature}"
-
-
 @covers(codes=["UNAUTHORIZED"])
 def test_given_a_forged_or_altered_agent_token_when_it_connects_then_the_handshake_is_refused_with_401(
         stack: Stack) -> None:
     async def scenario() -> None:
         genuine = stack.agent_token(ALICE)
-        assert await _handshake_status(stack, token=genuine) == 101
-        for token in (_tampered(genuine, email=BOB, **{"cognito:username": BOB}),
+        assert await stack.handshake_status(token=genuine) == 101
+        for token in (tampered(genuine, email=BOB, **{"cognito:username": BOB}),
                       "eyJhbGciOiJub25lIn0.eyJjb2duaXRvOmdyb3VwcyI6WyJMaXZlQ2hhdCJdfQ.",
                       "forged"):
-            assert await _handshake_status(stack, token=token) == 401, token
+            assert await stack.handshake_status(token=token) == 401, token
 
     run(scenario)
 
@@ -233,15 +203,7 @@ def test_given_a_forged_or_altered_agent_token_when_it_connects_then_the_handsha
 def test_given_a_user_outside_the_live_chat_group_when_they_connect_then_the_handshake_is_refused_with_403(
         stack: Stack) -> None:
     async def scenario() -> None:
-        idp = stack.idp()
-        email = f"no-group-{uuid.uuid4().hex[:8]}@example.com"
-        password = "No-group-pass-1"
-        idp.admin_create_user(UserPoolId=stack.endpoints.user_pool_id, Username=email, MessageAction="SUPPRESS",
-                              UserAttributes=[{"Name": "email", "Value": email},
-                                              {"Name": "email_verified", "Value": "true"}])
-        idp.admin_set_user_password(UserPoolId=stack.endpoints.user_pool_id, Username=email,
-                                    Password=password, Permanent=True)
-        assert await _handshake_status(stack, token=stack.sign_in(email, password)) == 403
+        assert await stack.handshake_status(token=stack.token_outside_the_group()) == 403
 
     run(scenario)
 
@@ -251,11 +213,11 @@ def test_given_a_forged_or_altered_visitor_token_when_it_connects_then_the_hands
         stack: Stack) -> None:
     async def scenario() -> None:
         genuine = stack.visitor_session()["visitorToken"]
-        assert await _handshake_status(stack, visitorToken=genuine) == 101
+        assert await stack.handshake_status(visitorToken=genuine) == 101
         other = stack.visitor_session()["visitorToken"]
         spliced = ".".join(genuine.split(".")[:-1] + other.split(".")[-1:])  # another token's signature
-        for token in (spliced, _tampered(genuine, sub="v_someone_else"), "forged"):
-            assert await _handshake_status(stack, visitorToken=token) == 401, token
+        for token in (spliced, tampered(genuine, sub="v_someone_else"), "forged"):
+            assert await stack.handshake_status(visitorToken=token) == 401, token
 
     run(scenario)
 
@@ -276,14 +238,12 @@ AGENT_ONLY = [
 def test_given_a_visitor_when_it_sends_an_agent_action_then_forbidden(
         stack: Stack, action: str, fields: dict[str, Any]) -> None:
     async def scenario() -> None:
-        visitor = await stack.visitor()
-        try:
+        async with scene(stack) as given:
+            visitor = given.visitor
             conversation_id = await visitor.start(SALES)
             answer = await visitor.ask(action, conversationId=conversation_id, **fields)
             assert (answer["type"], answer["code"]) == ("error", "FORBIDDEN"), answer
             await visitor.ok("ping", "pong")
-        finally:
-            await closing(visitor)
 
     run(scenario)
 
@@ -291,8 +251,7 @@ def test_given_a_visitor_when_it_sends_an_agent_action_then_forbidden(
 VISITOR_ONLY = [
     pytest.param("startConversation", {"dialogId": SALES, "page": PRICING}, id="startConversation"),
     pytest.param("answer", {"cardId": "ask", "value": "Yes"}, id="answer"),
-    pytest.param("capture", {"cardId": "who", "fields": {"firstName": "Ada", "email": "ada@example.com"}},
-                 id="capture"),
+    pytest.param("capture", {"cardId": "who", "fields": ADA}, id="capture"),
     pytest.param("requestChat", {"cardId": LIVE}, id="requestChat"),
 ]
 
@@ -302,16 +261,13 @@ VISITOR_ONLY = [
 def test_given_an_agent_when_they_send_a_visitor_action_then_forbidden_and_nothing_is_stored(
         stack: Stack, action: str, fields: dict[str, Any]) -> None:
     async def scenario() -> None:
-        visitor = await stack.visitor()
-        agent = await stack.agent(ALICE, status=None)
-        try:
+        async with scene(stack) as given:
+            visitor, agent = given.visitor, await given.agent(ALICE)
             conversation_id = await visitor.start(SALES)
             before = await _transcript(visitor, conversation_id)
             answer = await agent.ask(action, conversationId=conversation_id, **fields)
             assert (answer["type"], answer["code"]) == ("error", "FORBIDDEN"), answer
             assert await _transcript(visitor, conversation_id) == before
-        finally:
-            await closing(visitor, agent)
 
     run(scenario)
 
@@ -321,8 +277,7 @@ def test_given_an_agent_when_they_send_a_visitor_action_then_forbidden_and_nothi
 VISITOR_ACTIONS_ON_A_CONVERSATION = [
     pytest.param("getTranscript", {}, id="getTranscript"),
     pytest.param("answer", {"cardId": "ask", "value": "Yes"}, id="answer"),
-    pytest.param("capture", {"cardId": "who", "fields": {"firstName": "Ada", "email": "ada@example.com"}},
-                 id="capture"),
+    pytest.param("capture", {"cardId": "who", "fields": ADA}, id="capture"),
     pytest.param("requestChat", {"cardId": LIVE}, id="requestChat"),
     pytest.param("sendMessage", {"text": "hi", "clientMessageId": "m-1"}, id="sendMessage"),
     pytest.param("typing", {"isTyping": True}, id="typing"),
@@ -336,9 +291,8 @@ VISITOR_ACTIONS_ON_A_CONVERSATION = [
 def test_given_someone_elses_conversation_when_a_visitor_acts_on_it_then_not_found_exactly_as_for_a_missing_one(
         stack: Stack, action: str, fields: dict[str, Any]) -> None:
     async def scenario() -> None:
-        owner = await stack.visitor()
-        stranger = await stack.visitor()
-        try:
+        async with scene(stack) as given:
+            owner, stranger = given.visitor, await given.another_visitor()
             # Given a conversation of another visitor's, and an id that names nothing
             theirs = await owner.start(SALES)
             await owner.ok("answer", "ack", conversationId=theirs, cardId="ask", value="Yes")
@@ -355,8 +309,6 @@ def test_given_someone_elses_conversation_when_a_visitor_acts_on_it_then_not_fou
 
             # And the owner's conversation is untouched
             assert await _transcript(owner, theirs) == before
-        finally:
-            await closing(owner, stranger)
 
     run(scenario)
 
@@ -365,13 +317,10 @@ def test_given_someone_elses_conversation_when_a_visitor_acts_on_it_then_not_fou
 def test_given_another_agents_live_chat_when_an_agent_writes_to_it_then_not_found_exactly_as_for_a_missing_one(
         stack: Stack) -> None:
     async def scenario() -> None:
-        agents = await agents_with(stack, available=(ALICE,))
-        alice, bob = agents[ALICE], agents[BOB]
-        visitor = await stack.visitor()
-        conversation_id = ""
-        try:
+        async with scene_with(stack, available=(ALICE,)) as given:
+            alice, bob, visitor = given.agents[ALICE], given.agents[BOB], given.visitor
             # Given Alice's live chat, and an id that names nothing
-            conversation_id, _ = await live_chat(visitor, alice)
+            conversation_id, _ = await given.live_chat(alice)
             missing = unknown_id(conversation_id)
 
             for action, fields in (("sendMessage", {"text": "hi", "clientMessageId": "b-1"}),
@@ -393,12 +342,7 @@ def test_given_another_agents_live_chat_when_an_agent_writes_to_it_then_not_foun
             # And an agent reading a missing conversation's transcript gets NOT_FOUND
             gone = await bob.ask("getTranscript", conversationId=missing)
             assert (gone["type"], gone["code"]) == ("error", "NOT_FOUND"), gone
-            await alice.ok("endChat", "chatEnded", conversationId=conversation_id)
-            conversation_id = ""
-        finally:
-            if conversation_id:
-                await end_quietly(alice, conversation_id)
-            await closing(visitor, *agents.values())
+            await given.end_chat(alice, conversation_id)
 
     run(scenario)
 
@@ -407,10 +351,8 @@ def test_given_another_agents_live_chat_when_an_agent_writes_to_it_then_not_foun
 def test_given_an_offer_to_another_agent_when_an_agent_accepts_or_declines_it_then_not_found_as_for_a_missing_one(
         stack: Stack) -> None:
     async def scenario() -> None:
-        agents = await agents_with(stack, available=(ALICE,))
-        alice, bob = agents[ALICE], agents[BOB]
-        visitor = await stack.visitor()
-        try:
+        async with scene_with(stack, available=(ALICE,)) as given:
+            alice, bob, visitor = given.agents[ALICE], given.agents[BOB], given.visitor
             # Given an offer made to Alice, and an offer id that names nothing
             conversation_id, offer = await offered(visitor, alice)
             missing = unknown_id(offer["offerId"])
@@ -427,8 +369,6 @@ def test_given_an_offer_to_another_agent_when_an_agent_accepts_or_declines_it_th
             # And Alice's offer still stands: she can take it
             await alice.ok("accept", "chatAccepted", conversationId=conversation_id, offerId=offer["offerId"])
             await alice.ok("endChat", "chatEnded", conversationId=conversation_id)
-        finally:
-            await closing(visitor, *agents.values())
 
     run(scenario)
 
@@ -439,25 +379,18 @@ def test_given_an_offer_to_another_agent_when_an_agent_accepts_or_declines_it_th
 def test_given_a_conversation_whose_chat_has_ended_when_the_visitor_answers_or_requests_a_chat_then_conflict(
         stack: Stack) -> None:
     async def scenario() -> None:
-        agents = await agents_with(stack, available=(ALICE,))
-        alice = agents[ALICE]
-        visitor = await stack.visitor()
-        try:
+        async with scene_with(stack, available=(ALICE,)) as given:
+            alice, visitor = given.agents[ALICE], given.visitor
             # Given a conversation of the sales dialog whose live chat the agent ended
-            conversation_id = await visitor.start(SALES)
-            await visitor.ok("answer", "ack", conversationId=conversation_id, cardId="ask", value="Yes")
-            await visitor.ok("capture", "ack", conversationId=conversation_id, cardId="who",
-                             fields={"firstName": "Ada", "email": "ada@example.com"})
-            await visitor.request_chat(conversation_id)
-            offer = await alice.next_of("chatOffered", conversationId=conversation_id)
+            conversation_id, _, _ = await at_the_live_card(visitor)
+            offer = await offer_to(visitor, alice, conversation_id)
             await alice.ok("accept", "chatAccepted", conversationId=conversation_id, offerId=offer["offerId"])
             await alice.ok("endChat", "chatEnded", conversationId=conversation_id)
             before = await _transcript(visitor, conversation_id)
 
             # When the visitor answers a card of its dialog, captures, or requests a chat again
             for action, fields in (("answer", {"cardId": "ask", "value": "Yes"}),
-                                   ("capture", {"cardId": "who", "fields": {"firstName": "Ada",
-                                                                           "email": "ada@example.com"}}),
+                                   ("capture", {"cardId": "who", "fields": ADA}),
                                    ("requestChat", {"cardId": LIVE})):
                 answer = await visitor.ask(action, conversationId=conversation_id, **fields)
 
@@ -465,8 +398,6 @@ def test_given_a_conversation_whose_chat_has_ended_when_the_visitor_answers_or_r
                 assert (answer["type"], answer["code"]) == ("error", "CONFLICT"), (action, answer)
             assert await _transcript(visitor, conversation_id) == before
             await alice.none_of("chatOffered", 0.3, conversationId=conversation_id)
-        finally:
-            await closing(visitor, *agents.values())
 
     run(scenario)
 

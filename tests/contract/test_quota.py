@@ -6,18 +6,14 @@ from __future__ import annotations
 
 import pytest
 
-from tests.blackbox import Stack, Visitor, closing, run
+from tests.blackbox import Stack, Visitor, offered, run, scene
 from tests.contract.kit import (
     FALLBACK_MESSAGES,
     LIVE,
     QUINN,
     QUOTA_LIMIT,
     RR,
-    end_quietly,
-    failure_mails,
     has,
-    live_chat,
-    offered,
     seq_of,
 )
 from tests.contract.spec import covers
@@ -37,10 +33,9 @@ def test_given_a_select_plan_when_its_engagements_are_used_up_then_availability_
         quota_stack: Stack) -> None:
     async def scenario() -> None:
         # Given a select plan with a quota of one engagement, and Quinn, who never set a status
-        quinn = await quota_stack.agent(QUINN, status=None)
-        visitors = [await quota_stack.visitor() for _ in range(3)]
-        first = ""
-        try:
+        async with scene(quota_stack) as given:
+            quinn = await given.agent(QUINN)
+            visitors = [given.visitor, await given.another_visitor(), await given.another_visitor()]
             # Then a new agent starts available: someone can take a chat
             assert await _available(visitors[0]) is True
 
@@ -51,9 +46,8 @@ def test_given_a_select_plan_when_its_engagements_are_used_up_then_availability_
 
             # When Quinn accepts a chat (the quota's one engagement) and ends it
             assert QUOTA_LIMIT == 1
-            first, _ = await live_chat(visitors[1], quinn)
-            await quinn.ok("endChat", "chatEnded", conversationId=first)
-            first = ""
+            first, _ = await given.live_chat(quinn, visitor=visitors[1])
+            await given.end_chat(quinn, first)
 
             # Then availability says false, though Quinn is available with a free slot
             assert await _available(visitors[2]) is False
@@ -69,12 +63,8 @@ def test_given_a_select_plan_when_its_engagements_are_used_up_then_availability_
             await quinn.none_of("chatOffered", 0.3, conversationId=conversation_id)
 
             # And one failure e-mail about that conversation names the reason
-            mails = await failure_mails(quota_stack, conversation_id)
+            mails = await quota_stack.failure_mails(conversation_id)
             assert len(mails) == 1, mails
             assert "quota_reached" in str(mails[0]), mails[0]
-        finally:
-            if first:
-                await end_quietly(quinn, first)
-            await closing(quinn, *visitors)
 
     run(scenario)

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.blackbox import Stack, closing, run
+from tests.blackbox import Stack, accepted, offer_to, offered, run
 from tests.contract.kit import (
     ACCEPT_TIMEOUT,
     AGENTS,
@@ -19,15 +19,12 @@ from tests.contract.kit import (
     LIVE,
     RR,
     RULES,
-    SALES,
     SLACK,
-    agents_with,
+    at_the_live_card,
     check_gap_free,
-    end_quietly,
-    failure_mails,
     has,
     instant,
-    offered,
+    scene_with,
     seq_of,
 )
 from tests.contract.spec import covers
@@ -55,12 +52,10 @@ def check_one_failure_mail(mails: list[dict[str, object]], reason: str) -> None:
 def test_given_an_offer_when_the_agent_accepts_then_the_visitor_gets_agent_joined_with_name_and_avatar(
         stack: Stack) -> None:
     async def scenario() -> None:
-        agents = await agents_with(stack, available=(BOB,))
-        bob = agents[BOB]
-        visitor = await stack.visitor()
-        conversation_id = ""
-        try:
+        async with scene_with(stack, available=(BOB,)) as given:
+            bob, visitor = given.agents[BOB], given.visitor
             conversation_id, offer = await offered(visitor, bob)
+            given.end_at_exit(bob, conversation_id)
 
             # When Bob accepts
             await bob.ok("accept", "chatAccepted", conversationId=conversation_id, offerId=offer["offerId"])
@@ -71,12 +66,7 @@ def test_given_an_offer_when_the_agent_accepts_then_the_visitor_gets_agent_joine
             assert joined["agent"] == {**joined["agent"], "name": AGENTS[BOB][0],
                                        "avatarUrl": "https://example.com/bob.png"}, joined
             seq_of(joined)
-            await bob.ok("endChat", "chatEnded", conversationId=conversation_id)
-            conversation_id = ""
-        finally:
-            if conversation_id:
-                await end_quietly(bob, conversation_id)
-            await closing(visitor, *agents.values())
+            await given.end_chat(bob, conversation_id)
 
     run(scenario)
 
@@ -86,10 +76,8 @@ def test_given_an_offer_when_the_agent_accepts_then_the_visitor_gets_agent_joine
 def test_given_an_offer_nobody_answers_when_it_times_out_then_withdrawn_expired_fallback_not_accepted_and_one_mail(
         stack: Stack) -> None:
     async def scenario() -> None:
-        agents = await agents_with(stack, available=(ALICE,))
-        alice = agents[ALICE]
-        visitor = await stack.visitor()
-        try:
+        async with scene_with(stack, available=(ALICE,)) as given:
+            alice, visitor = given.agents[ALICE], given.visitor
             conversation_id, offer = await offered(visitor, alice)
             started = time.monotonic()
 
@@ -109,9 +97,7 @@ def test_given_an_offer_nobody_answers_when_it_times_out_then_withdrawn_expired_
             assert (late["type"], late["code"]) == ("error", "OFFER_EXPIRED"), late
 
             # And one failure e-mail about the conversation names the reason
-            check_one_failure_mail(await failure_mails(stack, conversation_id), "not_accepted")
-        finally:
-            await closing(visitor, *agents.values())
+            check_one_failure_mail(await stack.failure_mails(conversation_id), "not_accepted")
 
     run(scenario)
 
@@ -120,9 +106,8 @@ def test_given_an_offer_nobody_answers_when_it_times_out_then_withdrawn_expired_
 def test_given_no_agent_available_when_a_chat_is_requested_then_fallback_no_agent_answers_and_one_mail(
         stack: Stack) -> None:
     async def scenario() -> None:
-        agents = await agents_with(stack, available=())
-        visitor = await stack.visitor()
-        try:
+        async with scene_with(stack, available=()) as given:
+            visitor = given.visitor
             conversation_id = await visitor.start(RR)
 
             # When a chat is requested, Then the fallback answers it (it cannot be routed at all)
@@ -130,9 +115,7 @@ def test_given_no_agent_available_when_a_chat_is_requested_then_fallback_no_agen
             check_fallback(answer, "no_agent")
 
             # And one failure e-mail about the conversation names the reason
-            check_one_failure_mail(await failure_mails(stack, conversation_id), "no_agent")
-        finally:
-            await closing(visitor, *agents.values())
+            check_one_failure_mail(await stack.failure_mails(conversation_id), "no_agent")
 
     run(scenario)
 
@@ -141,9 +124,8 @@ def test_given_no_agent_available_when_a_chat_is_requested_then_fallback_no_agen
 def test_given_rules_that_match_nobody_and_no_agent_available_when_a_chat_is_requested_then_fallback_no_rule_matched(
         stack: Stack) -> None:
     async def scenario() -> None:
-        agents = await agents_with(stack, available=())
-        visitor = await stack.visitor()
-        try:
+        async with scene_with(stack, available=()) as given:
+            visitor = given.visitor
             # Given a visitor whom no rule of the card matches (it routes @bigcorp.example e-mails only)
             conversation_id = await visitor.start(RULES)
 
@@ -152,9 +134,7 @@ def test_given_rules_that_match_nobody_and_no_agent_available_when_a_chat_is_req
 
             # Then the fallback answers it, reason no_rule_matched, and one e-mail says so
             check_fallback(answer, "no_rule_matched")
-            check_one_failure_mail(await failure_mails(stack, conversation_id), "no_rule_matched")
-        finally:
-            await closing(visitor, *agents.values())
+            check_one_failure_mail(await stack.failure_mails(conversation_id), "no_rule_matched")
 
     run(scenario)
 
@@ -164,9 +144,8 @@ def test_given_rules_that_match_nobody_when_an_agent_is_available_then_round_rob
     async def scenario() -> None:
         # Given Bob is available and no rule of the card matches the visitor (protocol.md:
         # "every routing mode falls back to round-robin over all available agents before giving up")
-        agents = await agents_with(stack, available=(BOB,))
-        visitor = await stack.visitor()
-        try:
+        async with scene_with(stack, available=(BOB,)) as given:
+            bob, visitor = given.agents[BOB], given.visitor
             answer = await visitor.ask("availability", dialogId=RULES, cardId=LIVE)
             assert answer["available"] is True, answer
 
@@ -176,10 +155,8 @@ def test_given_rules_that_match_nobody_when_an_agent_is_available_then_round_rob
 
             # Then it is routed, and Bob is offered it
             assert routing["type"] == "routing", routing
-            offer = await agents[BOB].next_of("chatOffered", conversationId=conversation_id)
-            await agents[BOB].ok("decline", "ack", conversationId=conversation_id, offerId=offer["offerId"])
-        finally:
-            await closing(visitor, *agents.values())
+            offer = await bob.next_of("chatOffered", conversationId=conversation_id)
+            await bob.ok("decline", "ack", conversationId=conversation_id, offerId=offer["offerId"])
 
     run(scenario)
 
@@ -187,29 +164,22 @@ def test_given_rules_that_match_nobody_when_an_agent_is_available_then_round_rob
 def test_given_a_whole_conversation_when_its_transcript_is_read_then_every_stored_event_has_the_next_seq(
         stack: Stack) -> None:
     async def scenario() -> None:
-        agents = await agents_with(stack, available=(ALICE,))
-        alice = agents[ALICE]
-        visitor = await stack.visitor()
-        conversation_id = ""
-        try:
+        async with scene_with(stack, available=(ALICE,)) as given:
+            alice, visitor = given.agents[ALICE], given.visitor
             # Given a conversation that went through the dialog, a live chat, messages and its end
-            conversation_id = await visitor.start(SALES)
-            answered = await visitor.ok("answer", "ack", conversationId=conversation_id, cardId="ask", value="Yes")
-            captured = await visitor.ok("capture", "ack", conversationId=conversation_id, cardId="who",
-                                        fields={"firstName": "Ada", "email": "ada@example.com"})
-            await visitor.request_chat(conversation_id)
-            offer = await alice.next_of("chatOffered", conversationId=conversation_id)
-            await alice.ok("accept", "chatAccepted", conversationId=conversation_id, offerId=offer["offerId"])
-            live = [await visitor.next_of("agentJoined", conversationId=conversation_id)]
+            conversation_id, answered, captured = await at_the_live_card(visitor)
+            given.end_at_exit(alice, conversation_id)
+            offer = await offer_to(visitor, alice, conversation_id)
+            live = [await accepted(visitor, alice, conversation_id, offer)]
             live.append(await visitor.ok("sendMessage", "message", conversationId=conversation_id, text="1",
                                          clientMessageId="v-1"))
             live.append(await alice.ok("sendMessage", "message", conversationId=conversation_id, text="2",
                                        clientMessageId="a-1"))
             live.append(await visitor.ok("endChat", "chatEnded", conversationId=conversation_id))
-            conversation_id_read, conversation_id = conversation_id, ""
+            given.ended(conversation_id)
 
             # When its transcript is read
-            transcript = await alice.ok("getTranscript", "transcript", conversationId=conversation_id_read)
+            transcript = await alice.ok("getTranscript", "transcript", conversationId=conversation_id)
 
             # Then the events' seqs increase by one, and the frames carried those same seqs
             seqs = [e["seq"] for e in transcript["events"]]
@@ -219,10 +189,6 @@ def test_given_a_whole_conversation_when_its_transcript_is_read_then_every_store
             for ack in (answered, captured):  # an ack may carry the stored event's seq (ours)
                 assert ack.get("seq") in (None, *seqs[:2]), ack
             assert all(instant(e["at"]) for e in transcript["events"])
-        finally:
-            if conversation_id:
-                await end_quietly(alice, conversation_id)
-            await closing(visitor, *agents.values())
 
     run(scenario)
 

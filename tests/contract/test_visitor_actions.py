@@ -8,17 +8,19 @@ import uuid
 
 import pytest
 
-from tests.blackbox import Stack, Visitor, closing, run
+from tests.blackbox import Stack, Visitor, closing, run, scene
 from tests.contract.kit import (
+    ADA,
     ALICE,
     CAPTURE_FIELDS,
     LIVE,
     PRICING,
     RR,
     SALES,
-    agents_with,
+    at_the_capture_card,
     check_transcript_event,
     has,
+    scene_with,
 )
 from tests.contract.spec import covers
 
@@ -31,8 +33,8 @@ pytestmark = pytest.mark.contract
 def test_given_a_visitor_when_it_starts_a_conversation_then_conversation_started_names_a_new_one(
         stack: Stack) -> None:
     async def scenario() -> None:
-        visitor = await stack.visitor()
-        try:
+        async with scene(stack) as given:
+            visitor = given.visitor
             # When the visitor starts two conversations of a dialog
             first = await visitor.ask("startConversation", dialogId=SALES, page=PRICING)
             second = await visitor.ask("startConversation", dialogId=SALES, page=PRICING)
@@ -43,8 +45,6 @@ def test_given_a_visitor_when_it_starts_a_conversation_then_conversation_started
                 has(answer, conversationId=str)
                 assert answer["conversationId"]
             assert first["conversationId"] != second["conversationId"]
-        finally:
-            await closing(visitor)
 
     run(scenario)
 
@@ -52,25 +52,23 @@ def test_given_a_visitor_when_it_starts_a_conversation_then_conversation_started
 def test_given_a_page_url_with_utm_parameters_when_utm_is_absent_then_the_page_takes_them_from_the_url(
         stack: Stack) -> None:
     async def scenario() -> None:
-        visitor = await stack.visitor()
-        try:
+        async with scene(stack) as given:
+            visitor = given.visitor
             # When a conversation starts on a page whose url carries utm_* and no utm is sent
             url = "https://shop.example.com/pricing?utm_source=news&utm_medium=email&utm_campaign=spring"
             started = await visitor.ok("startConversation", "conversationStarted", dialogId=SALES,
                                        page={"url": url, "title": "Pricing", "referrer": "https://example.org/"})
             # And another sends its own utm with the same url
-            given = {"source": "ads", "medium": "cpc", "campaign": "winter"}
+            own = {"source": "ads", "medium": "cpc", "campaign": "winter"}
             explicit = await visitor.ok("startConversation", "conversationStarted", dialogId=SALES,
-                                        page={"url": url, "title": "Pricing", "referrer": "", "utm": given})
+                                        page={"url": url, "title": "Pricing", "referrer": "", "utm": own})
 
             # Then the first's page has utm taken from the url, the second keeps its own
             taken = await visitor.ok("getTranscript", "transcript", conversationId=started["conversationId"])
             assert taken["page"]["url"] == url
             assert taken["page"]["utm"] == {"source": "news", "medium": "email", "campaign": "spring"}
             kept = await visitor.ok("getTranscript", "transcript", conversationId=explicit["conversationId"])
-            assert kept["page"]["utm"] == given
-        finally:
-            await closing(visitor)
+            assert kept["page"]["utm"] == own
 
     run(scenario)
 
@@ -79,9 +77,8 @@ def test_given_a_page_url_with_utm_parameters_when_utm_is_absent_then_the_page_t
 def test_given_a_client_conversation_id_when_the_same_visitor_sends_it_twice_then_both_answers_name_one_conversation(
         stack: Stack) -> None:
     async def scenario() -> None:
-        visitor = await stack.visitor()
-        other = await stack.visitor()
-        try:
+        async with scene(stack) as given:
+            visitor, other = given.visitor, await given.another_visitor()
             client_id = f"cc-{uuid.uuid4().hex}"
 
             # When the same visitor starts a conversation twice with one clientConversationId
@@ -100,8 +97,6 @@ def test_given_a_client_conversation_id_when_the_same_visitor_sends_it_twice_the
 
             # Then they get a conversation of their own
             assert theirs["conversationId"] != answers[0]["conversationId"]
-        finally:
-            await closing(visitor, other)
 
     run(scenario)
 
@@ -112,8 +107,8 @@ def test_given_a_client_conversation_id_when_the_same_visitor_sends_it_twice_the
 def test_given_a_question_card_when_the_visitor_answers_then_ack_and_the_transcript_records_the_label(
         stack: Stack) -> None:
     async def scenario() -> None:
-        visitor = await stack.visitor()
-        try:
+        async with scene(stack) as given:
+            visitor = given.visitor
             conversation_id = await visitor.start(SALES)
 
             # When the visitor answers the question card with one of its labels
@@ -134,31 +129,22 @@ def test_given_a_question_card_when_the_visitor_answers_then_ack_and_the_transcr
             assert "value" in wrong["message"], wrong
             again = await visitor.ok("getTranscript", "transcript", conversationId=conversation_id)
             assert again == {**transcript, "requestId": again["requestId"]}
-        finally:
-            await closing(visitor)
 
     run(scenario)
 
 
 # --- capture ----------------------------------------------------------------------------
 
-async def _capture_conversation(visitor: Visitor) -> str:
-    """A conversation of the sales dialog whose visitor answered Yes: the capture card is next."""
-    conversation_id = await visitor.start(SALES)
-    await visitor.ok("answer", "ack", conversationId=conversation_id, cardId="ask", value="Yes")
-    return conversation_id
-
-
 @covers(actions=["capture"])
 def test_given_a_capture_card_when_the_required_fields_come_without_the_optional_ones_then_ack_and_stored(
         stack: Stack) -> None:
     async def scenario() -> None:
-        visitor = await stack.visitor()
-        try:
-            conversation_id = await _capture_conversation(visitor)
+        async with scene(stack) as given:
+            visitor = given.visitor
+            conversation_id, _ = await at_the_capture_card(visitor)
 
             # When the visitor sends the card's required fields and leaves out the listed optional ones
-            fields = {"firstName": "Ada", "email": "ada@example.com"}
+            fields = ADA
             answer = await visitor.ask("capture", conversationId=conversation_id, cardId="who", fields=fields)
 
             # Then it is answered by ack
@@ -176,8 +162,6 @@ def test_given_a_capture_card_when_the_required_fields_come_without_the_optional
             full = {"firstName": "Ada", "email": "ada@example.com", "company": "Analytical", "country": "GB"}
             assert set(full) == set(CAPTURE_FIELDS)
             await visitor.ok("capture", "ack", conversationId=conversation_id, cardId="who", fields=full)
-        finally:
-            await closing(visitor)
 
     run(scenario)
 
@@ -193,9 +177,9 @@ def test_given_a_capture_card_when_the_required_fields_come_without_the_optional
 def test_given_a_capture_card_when_the_fields_break_its_rules_then_bad_request_names_the_field_and_stores_nothing(
         stack: Stack, fields: dict[str, str], named: str) -> None:
     async def scenario() -> None:
-        visitor = await stack.visitor()
-        try:
-            conversation_id = await _capture_conversation(visitor)
+        async with scene(stack) as given:
+            visitor = given.visitor
+            conversation_id, _ = await at_the_capture_card(visitor)
             before = await visitor.ok("getTranscript", "transcript", conversationId=conversation_id)
 
             # When the visitor sends them
@@ -208,8 +192,6 @@ def test_given_a_capture_card_when_the_fields_break_its_rules_then_bad_request_n
             # And nothing is stored
             after = await visitor.ok("getTranscript", "transcript", conversationId=conversation_id)
             assert after == {**before, "requestId": after["requestId"]}
-        finally:
-            await closing(visitor)
 
     run(scenario)
 
@@ -220,10 +202,8 @@ def test_given_a_capture_card_when_the_fields_break_its_rules_then_bad_request_n
 def test_given_an_available_agent_when_the_visitor_requests_a_chat_then_routing_answers_and_the_agent_is_offered_it(
         stack: Stack) -> None:
     async def scenario() -> None:
-        agents = await agents_with(stack, available=(ALICE,))
-        visitor = await stack.visitor()
-        conversation_id = ""
-        try:
+        async with scene_with(stack, available=(ALICE,)) as given:
+            alice, visitor = given.agents[ALICE], given.visitor
             conversation_id = await visitor.start(RR)
 
             # When the visitor requests a chat on the dialog's live chat card
@@ -233,10 +213,8 @@ def test_given_an_available_agent_when_the_visitor_requests_a_chat_then_routing_
             assert routing["type"] == "routing", routing
             has(routing, conversationId=str)
             assert routing["conversationId"] == conversation_id
-            offer = await agents[ALICE].next_of("chatOffered", conversationId=conversation_id)
-            await agents[ALICE].ok("decline", "ack", conversationId=conversation_id, offerId=offer["offerId"])
-        finally:
-            await closing(visitor, *agents.values())
+            offer = await alice.next_of("chatOffered", conversationId=conversation_id)
+            await alice.ok("decline", "ack", conversationId=conversation_id, offerId=offer["offerId"])
 
     run(scenario)
 
@@ -245,8 +223,8 @@ def test_given_an_available_agent_when_the_visitor_requests_a_chat_then_routing_
 def test_given_a_card_that_is_no_live_chat_card_when_the_visitor_requests_a_chat_on_it_then_bad_request(
         stack: Stack) -> None:
     async def scenario() -> None:
-        visitor = await stack.visitor()
-        try:
+        async with scene(stack) as given:
+            visitor = given.visitor
             conversation_id = await visitor.start(SALES)
 
             # When the visitor requests a chat on the dialog's question card, or an unknown card
@@ -260,8 +238,6 @@ def test_given_a_card_that_is_no_live_chat_card_when_the_visitor_requests_a_chat
             # And nothing is stored
             transcript = await visitor.ok("getTranscript", "transcript", conversationId=conversation_id)
             assert transcript["events"] == []
-        finally:
-            await closing(visitor)
 
     run(scenario)
 
@@ -284,9 +260,8 @@ async def _availability_turns(visitor: Visitor, expected: bool, within: float = 
 @covers(actions=["availability"], events=["availability"])
 def test_given_an_agent_available_or_not_when_the_visitor_asks_availability_then_it_says_so(stack: Stack) -> None:
     async def scenario() -> None:
-        agents = await agents_with(stack, available=(ALICE,))
-        visitor = await stack.visitor()
-        try:
+        async with scene_with(stack, available=(ALICE,)) as given:
+            agents, visitor = given.agents, given.visitor
             # Given Alice is available and connected: availability says true
             answer = await visitor.ask("availability", dialogId=RR, cardId=LIVE)
             assert answer["type"] == "availability", answer
@@ -303,8 +278,6 @@ def test_given_an_agent_available_or_not_when_the_visitor_asks_availability_then
             await closing(*agents.values())
             agents.clear()
             assert await _availability_turns(visitor, False), "still available with no agent connected"
-        finally:
-            await closing(visitor, *agents.values())
 
     run(scenario)
 

@@ -5,6 +5,7 @@ livechat-free machinery lives in tests/blackbox.py (shared with tests/contract).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import AbstractAsyncContextManager
 
 import pytest
 
@@ -15,21 +16,25 @@ from tests.blackbox import (
     DevProcess,
     Endpoints,
     Frame,
+    Scene,
     Stack,
     Visitor,
     closing,
     dev_command,
     first_of,
+    live_chat,
     run,
     running_stack,
+    scene,
     start_stack,
+    tampered,
 )
 
 __all__ = [  # what the e2e tests import from here
     "ACCEPT_TIMEOUT", "AGENTS", "ALICE", "ANSWER_TIMEOUT", "BOB", "CAROL", "FAILURE_FROM", "FAILURE_TO",
     "INACTIVITY_TIMEOUT", "LIVE_CARD", "SOLO_AGENT", "TEAM", "TEAM_MEMBERS", "Client", "DevProcess",
-    "Endpoints", "Frame", "Stack", "Visitor", "agents_with", "closing", "dev_command", "first_of", "run",
-    "start_stack", "workspace_yaml",
+    "Endpoints", "Frame", "Scene", "Stack", "Visitor", "closing", "dev_command", "first_of", "live_chat", "run",
+    "scene", "scene_with", "start_stack", "tampered", "workspace_yaml",
 ]
 
 ALICE = "alice@example.com"
@@ -108,8 +113,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         yield running
 
 
-async def agents_with(stack: Stack, available: tuple[str, ...]) -> dict[str, Client]:
-    """Every agent of the workspace connected: those named `available`, the others `away`
-    (status is stored, so each test states the presence it relies on)."""
-    return {email: await stack.agent(email, "available" if email in available else "away")
-            for email in AGENTS}
+def scene_with(stack: Stack, available: tuple[str, ...]) -> AbstractAsyncContextManager[Scene]:
+    """Every agent of the workspace connected, those named `available` available and the
+    others away (status is stored, so each test states the presence it relies on), and a visitor."""
+    return scene(stack, AGENTS, available)

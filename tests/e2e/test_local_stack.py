@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import json
 import random
 import string
@@ -13,12 +12,11 @@ import subprocess
 import time
 import uuid
 from pathlib import Path
-from typing import Any
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.exceptions import ConnectionClosed
 
 from tests.e2e.conftest import (
     ACCEPT_TIMEOUT,
@@ -29,15 +27,16 @@ from tests.e2e.conftest import (
     FAILURE_TO,
     INACTIVITY_TIMEOUT,
     TEAM_MEMBERS,
-    Client,
     Frame,
     Stack,
-    Visitor,
-    agents_with,
     closing,
     dev_command,
     first_of,
+    live_chat,
     run,
+    scene,
+    scene_with,
+    tampered,
 )
 
 pytestmark = pytest.mark.e2e
@@ -51,33 +50,15 @@ def _seq(frame: Frame) -> int:
     return seq
 
 
-async def _live_chat(visitor: Visitor, agent: Client, dialog: str) -> tuple[str, Frame]:
-    """A visitor's chat accepted by `agent` (the only one the dialog can reach)."""
-    conversation_id = await visitor.start(dialog)
-    await visitor.request_chat(conversation_id)
-    offer = await agent.next_of("chatOffered", conversationId=conversation_id)
-    await agent.ok("accept", "chatAccepted", conversationId=conversation_id, offerId=offer["offerId"])
-    joined = await visitor.next_of("agentJoined", conversationId=conversation_id)
-    return conversation_id, joined
-
-
-async def _end(client: Client, conversation_id: str) -> None:
-    """End a chat a test started, if it is still open (cleanup: never fails the test)."""
-    with contextlib.suppress(Exception):  # best effort: the socket may be gone
-        await client.ask("endChat", conversationId=conversation_id)
-
-
 # --- (1) the whole happy path -------------------------------------------------------------
 
 def test_visitor_chats_with_an_agent_until_the_agent_ends_it(stack: Stack) -> None:
     async def scenario() -> None:
         # Given Alice is the only available agent and a visitor on a round-robin dialog
-        agents = await agents_with(stack, available=(ALICE,))
-        alice = agents[ALICE]
-        visitor = await stack.visitor()
-        conversation_id = ""
-        try:
+        async with scene_with(stack, available=(ALICE,)) as given:
+            alice, visitor = given.agents[ALICE], given.visitor
             conversation_id = await visitor.start("rr")
+            given.end_at_exit(alice, conversation_id)
 
             # When the visitor asks for a live chat
             routing = await visitor.request_chat(conversation_id)
@@ -126,28 +107,18 @@ def test_visitor_chats_with_an_agent_until_the_agent_ends_it(stack: Stack) -> No
             assert visitor_ended["seq"] == ended["seq"] == _seq(reply) + 1
             inbox = await alice.ok("listInbox", "inbox")
             assert conversation_id not in [chat["conversationId"] for chat in inbox["chats"]]
-            conversation_id = ""
-        finally:
-            if conversation_id:
-                await _end(alice, conversation_id)
-            await closing(visitor, *agents.values())
+            given.ended(conversation_id)
 
     run(scenario)
 
 
 # --- (2) nobody accepts: fallback and the failure e-mail ----------------------------------
 
-def _mails_about(stack: Stack, conversation_id: str) -> list[dict[str, Any]]:
-    return [mail for mail in stack.mailbox() if conversation_id in json.dumps(mail)]
-
-
 def test_unanswered_offer_expires_falls_back_and_sends_the_failure_email(stack: Stack) -> None:
     async def scenario() -> None:
         # Given Carol, whom the solo dialog routes to, is available but will not answer
-        agents = await agents_with(stack, available=(CAROL,))
-        carol = agents[CAROL]
-        visitor = await stack.visitor()
-        try:
+        async with scene_with(stack, available=(CAROL,)) as given:
+            carol, visitor = given.agents[CAROL], given.visitor
             conversation_id = await visitor.start("solo")
 
             # When the visitor asks for a chat and Carol lets the offer run out
@@ -172,21 +143,12 @@ def test_unanswered_offer_expires_falls_back_and_sends_the_failure_email(stack: 
             assert late["code"] == "OFFER_EXPIRED"
 
             # And one failure e-mail about this conversation shows up in the mailbox
-            mails: list[dict[str, Any]] = []
-            deadline = time.monotonic() + 10
-            while not mails and time.monotonic() < deadline:
-                await asyncio.sleep(0.5)
-                mails = _mails_about(stack, conversation_id)
-            assert mails, f"no failure e-mail for {conversation_id}; mailbox.json: {stack.mailbox()}"
-            await asyncio.sleep(1)  # a duplicate would come from a retry: give it a moment
-            mails = _mails_about(stack, conversation_id)
+            mails = await stack.failure_mails(conversation_id)
             assert len(mails) == 1, mails
             mail = mails[0]
             assert mail["source"] == FAILURE_FROM
             assert FAILURE_TO in mail["destinations"]["ToAddresses"]
             assert "not_accepted" in mail["subject"] + mail["body"]
-        finally:
-            await closing(visitor, *agents.values())
 
     run(scenario)
 
@@ -196,18 +158,16 @@ def test_unanswered_offer_expires_falls_back_and_sends_the_failure_email(stack: 
 def test_team_chat_goes_to_the_next_team_agent_when_the_first_does_not_answer(stack: Stack) -> None:
     async def scenario() -> None:
         # Given both emea agents are available and Carol (not in the team) is away
-        agents = await agents_with(stack, available=TEAM_MEMBERS)
-        team = [agents[email] for email in TEAM_MEMBERS]
-        visitor = await stack.visitor()
-        conversation_id = ""
-        second: Client | None = None
-        try:
+        async with scene_with(stack, available=TEAM_MEMBERS) as given:
+            agents, visitor = given.agents, given.visitor
+            team = [agents[email] for email in TEAM_MEMBERS]
             conversation_id = await visitor.start("team")
 
             # When the visitor asks for the team chat and the first agent offered lets it expire
             await visitor.request_chat(conversation_id)
             first, offer = await first_of(team, "chatOffered", conversationId=conversation_id)
             second = next(agent for agent in team if agent is not first)
+            given.end_at_exit(second, conversation_id)
             withdrawn = await first.next_of("offerWithdrawn", ACCEPT_TIMEOUT + SLACK,
                                             conversationId=conversation_id)
             assert (withdrawn["offerId"], withdrawn["reason"]) == (offer["offerId"], "expired")
@@ -223,12 +183,7 @@ def test_team_chat_goes_to_the_next_team_agent_when_the_first_does_not_answer(st
             await visitor.none_of("fallback", 0.2, conversationId=conversation_id)
             await agents[CAROL].none_of("chatOffered", 0.1, conversationId=conversation_id)
 
-            await second.ok("endChat", "chatEnded", conversationId=conversation_id)
-            conversation_id = ""
-        finally:
-            if conversation_id and second is not None:
-                await _end(second, conversation_id)
-            await closing(visitor, *agents.values())
+            await given.end_chat(second, conversation_id)
 
     run(scenario)
 
@@ -236,17 +191,15 @@ def test_team_chat_goes_to_the_next_team_agent_when_the_first_does_not_answer(st
 def test_declined_team_chat_is_offered_to_the_next_team_agent_at_once(stack: Stack) -> None:
     async def scenario() -> None:
         # Given both emea agents are available, each also signed in on a second device
-        agents = await agents_with(stack, available=TEAM_MEMBERS)
-        team = [agents[email] for email in TEAM_MEMBERS]
-        devices = {email: await stack.agent(email, status=None) for email in TEAM_MEMBERS}
-        visitor = await stack.visitor()
-        conversation_id = ""
-        second: Client | None = None
-        try:
+        async with scene_with(stack, available=TEAM_MEMBERS) as given:
+            visitor = given.visitor
+            team = [given.agents[email] for email in TEAM_MEMBERS]
+            devices = {email: await given.agent(email) for email in TEAM_MEMBERS}
             conversation_id = await visitor.start("team")
             await visitor.request_chat(conversation_id)
             first, offer = await first_of(team, "chatOffered", conversationId=conversation_id)
             second = next(agent for agent in team if agent is not first)
+            given.end_at_exit(second, conversation_id)
 
             # When the first agent offered declines
             await first.ok("decline", "ack", conversationId=conversation_id, offerId=offer["offerId"])
@@ -267,12 +220,7 @@ def test_declined_team_chat_is_offered_to_the_next_team_agent_at_once(stack: Sta
             assert joined["agent"]["name"] == AGENTS[second.name][0]
             await visitor.none_of("fallback", 0.2, conversationId=conversation_id)
 
-            await second.ok("endChat", "chatEnded", conversationId=conversation_id)
-            conversation_id = ""
-        finally:
-            if conversation_id and second is not None:
-                await _end(second, conversation_id)
-            await closing(visitor, *agents.values(), *devices.values())
+            await given.end_chat(second, conversation_id)
 
     run(scenario)
 
@@ -282,13 +230,9 @@ def test_declined_team_chat_is_offered_to_the_next_team_agent_at_once(stack: Sta
 def test_reconnected_visitor_resumes_exactly_the_missed_messages(stack: Stack) -> None:
     async def scenario() -> None:
         # Given a live chat between a visitor and Alice, the visitor having seen up to some seq
-        agents = await agents_with(stack, available=(ALICE,))
-        alice = agents[ALICE]
-        visitor = await stack.visitor()
-        returning: Visitor | None = None
-        conversation_id = ""
-        try:
-            conversation_id, _ = await _live_chat(visitor, alice, "rr")
+        async with scene_with(stack, available=(ALICE,)) as given:
+            alice, visitor = given.agents[ALICE], given.visitor
+            conversation_id, _ = await given.live_chat(alice, "rr")
             mine = await visitor.ok("sendMessage", "message", conversationId=conversation_id,
                                     text="brb", clientMessageId="v-1")
             await alice.next_of("message", conversationId=conversation_id)
@@ -301,7 +245,7 @@ def test_reconnected_visitor_resumes_exactly_the_missed_messages(stack: Stack) -
                       for i, text in enumerate(("Still there?", "Here is the link."))]
 
             # And the visitor reconnects with the same token and resumes after its last seq
-            returning = await stack.visitor(visitor.token)
+            returning = await given.another_visitor(visitor.token)
             answer = await returning.ask("resume", conversationId=conversation_id, afterSeq=last_seen)
             assert answer["type"] != "error", answer
             replayed = [answer] if answer["type"] == "message" else []
@@ -323,11 +267,7 @@ def test_reconnected_visitor_resumes_exactly_the_missed_messages(stack: Stack) -
             ended = await returning.ok("endChat", "chatEnded", conversationId=conversation_id)
             assert ended["reason"] == "visitor"
             assert (await alice.next_of("chatEnded", conversationId=conversation_id))["reason"] == "visitor"
-            conversation_id = ""
-        finally:
-            if conversation_id:
-                await _end(alice, conversation_id)
-            await closing(visitor, *([returning] if returning else []), *agents.values())
+            given.ended(conversation_id)
 
     run(scenario)
 
@@ -337,11 +277,9 @@ def test_reconnected_visitor_resumes_exactly_the_missed_messages(stack: Stack) -
 def test_sweeper_ends_a_chat_without_messages_for_the_inactivity_timeout(stack: Stack) -> None:
     async def scenario() -> None:
         # Given a live chat whose last message was just sent
-        agents = await agents_with(stack, available=(ALICE,))
-        alice = agents[ALICE]
-        visitor = await stack.visitor()
-        try:
-            conversation_id, _ = await _live_chat(visitor, alice, "rr")
+        async with scene_with(stack, available=(ALICE,)) as given:
+            alice, visitor = given.agents[ALICE], given.visitor
+            conversation_id, _ = await live_chat(visitor, alice, "rr")
             await visitor.ok("sendMessage", "message", conversationId=conversation_id,
                              text="thinking…", clientMessageId="v-1")
             quiet_since = time.monotonic()
@@ -359,41 +297,22 @@ def test_sweeper_ends_a_chat_without_messages_for_the_inactivity_timeout(stack: 
             # And it is no longer in Alice's inbox
             inbox = await alice.ok("listInbox", "inbox")
             assert conversation_id not in [chat["conversationId"] for chat in inbox["chats"]]
-        finally:
-            await closing(visitor, *agents.values())
 
     run(scenario)
 
 
 # --- (7) the handshake refuses bad credentials ------------------------------------------
 
-async def _handshake_status(stack: Stack, **query: str) -> int:
-    try:
-        client = await stack.connect("intruder", **query)
-    except InvalidStatus as refused:
-        return refused.response.status_code
-    await client.close()
-    return 101
-
-
-def _tampered(token: str, **claims: Any) -> str:
-    header, payload, signature = token.split(".")
-    data = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    data.update(claims)
-    forged = base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
-    return f"{header}.{forged}.{signature}"
-
-
 def test_forged_agent_token_is_refused_at_the_handshake_with_401(stack: Stack) -> None:
     async def scenario() -> None:
         # Given a real ID token of Alice's whose claims are altered, and one made up
-        altered = _tampered(stack.agent_token(ALICE), email=CAROL)
+        altered = tampered(stack.agent_token(ALICE), email=CAROL)
         made_up = "eyJhbGciOiJub25lIn0.eyJjb2duaXRvOmdyb3VwcyI6WyJMaXZlQ2hhdCJdfQ."
 
         # When they are used to connect, Then the handshake is refused with 401
-        assert await _handshake_status(stack, token=altered) == 401
-        assert await _handshake_status(stack, token=made_up) == 401
-        assert await _handshake_status(stack, token="forged") == 401
+        assert await stack.handshake_status(token=altered) == 401
+        assert await stack.handshake_status(token=made_up) == 401
+        assert await stack.handshake_status(token="forged") == 401
 
     run(scenario)
 
@@ -401,18 +320,10 @@ def test_forged_agent_token_is_refused_at_the_handshake_with_401(stack: Stack) -
 def test_agent_without_the_live_chat_group_is_refused_at_the_handshake_with_403(stack: Stack) -> None:
     async def scenario() -> None:
         # Given a user of the agents' pool who is not in the LiveChat group
-        idp = stack.idp()
-        email = f"no-group-{uuid.uuid4().hex[:8]}@example.com"
-        password = "No-group-pass-1"
-        idp.admin_create_user(UserPoolId=stack.endpoints.user_pool_id, Username=email, MessageAction="SUPPRESS",
-                              UserAttributes=[{"Name": "email", "Value": email},
-                                              {"Name": "email_verified", "Value": "true"}])
-        idp.admin_set_user_password(UserPoolId=stack.endpoints.user_pool_id, Username=email,
-                                    Password=password, Permanent=True)
-        token = stack.sign_in(email, password)
+        token = stack.token_outside_the_group()
 
         # When they connect with their genuine ID token, Then the handshake is refused with 403
-        assert await _handshake_status(stack, token=token) == 403
+        assert await stack.handshake_status(token=token) == 403
 
     run(scenario)
 
@@ -421,13 +332,13 @@ def test_forged_visitor_token_is_refused_at_the_handshake_with_401(stack: Stack)
     async def scenario() -> None:
         # Given a genuine visitor token with its payload altered, and one made up
         genuine = stack.visitor_session()["visitorToken"]
-        altered = _tampered(genuine, sub="v_someone_else")
+        altered = tampered(genuine, sub="v_someone_else")
 
         # When they are used to connect, Then the handshake is refused with 401
-        assert await _handshake_status(stack, visitorToken=altered) == 401
-        assert await _handshake_status(stack, visitorToken="forged") == 401
+        assert await stack.handshake_status(visitorToken=altered) == 401
+        assert await stack.handshake_status(visitorToken="forged") == 401
         # (and the genuine one is accepted)
-        assert await _handshake_status(stack, visitorToken=genuine) == 101
+        assert await stack.handshake_status(visitorToken=genuine) == 101
 
     run(scenario)
 
@@ -479,8 +390,8 @@ def test_invalid_workspace_makes_livechat_dev_exit_2_naming_the_card(tmp_path: P
 def test_bad_frames_get_bad_request_and_the_socket_keeps_working(stack: Stack) -> None:
     async def scenario() -> None:
         # Given a connected visitor
-        visitor = await stack.visitor()
-        try:
+        async with scene(stack) as given:
+            visitor = given.visitor
             # When it sends a frame that is not JSON
             await visitor.send("{this is not json")
 
@@ -503,8 +414,6 @@ def test_bad_frames_get_bad_request_and_the_socket_keeps_working(stack: Stack) -
             assert too_big["code"] == "BAD_REQUEST"
             assert "large" in too_big["message"] or "size" in too_big["message"], too_big
             await visitor.ok("ping", "pong")
-        finally:
-            await closing(visitor)
 
     run(scenario)
 
