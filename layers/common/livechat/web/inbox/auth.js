@@ -1,6 +1,8 @@
 /* livechat.inbox.auth(app) — /config.json and signing in: Cognito InitiateAuth
  * (USER_PASSWORD_AUTH, refreshed with REFRESH_TOKEN_AUTH five minutes before the IdToken
- * expires), the tokens in sessionStorage; sign-out. */
+ * expires), the tokens in sessionStorage; sign-out. The first sign-in with an invitation's
+ * temporary password answers NEW_PASSWORD_REQUIRED: the "Choose a new password" form, then
+ * RespondToAuthChallenge, whose tokens continue as a sign-in's. */
 livechat.inbox.auth = function (app) {
   const $ = livechat.dom.byId;
   const session = app.session;
@@ -21,7 +23,7 @@ livechat.inbox.auth = function (app) {
     const data = await r.json().catch(() => ({}));
     if (!r.ok) {
       const err = new Error(data.message || data.Message || ("sign-in failed (HTTP " + r.status + ")"));
-      err.type = data.__type || "";
+      err.type = String(data.__type || "").split("#").pop(); // "…#NotAuthorizedException" in some answers
       throw err;
     }
     return data;
@@ -56,6 +58,23 @@ livechat.inbox.auth = function (app) {
     }
   }
 
+  // The pool's password policy (template.yaml, UserPool.Policies.PasswordPolicy; the form
+  // states it: inbox.html #newpass-policy). Checked here so that the agent learns at once
+  // what is missing; Cognito stays the judge, and its message shows for what it refuses.
+  function policyProblem(password) {
+    if ([...password].length < 12) return "The new password is too short: it needs at least 12 characters.";
+    if (!/[a-z]/.test(password)) return "The new password needs a lower-case letter.";
+    if (!/[A-Z]/.test(password)) return "The new password needs an upper-case letter.";
+    if (!/[0-9]/.test(password)) return "The new password needs a number.";
+    return "";
+  }
+
+  function signedIn(result, email) {
+    saveTokens(result, email);
+    session.set("justSignedIn", true);
+    app.startApp();
+  }
+
   $("signin-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     // The agent's Cognito user name is their e-mail in lower case (protocol: "Names"). The pool
@@ -69,16 +88,86 @@ livechat.inbox.auth = function (app) {
     try {
       const data = await cognito("InitiateAuth", { AuthFlow: "USER_PASSWORD_AUTH", ClientId: app.config.cognito.clientId,
         AuthParameters: { USERNAME: email, PASSWORD: password } });
-      if (!data.AuthenticationResult) throw new Error("this account needs a step the inbox does not support yet (" + (data.ChallengeName || "challenge") + ")");
-      saveTokens(data.AuthenticationResult, email);
-      session.set("justSignedIn", true);
       $("signin-password").value = "";
-      app.startApp();
+      if (data.ChallengeName === "NEW_PASSWORD_REQUIRED") { askNewPassword(data, email); return; }
+      if (!data.AuthenticationResult) throw new Error("this account needs a step the inbox does not support yet (" + (data.ChallengeName || "challenge") + ")");
+      signedIn(data.AuthenticationResult, email);
     } catch (e) {
-      $("signin-error").textContent = e.type === "NotAuthorizedException" || /password|user/i.test(e.message)
-        ? "Wrong e-mail or password." : "Sign-in failed: " + e.message;
+      // An invitation unused for longer than the pool's TemporaryPasswordValidityDays:
+      // Cognito's own words say what to do (the administrator invites again).
+      $("signin-error").textContent = /temporary password/i.test(e.message) ? "Sign-in failed: " + e.message
+        : e.type === "NotAuthorizedException" || /password|user/i.test(e.message)
+          ? "Wrong e-mail or password." : "Sign-in failed: " + e.message;
     } finally { button.disabled = false; }
   });
+
+  // --- the first sign-in: NEW_PASSWORD_REQUIRED -------------------------------------------
+  let challenge = null; // {session, username, email} while the "Choose a new password" form is up
+
+  function askNewPassword(data, email) {
+    const params = data.ChallengeParameters || {};
+    challenge = { session: data.Session, username: params.USER_ID_FOR_SRP || email, email };
+    $("newpass-email").textContent = email;
+    $("newpass-username").value = email; // for password managers: whose new password this is
+    $("newpass-password").value = ""; $("newpass-confirm").value = "";
+    $("newpass-error").textContent = "";
+    $("signin-form").hidden = true; $("newpass-form").hidden = false;
+    $("newpass-password").focus();
+  }
+  function closeNewPassword(message) {
+    challenge = null;
+    $("newpass-password").value = ""; $("newpass-confirm").value = "";
+    $("newpass-error").textContent = "";
+    $("newpass-form").hidden = true; $("signin-form").hidden = false;
+    $("signin-error").textContent = message || "";
+  }
+
+  $("newpass-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    if (!challenge) return;
+    const error = $("newpass-error"), first = $("newpass-password");
+    const password = first.value, again = $("newpass-confirm").value;
+    error.textContent = "";
+    const problem = !password ? "Enter a new password." : policyProblem(password);
+    if (problem) { error.textContent = problem; first.focus(); return; }
+    if (password !== again) {
+      error.textContent = "The two passwords are not the same: type the new password again.";
+      $("newpass-confirm").focus();
+      return;
+    }
+    const button = ev.target.querySelector("button[type=submit]");
+    button.disabled = true;
+    const { session: cognitoSession, username, email } = challenge;
+    try {
+      const data = await cognito("RespondToAuthChallenge", { ChallengeName: "NEW_PASSWORD_REQUIRED",
+        ClientId: app.config.cognito.clientId, Session: cognitoSession,
+        ChallengeResponses: { USERNAME: username, NEW_PASSWORD: password } });
+      if (!data.AuthenticationResult) {
+        closeNewPassword("Your new password is set, but this account needs a step the inbox does not support yet ("
+          + (data.ChallengeName || "challenge") + ").");
+        $("signin-email").focus();
+        return;
+      }
+      closeNewPassword("");
+      signedIn(data.AuthenticationResult, email);
+    } catch (e) {
+      if (e.type === "InvalidPasswordException") {
+        error.textContent = "The new password was refused: " + e.message;
+        first.focus();
+      } else if (["NotAuthorizedException", "ExpiredCodeException", "ResourceNotFoundException"].includes(e.type)
+          || /session/i.test(e.message)) {
+        // The challenge's session lasts a few minutes (the app client's AuthSessionValidity).
+        const said = e.message && e.message !== cognitoSession ? " (" + e.message + ")" : "";
+        closeNewPassword("Your sign-in expired before the new password was set: sign in again with your temporary password."
+          + said);
+        $("signin-email").value = email;
+        $("signin-password").focus();
+      } else {
+        error.textContent = "The new password could not be set: " + e.message;
+      }
+    } finally { button.disabled = false; }
+  });
+  $("newpass-cancel").addEventListener("click", () => { closeNewPassword(""); $("signin-password").focus(); });
 
   function signOut(message) {
     clearTimeout(refreshTimer);
@@ -87,7 +176,7 @@ livechat.inbox.auth = function (app) {
     app.clearOffers();
     app.state.chats.clear(); app.renderInbox(); app.closeChatView();
     $("app").hidden = true; $("signin").hidden = false;
-    $("signin-error").textContent = message || "";
+    closeNewPassword(message);
     $("signin-email").focus();
   }
   $("signout").addEventListener("click", () => signOut(""));
