@@ -166,43 +166,31 @@ def issue_visitor_token(visitor_id: str | None = None) -> tuple[str, str]:
     return visitor_id, jwt.encode(claims, _visitor_secret(), algorithm="HS256")
 
 
-def verify_visitor_token(token: str) -> VisitorIdentity:
+def _visitor_of(token: str, *, expired_is_fine: bool) -> str:
+    """The visitor id a token this deployment signed names; Unauthorized otherwise."""
     try:
-        claims = jwt.decode(
-            token,
-            _visitor_secret(),
-            algorithms=["HS256"],
-            audience=_VISITOR_AUDIENCE,
-            options={"require": ["sub", "exp", "aud"]},
-        )
+        claims = jwt.decode(token, _visitor_secret(), algorithms=["HS256"], audience=_VISITOR_AUDIENCE,
+                            options={"verify_exp": False, "require": ["sub"]} if expired_is_fine
+                            else {"require": ["sub", "exp", "aud"]})
     except jwt.ExpiredSignatureError:
         raise Unauthorized("visitor token expired") from None
     except jwt.PyJWTError:
         raise Unauthorized("invalid visitor token") from None
-    sub = claims["sub"]
+    sub = claims.get("sub")
     if not isinstance(sub, str) or not sub.startswith("v_"):
         raise Unauthorized("invalid visitor token")
-    return VisitorIdentity(visitor_id=sub)
+    return sub
+
+
+def verify_visitor_token(token: str) -> VisitorIdentity:
+    return VisitorIdentity(visitor_id=_visitor_of(token, expired_is_fine=False))
 
 
 def renew_visitor_token(old_token: str | None) -> tuple[str, str]:
     """Keep the identity of a valid (or merely expired but genuine) token; no token gives
     a new visitor; a forged or altered token is refused."""
     if old_token:
-        try:
-            claims = jwt.decode(
-                old_token,
-                _visitor_secret(),
-                algorithms=["HS256"],
-                audience=_VISITOR_AUDIENCE,
-                options={"verify_exp": False, "require": ["sub"]},
-            )
-        except jwt.PyJWTError:
-            raise Unauthorized("invalid visitor token") from None
-        sub = claims.get("sub")
-        if not isinstance(sub, str) or not sub.startswith("v_"):
-            raise Unauthorized("invalid visitor token")
-        return issue_visitor_token(sub)
+        return issue_visitor_token(_visitor_of(old_token, expired_is_fine=True))
     return issue_visitor_token()
 
 
