@@ -39,6 +39,7 @@ from livechat.outbound.frames import (
     ConversationStartedEvent,
     ErrorEvent,
     InboxEvent,
+    OffersEvent,
     OfferWithdrawnEvent,
     PongEvent,
     StatusEvent,
@@ -373,7 +374,8 @@ MODELS: dict[str, type[BaseModel]] = {
     "capture": protocol.CaptureFrame, "requestChat": protocol.RequestChat,
     "availability": protocol.Availability, "setStatus": protocol.SetStatus,
     "accept": protocol.AcceptFrame, "decline": protocol.DeclineFrame,
-    "listInbox": protocol.ListInbox, "listConversations": protocol.ListConversations,
+    "listInbox": protocol.ListInbox, "listOffers": protocol.ListOffers,
+    "listConversations": protocol.ListConversations,
     "getTranscript": protocol.GetTranscript, "sendMessage": protocol.SendMessage,
     "typing": protocol.Typing, "endChat": protocol.EndChat, "resume": protocol.Resume,
     "ping": protocol.Ping,
@@ -404,6 +406,7 @@ GOOD: dict[str, list[dict[str, Any]]] = {
     "accept": [{"conversationId": Ref("offered"), "offerId": Ref("offer")}],
     "decline": [{"conversationId": Ref("offered"), "offerId": Ref("offer")}],
     "listInbox": [{}],
+    "listOffers": [{}],
     "listConversations": [{}, {"cursor": None}],
     "getTranscript": [{"conversationId": Ref("live")}, {"conversationId": Ref("other_live")}],
     "sendMessage": [{"conversationId": Ref(c), "text": "Hello?", "clientMessageId": "cm-1"}
@@ -443,6 +446,7 @@ EDGES: dict[str, list[dict[str, Any]]] = {
     "accept": [{"conversationId": any_conversation, "offerId": offer_refs}],
     "decline": [{"conversationId": any_conversation, "offerId": offer_refs}],
     "listInbox": [{}],
+    "listOffers": [{}],
     "listConversations": [{"cursor": st.none() | forged_cursors}],
     "getTranscript": [{"conversationId": any_conversation}],
     "sendMessage": [{"conversationId": own_conversations, "text": edge_texts,
@@ -546,6 +550,7 @@ EXPECTED: dict[str, frozenset[str]] = {
     "accept": frozenset({"chatAccepted"}),
     "decline": frozenset({"ack"}),
     "listInbox": frozenset({"inbox"}),
+    "listOffers": frozenset({"offers"}),
     "listConversations": frozenset({"conversations"}),
     "getTranscript": frozenset({"transcript"}),
     "sendMessage": frozenset({"message"}),
@@ -555,7 +560,7 @@ EXPECTED: dict[str, frozenset[str]] = {
     "ping": frozenset({"pong"}),
 }
 # Actions that only read: even when they succeed, nothing stored changes.
-READ_ONLY = frozenset({"availability", "listInbox", "listConversations", "getTranscript",
+READ_ONLY = frozenset({"availability", "listInbox", "listOffers", "listConversations", "getTranscript",
                        "typing", "resume", "ping"})
 ERROR_CODES = frozenset({"BAD_REQUEST", "UNAUTHORIZED", "FORBIDDEN", "NOT_FOUND",
                          "OFFER_EXPIRED", "CONFLICT", "RATE_LIMITED"})  # INTERNAL = a crash
@@ -563,7 +568,7 @@ EVENT_MODELS: dict[str, type[server_frames._Event]] = {
     "error": ErrorEvent, "ack": AckEvent, "pong": PongEvent,
     "conversationStarted": ConversationStartedEvent, "availability": AvailabilityEvent,
     "chatOffered": ChatOfferedEvent, "offerWithdrawn": OfferWithdrawnEvent,
-    "typing": TypingEvent, "status": StatusEvent, "inbox": InboxEvent,
+    "typing": TypingEvent, "status": StatusEvent, "inbox": InboxEvent, "offers": OffersEvent,
     "conversations": ConversationsEvent, "transcript": TranscriptEvent,
     "chatAccepted": ChatAcceptedEvent,
 }
@@ -798,6 +803,10 @@ def check_success(fw: FuzzWorld, sender: Client, frame: dict[str, Any], action: 
         assert answer["available"] is False, answer  # both agents are full
     if answer["type"] == "inbox":
         assert [c["conversationId"] for c in answer["chats"]] == [fw.ids["live"]], answer
+    if answer["type"] == "offers":
+        # alice's one pending offer, never bob's (nor an accepted chat's old offer)
+        assert [(o["conversationId"], o["offerId"]) for o in answer["items"]] == [
+            (fw.ids["offered"], fw.ids["offer"])], answer
     if answer["type"] == "conversations":
         # Every conversation of the world once, and no other (the table is as it was
         # built); a forged cursor starts the page somewhere in the middle.

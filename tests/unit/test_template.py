@@ -43,7 +43,7 @@ Template = dict[str, Any]
 CONNECT_ROUTES = ("$connect", "$disconnect")
 MESSAGE_ROUTES = (
     "$default", "startConversation", "answer", "capture", "requestChat", "availability",
-    "setStatus", "accept", "decline", "listInbox", "listConversations", "getTranscript",
+    "setStatus", "accept", "decline", "listInbox", "listOffers", "listConversations", "getTranscript",
     "sendMessage", "typing", "endChat", "resume", "ping",
 )
 FUNCTIONS = {

@@ -19,6 +19,7 @@ from livechat.api.protocol import (
     GetTranscript,
     ListConversations,
     ListInbox,
+    ListOffers,
     Ping,
     RequestChat,
     Resume,
@@ -27,7 +28,7 @@ from livechat.api.protocol import (
     StartConversation,
     Typing,
 )
-from livechat.chat import conversations, offers, presence, requests, workflow
+from livechat.chat import conversations, offers, pending, presence, requests, workflow
 from livechat.chat.presence import AGENT, VISITOR, Caller
 from livechat.domain.errors import BadRequest, Conflict, Forbidden
 from livechat.domain.snapshots import Conversation
@@ -41,6 +42,7 @@ from livechat.outbound.frames import (
     ConversationsEvent,
     ConversationStartedEvent,
     InboxEvent,
+    OffersEvent,
     PongEvent,
     StatusEvent,
     TranscriptEvent,
@@ -146,6 +148,12 @@ def list_inbox(caller: Caller, frame: ListInbox, notifier: Notifier) -> None:
     notifier.reply(InboxEvent(chats=conversations.inbox(caller.principal), status=status).wire())
 
 
+def list_offers(caller: Caller, frame: ListOffers, notifier: Notifier) -> None:
+    settings = catalog.get_workspace_settings()
+    items, server_time = pending.open_offers(caller.principal, settings.accept_timeout_seconds)
+    notifier.reply(OffersEvent(items=items, serverTime=server_time).wire())
+
+
 def list_conversations(caller: Caller, frame: ListConversations, notifier: Notifier) -> None:
     items, cursor = conversations.list_all(frame.cursor)
     notifier.reply(ConversationsEvent(items=items, cursor=cursor).wire())
@@ -242,6 +250,7 @@ HANDLERS: dict[str, Handler] = {
     "accept": accept,
     "decline": decline,
     "listInbox": list_inbox,
+    "listOffers": list_offers,
     "listConversations": list_conversations,
     "getTranscript": get_transcript,
     "sendMessage": send_message,

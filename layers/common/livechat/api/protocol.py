@@ -98,6 +98,12 @@ class ListInbox(_Frame):
     action: Literal["listInbox"]
 
 
+class ListOffers(_Frame):
+    """Second round: this agent's pending offers (a reconnecting inbox shows them again)."""
+
+    action: Literal["listOffers"]
+
+
 class ListConversations(_Frame):
     action: Literal["listConversations"]
     cursor: Annotated[str, Field(max_length=2048)] | None = None
@@ -147,7 +153,8 @@ VISITOR_ACTIONS = frozenset(
     {"startConversation", "answer", "capture", "requestChat", "availability"}
 )
 AGENT_ACTIONS = frozenset(
-    {"setStatus", "accept", "decline", "listInbox", "listConversations", "getTranscript"}
+    {"setStatus", "accept", "decline", "listInbox", "listOffers", "listConversations",
+     "getTranscript"}
 )
 SHARED_ACTIONS = frozenset({"sendMessage", "typing", "endChat", "resume", "ping"})
 
@@ -161,6 +168,7 @@ Inbound = Annotated[
     | AcceptFrame
     | DeclineFrame
     | ListInbox
+    | ListOffers
     | ListConversations
     | GetTranscript
     | SendMessage

@@ -67,6 +67,12 @@ round); the agent's other connections get `status` {{status}}.
   is not stored. `GET /config.json` carries `capture` {{maxLength, fields: {{name:
   {{pattern, message}}}}}} *(addition)*: the server's own rules, in regular-expression
   syntax that JavaScript's `RegExp` reads the same, for clients that check forms first.
+- `listOffers` (second round) is answered by `offers` {{items: [{{conversationId, offerId,
+  visitor, page, expiresAt, acceptTimeoutSeconds}}], serverTime}}: the agent's offers that
+  `accept` would still take at `serverTime` (each `expiresAt` is later), oldest offer
+  first, with the fields their `chatOffered` carried (`acceptTimeoutSeconds` is the
+  current setting). Going `away` or disconnecting ends no offer, so a reconnecting inbox
+  lists what is still pending and counts down from `expiresAt` − (`serverTime` − its clock).
 - `$connect` of an agent whose profile row kept changing while it was being created is
   refused with HTTP 409 (connect again); 401/403 are as the contract says.
 """

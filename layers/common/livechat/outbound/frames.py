@@ -96,6 +96,28 @@ class InboxEvent(_Event):
     requestId: str | None = None
 
 
+class PendingOffer(BaseModel):
+    """One pending offer, with the fields its `chatOffered` carried."""
+
+    model_config = ConfigDict(frozen=True)
+    conversationId: str
+    offerId: str
+    visitor: dict[str, Any]
+    page: dict[str, Any]
+    expiresAt: str
+    acceptTimeoutSeconds: int
+
+
+class OffersEvent(_Event):
+    """The answer to listOffers (second round): this agent's open offers, oldest first, and
+    the server's clock, so that a client whose clock is off counts down right."""
+
+    type: Literal["offers"] = "offers"
+    items: list[PendingOffer]
+    serverTime: str
+    requestId: str | None = None
+
+
 class ConversationsEvent(_Event):
     type: Literal["conversations"] = "conversations"
     items: list[dict[str, Any]]
