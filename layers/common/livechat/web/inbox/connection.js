@@ -46,6 +46,11 @@ livechat.inbox.connection = function (app) {
         for (const id of Array.from(s.chats.keys())) if (!open.has(id) && id !== s.selected) s.chats.delete(id);
         app.renderInbox();
       }
+      // The offers still pending for this agent (going away or a lost connection ends none):
+      // exactly those are shown, whatever this tab restored or missed.
+      const sentAt = Date.now();
+      const pendingOffers = await request({ action: "listOffers" });
+      if (pendingOffers.type === "offers") app.syncOffers(pendingOffers, sentAt);
       // What happened while we were away: the open chat from its transcript, the others by resume.
       const want = s.selected || session.get("selected");
       if (want && s.chats.has(want)) await app.openChat(want, true);

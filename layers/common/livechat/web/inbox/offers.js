@@ -1,11 +1,16 @@
 /* livechat.inbox.offers(app) — chat offers: the blue banners at the top, with the visitor's
- * details and a countdown, Accept and Decline; kept in sessionStorage so that a reload shows
- * them again. */
+ * details and a countdown, Accept and Decline. Kept in sessionStorage so that a reload shows
+ * them at once; on every (re)connection the server's `listOffers` answer decides which are
+ * still pending (syncOffers), and its serverTime corrects the countdown for a skewed clock. */
 livechat.inbox.offers = function (app) {
   const { el, byId: $ } = livechat.dom;
   const { visitorName } = livechat.inbox.texts;
   const session = app.session, s = app.state;
-  const offers = new Map(); // offerId -> {frame, node, countdown, receivedAt}
+  const offers = new Map(); // offerId -> {frame, node, countdown, addedAt}
+  const gone = new Set(); // offers taken down here: a list read before they ended does not bring them back
+  // The server's clock minus ours (ms), from the last listOffers: expiresAt - skew is the
+  // deadline by our clock.
+  let skew = Number(session.get("clockSkew")) || 0;
 
   function saveOffers() { session.set("offers", Array.from(offers.values()).map((o) => o.frame)); }
   function showOffer(frame, restored) {
@@ -22,7 +27,7 @@ livechat.inbox.offers = function (app) {
       countdown,
       el("button", { type: "button", class: "accept", text: "Accept", onclick: () => accept(frame) }),
       el("button", { type: "button", class: "decline", text: "Decline", onclick: () => decline(frame) }));
-    const offer = { frame, node, countdown, receivedAt: Date.now() };
+    const offer = { frame, node, countdown, addedAt: Date.now() };
     offers.set(frame.offerId, offer);
     $("offers").append(node);
     tick();
@@ -35,13 +40,27 @@ livechat.inbox.offers = function (app) {
   function removeOffer(offerId) {
     const o = offers.get(offerId);
     if (!o) return;
-    o.node.remove(); offers.delete(offerId); saveOffers();
+    o.node.remove(); offers.delete(offerId); gone.add(offerId); saveOffers();
+  }
+  // The answer to listOffers, requested at `sentAt` (our clock): show exactly the offers it
+  // lists. A banner that came after the request (a chatOffered the list may predate) stays;
+  // an offer taken down meanwhile (withdrawn, accepted) is not shown again.
+  function syncOffers(answer, sentAt) {
+    const receivedAt = Date.now();
+    const serverTime = Date.parse(answer.serverTime);
+    // The server read its clock between our request and its answer: assume half way.
+    if (!Number.isNaN(serverTime)) { skew = serverTime - (sentAt + receivedAt) / 2; session.set("clockSkew", skew); }
+    const items = Array.isArray(answer.items) ? answer.items : [];
+    const listed = new Set(items.map((frame) => frame.offerId));
+    for (const [id, o] of Array.from(offers)) if (!listed.has(id) && o.addedAt <= sentAt) removeOffer(id);
+    for (const frame of items) if (!gone.has(frame.offerId)) showOffer(frame, false);
+    tick();
   }
   // Removes the banners, keeps what sessionStorage holds (sign-out clears that).
   function clearOffers() { offers.forEach((o) => o.node.remove()); offers.clear(); }
   function tick() {
     for (const [id, o] of offers) {
-      const byClock = Date.parse(o.frame.expiresAt) - Date.now();
+      const byClock = Date.parse(o.frame.expiresAt) - skew - Date.now();
       const left = Math.ceil(byClock / 1000);
       o.countdown.textContent = Math.max(0, left) + " s";
       if (byClock < -5000) removeOffer(id); // the withdrawal should have come: never leave a dead banner
@@ -77,5 +96,5 @@ livechat.inbox.offers = function (app) {
     try { await app.socket.request({ action: "decline", conversationId: frame.conversationId, offerId: frame.offerId }); } catch (e) { /* expires anyway */ }
   }
 
-  Object.assign(app, { showOffer, removeOffer, clearOffers, offerCount: () => offers.size });
+  Object.assign(app, { showOffer, removeOffer, clearOffers, syncOffers, offerCount: () => offers.size });
 };
