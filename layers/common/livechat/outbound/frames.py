@@ -57,14 +57,21 @@ class AvailabilityEvent(_Event):
     requestId: str | None = None
 
 
-class ChatOfferedEvent(_Event):
-    type: Literal["chatOffered"] = "chatOffered"
+class PendingOffer(BaseModel):
+    """An offer as the agent sees it: `chatOffered`, and each item of `listOffers`."""
+
+    model_config = ConfigDict(frozen=True)
     conversationId: str
     offerId: str
     visitor: dict[str, Any]
     page: dict[str, Any]
     expiresAt: str
     acceptTimeoutSeconds: int
+
+
+
+class ChatOfferedEvent(_Event, PendingOffer):
+    type: Literal["chatOffered"] = "chatOffered"
 
 
 class OfferWithdrawnEvent(_Event):
@@ -94,18 +101,6 @@ class InboxEvent(_Event):
     chats: list[dict[str, Any]]
     status: str | None = None  # the agent's stored status (an addition: it persists)
     requestId: str | None = None
-
-
-class PendingOffer(BaseModel):
-    """One pending offer, with the fields its `chatOffered` carried."""
-
-    model_config = ConfigDict(frozen=True)
-    conversationId: str
-    offerId: str
-    visitor: dict[str, Any]
-    page: dict[str, Any]
-    expiresAt: str
-    acceptTimeoutSeconds: int
 
 
 class OffersEvent(_Event):
