@@ -9,7 +9,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, EmailStr, Field, Tag, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    EmailStr,
+    Field,
+    Tag,
+    model_validator,
+)
+
+from livechat.domain.push import DEFAULT_PUSH_SERVICES, pattern_problem
 
 CAPTURE_FIELDS = ("firstName", "lastName", "email", "company", "jobTitle", "phone", "country")
 RULE_FIELDS = (
@@ -32,6 +43,16 @@ class FailureEmails(_Strict):
     to: list[str] = Field(default_factory=list)
 
 
+def _push_service(pattern: str) -> str:
+    problem = pattern_problem(pattern)
+    if problem:
+        raise ValueError(problem)
+    return pattern.lower()
+
+
+PushService = Annotated[str, AfterValidator(_push_service)]
+
+
 class WorkspaceSettings(_Strict):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -44,6 +65,8 @@ class WorkspaceSettings(_Strict):
     fallback_message: str = "Our team is busy right now — we'll e-mail you shortly."
     global_fallback_message: str = "Live chat is not available right now."
     failure_emails: FailureEmails = Field(default_factory=FailureEmails)
+    # Second round: the hosts agents' Web Push endpoints may be on (livechat.domain.push).
+    push_services: list[PushService] = Field(default_factory=lambda: list(DEFAULT_PUSH_SERVICES))
 
 
 class AgentSpec(_Strict):
