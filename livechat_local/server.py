@@ -126,6 +126,9 @@ async def serve(options: Options, workspace: Any) -> None:
         # gateway's Cognito proxy (moto answers without CORS, on another port).
         "LIVECHAT_PUBLIC_WEBSOCKET_URL": f"ws://127.0.0.1:{port}/ws",
         "LIVECHAT_COGNITO_ENDPOINT": f"{base}/dev/cognito",
+        # Web Push endpoints on http://127.0.0.1:PORT/ (tests play the push service); the
+        # deployed functions never get this, so they refuse every http:// endpoint.
+        "LIVECHAT_ALLOW_LOOPBACK_PUSH": "1",
         "POWERTOOLS_SERVICE_NAME": "livechat",
         "POWERTOOLS_METRICS_NAMESPACE": "livechat",
         "POWERTOOLS_METRICS_DISABLED": "true",

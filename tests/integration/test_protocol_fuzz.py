@@ -82,6 +82,12 @@ OWN_CONVERSATIONS = ("automated", "live", "offered")
 OTHER_CONVERSATIONS = ("other_offered", "other_live")
 OWN_OFFERS = ("offer", "old_offer")
 OTHER_OFFERS = ("other_offer", "other_old_offer")
+# Web Push (second round): bob holds one subscription; alice holds none, so her
+# unsubscribePush never changes anything and bob's is never touched.
+PUSH_KEYS = {"p256dh": base64.urlsafe_b64encode(b"\x04" + bytes(range(64))).decode().rstrip("="),
+             "auth": base64.urlsafe_b64encode(bytes(16)).decode().rstrip("=")}
+BOB_ENDPOINT = "https://fcm.googleapis.com/fcm/send/bob-1"
+ALICE_ENDPOINT = "https://fcm.googleapis.com/fcm/send/alice-1"
 MISSING_ID = "0123456789abcdef0123456789abcdef"  # shaped like a conversation id; never stored
 
 
@@ -165,6 +171,8 @@ def fuzz(world: World) -> FuzzWorld:
     _request(other_visitor, ids["other_offered"])
     ids["other_offer"] = _offer_to(other_agent)
 
+    assert other_agent.ask("subscribePush", subscription={
+        "endpoint": BOB_ENDPOINT, "keys": PUSH_KEYS})["type"] == "ack"
     ids["automated"] = str(visitor.ask("startConversation", dialogId="sales",
                                        page={"url": "https://example.com/"})["conversationId"])
     fw = FuzzWorld(world, ids, visitor=visitor, visitor_tab=visitor_tab, agent=agent,
@@ -314,6 +322,19 @@ forged_cursors = st.builds(
 )
 
 # Values that make the action succeed in this world (or fail for a domain reason).
+# Around the endpoint rule: the services' hosts, a `*` label, case, other hosts, http
+# (loopback or not), the 1,024-character limit, bob's endpoint.
+push_endpoints = st.sampled_from([
+    ALICE_ENDPOINT, BOB_ENDPOINT, "https://A.notify.windows.com/w/?t=1",
+    "https://a.b.notify.windows.com/w/", "https://FCM.googleapis.com/x",
+    "https://evil.example/x", "http://127.0.0.1:9/x", "http://fcm.googleapis.com/x",
+    "https://user@fcm.googleapis.com/x", ALICE_ENDPOINT + "x" * (1024 - len(ALICE_ENDPOINT)),
+    ALICE_ENDPOINT + "x" * (1025 - len(ALICE_ENDPOINT)), "https://fcm.googleapis.com/" + "y" * 10_000,
+]) | urls | nasty_text
+good_subscriptions = st.fixed_dictionaries({"endpoint": st.just(ALICE_ENDPOINT) | push_endpoints,
+                                            "keys": st.just(PUSH_KEYS)})
+
+
 VALID: dict[str, st.SearchStrategy[Any]] = {
     "conversationId": conversation_refs,
     "offerId": offer_refs,
@@ -329,6 +350,8 @@ VALID: dict[str, st.SearchStrategy[Any]] = {
     "status": st.sampled_from(["available", "away"]),
     "cursor": st.none(),
     "page": pages,
+    "subscription": good_subscriptions,
+    "endpoint": st.sampled_from([ALICE_ENDPOINT, BOB_ENDPOINT]),
 }
 # Values of the right kind that are wrong: unknown ids, ids of the other role's kind,
 # out-of-range numbers, forged cursors.
@@ -348,6 +371,9 @@ WRONG: dict[str, st.SearchStrategy[Any]] = {
     "status": st.sampled_from(["Available", "busy", "", "away "]),
     "cursor": forged_cursors | any_text,
     "page": json_values,
+    "subscription": st.fixed_dictionaries({"endpoint": push_endpoints, "keys": json_values})
+    | st.fixed_dictionaries({"endpoint": json_values}) | json_values,
+    "endpoint": push_endpoints | st.sampled_from(["", "x" * 2049]),
 }
 
 
@@ -376,7 +402,8 @@ MODELS: dict[str, type[BaseModel]] = {
     "accept": protocol.AcceptFrame, "decline": protocol.DeclineFrame,
     "listInbox": protocol.ListInbox, "listOffers": protocol.ListOffers,
     "listConversations": protocol.ListConversations,
-    "getTranscript": protocol.GetTranscript, "sendMessage": protocol.SendMessage,
+    "getTranscript": protocol.GetTranscript, "subscribePush": protocol.SubscribePush,
+    "unsubscribePush": protocol.UnsubscribePush, "sendMessage": protocol.SendMessage,
     "typing": protocol.Typing, "endChat": protocol.EndChat, "resume": protocol.Resume,
     "ping": protocol.Ping,
 }
@@ -409,6 +436,8 @@ GOOD: dict[str, list[dict[str, Any]]] = {
     "listOffers": [{}],
     "listConversations": [{}, {"cursor": None}],
     "getTranscript": [{"conversationId": Ref("live")}, {"conversationId": Ref("other_live")}],
+    "subscribePush": [{"subscription": {"endpoint": ALICE_ENDPOINT, "keys": PUSH_KEYS}}],
+    "unsubscribePush": [{"endpoint": ALICE_ENDPOINT}, {"endpoint": BOB_ENDPOINT}],
     "sendMessage": [{"conversationId": Ref(c), "text": "Hello?", "clientMessageId": "cm-1"}
                     for c in ("live", "offered")],
     "typing": [{"conversationId": Ref("live"), "isTyping": True}],
@@ -449,6 +478,14 @@ EDGES: dict[str, list[dict[str, Any]]] = {
     "listOffers": [{}],
     "listConversations": [{"cursor": st.none() | forged_cursors}],
     "getTranscript": [{"conversationId": any_conversation}],
+    "subscribePush": [{"subscription": st.fixed_dictionaries({
+        "endpoint": push_endpoints,
+        "keys": st.just(PUSH_KEYS) | st.fixed_dictionaries({
+            "p256dh": st.sampled_from([PUSH_KEYS["p256dh"], PUSH_KEYS["auth"], "BA", "!"])
+            | nasty_text,
+            "auth": st.sampled_from([PUSH_KEYS["auth"], PUSH_KEYS["p256dh"], "AAAA"]) | nasty_text,
+        })})}],
+    "unsubscribePush": [{"endpoint": push_endpoints}],
     "sendMessage": [{"conversationId": own_conversations, "text": edge_texts,
                      "clientMessageId": st.just("cm-1") | id_like}],
     "typing": [{"conversationId": any_conversation, "isTyping": st.booleans()}],
@@ -553,6 +590,8 @@ EXPECTED: dict[str, frozenset[str]] = {
     "listOffers": frozenset({"offers"}),
     "listConversations": frozenset({"conversations"}),
     "getTranscript": frozenset({"transcript"}),
+    "subscribePush": frozenset({"ack"}),
+    "unsubscribePush": frozenset({"ack"}),
     "sendMessage": frozenset({"message"}),
     "typing": frozenset({"ack"}),
     "endChat": frozenset({"chatEnded", "ack"}),
@@ -728,7 +767,8 @@ def check(fw: FuzzWorld, sender: Client, body: str, received: dict[str, list[dic
     else:
         assert action is not None
         check_success(fw, sender, frame, action, answer)
-        if action in READ_ONLY:
+        if action in READ_ONLY or action == "unsubscribePush":
+            # (alice holds no push endpoint: her unsubscribePush, of bob's too, changes nothing)
             assert after == fw.baseline
     return answer
 

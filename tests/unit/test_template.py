@@ -44,7 +44,7 @@ CONNECT_ROUTES = ("$connect", "$disconnect")
 MESSAGE_ROUTES = (
     "$default", "startConversation", "answer", "capture", "requestChat", "availability",
     "setStatus", "accept", "decline", "listInbox", "listOffers", "listConversations", "getTranscript",
-    "sendMessage", "typing", "endChat", "resume", "ping",
+    "subscribePush", "unsubscribePush", "sendMessage", "typing", "endChat", "resume", "ping",
 )
 FUNCTIONS = {
     "WsConnectFunction": "functions/ws_connect/",
@@ -425,6 +425,15 @@ def test_every_function_gets_the_shared_environment(cfn: Template) -> None:
     for function_id in FUNCTIONS:
         variables = cfn["Resources"][function_id]["Properties"]["Environment"]["Variables"]
         assert variables.items() >= expected.items(), function_id
+
+
+def test_no_deployed_function_accepts_loopback_push_endpoints(cfn: Template) -> None:
+    # Web Push (protocol.md second round): only the local stack accepts http://127.0.0.1
+    # endpoints (livechat_local sets LIVECHAT_ALLOW_LOOPBACK_PUSH); a deployment never does.
+    assert "ALLOW_LOOPBACK_PUSH" not in (ROOT / "template.yaml").read_text(encoding="utf-8")
+    for function_id in FUNCTIONS:
+        variables = cfn["Resources"][function_id]["Properties"]["Environment"]["Variables"]
+        assert not any("LOOPBACK" in name for name in variables), function_id
 
 
 def test_the_functions_that_post_frames_know_the_management_endpoint(cfn: Template) -> None:

@@ -59,6 +59,10 @@ class Settings(BaseSettings):
     cognito_endpoint: str = ""
     max_message_chars: int = Field(default=4000, ge=1, le=20000)
     max_frame_bytes: int = Field(default=32 * 1024, ge=1024)
+    # Web Push endpoints may also be http://127.0.0.1:PORT/... (the local stack's own test
+    # push services). Set only by livechat_local, never in template.yaml: a deployment
+    # refuses every http:// endpoint.
+    allow_loopback_push: bool = False
 
     def cognito_jwks_url(self) -> str:
         if self.jwks_url:

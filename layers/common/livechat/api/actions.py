@@ -26,9 +26,19 @@ from livechat.api.protocol import (
     SendMessage,
     SetStatus,
     StartConversation,
+    SubscribePush,
     Typing,
+    UnsubscribePush,
 )
-from livechat.chat import conversations, offers, pending, presence, requests, workflow
+from livechat.chat import (
+    conversations,
+    offers,
+    pending,
+    presence,
+    push_subscriptions,
+    requests,
+    workflow,
+)
 from livechat.chat.presence import AGENT, VISITOR, Caller
 from livechat.domain.errors import BadRequest, Conflict, Forbidden
 from livechat.domain.snapshots import Conversation
@@ -154,6 +164,15 @@ def list_offers(caller: Caller, frame: ListOffers, notifier: Notifier) -> None:
     notifier.reply(OffersEvent(items=items, serverTime=server_time).wire())
 
 
+def subscribe_push(caller: Caller, frame: SubscribePush, notifier: Notifier) -> None:
+    sub = frame.subscription
+    push_subscriptions.subscribe(caller.principal, sub.endpoint, sub.keys.p256dh, sub.keys.auth)
+
+
+def unsubscribe_push(caller: Caller, frame: UnsubscribePush, notifier: Notifier) -> None:
+    push_subscriptions.unsubscribe(caller.principal, frame.endpoint)
+
+
 def list_conversations(caller: Caller, frame: ListConversations, notifier: Notifier) -> None:
     items, cursor = conversations.list_all(frame.cursor)
     notifier.reply(ConversationsEvent(items=items, cursor=cursor).wire())
@@ -253,6 +272,8 @@ HANDLERS: dict[str, Handler] = {
     "listOffers": list_offers,
     "listConversations": list_conversations,
     "getTranscript": get_transcript,
+    "subscribePush": subscribe_push,
+    "unsubscribePush": unsubscribe_push,
     "sendMessage": send_message,
     "typing": typing,
     "endChat": end_chat,

@@ -104,6 +104,35 @@ class ListOffers(_Frame):
     action: Literal["listOffers"]
 
 
+class PushKeys(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+    p256dh: Annotated[str, Field(max_length=256)]
+    auth: Annotated[str, Field(max_length=256)]
+
+
+class PushSubscription(BaseModel):
+    """What `PushSubscription.toJSON()` gives (expirationTime and the like are ignored); the
+    endpoint rule itself is livechat.domain.push's."""
+
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+    endpoint: str
+    keys: PushKeys
+
+
+class SubscribePush(_Frame):
+    """Second round: register a Web Push subscription for this agent (answered by ack)."""
+
+    action: Literal["subscribePush"]
+    subscription: PushSubscription
+
+
+class UnsubscribePush(_Frame):
+    """Second round: forget this agent's subscription to an endpoint (ack even when none)."""
+
+    action: Literal["unsubscribePush"]
+    endpoint: Annotated[str, Field(min_length=1, max_length=2048)]
+
+
 class ListConversations(_Frame):
     action: Literal["listConversations"]
     cursor: Annotated[str, Field(max_length=2048)] | None = None
@@ -154,7 +183,7 @@ VISITOR_ACTIONS = frozenset(
 )
 AGENT_ACTIONS = frozenset(
     {"setStatus", "accept", "decline", "listInbox", "listOffers", "listConversations",
-     "getTranscript"}
+     "getTranscript", "subscribePush", "unsubscribePush"}
 )
 SHARED_ACTIONS = frozenset({"sendMessage", "typing", "endChat", "resume", "ping"})
 
@@ -171,6 +200,8 @@ Inbound = Annotated[
     | ListOffers
     | ListConversations
     | GetTranscript
+    | SubscribePush
+    | UnsubscribePush
     | SendMessage
     | Typing
     | EndChat

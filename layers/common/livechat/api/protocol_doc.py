@@ -73,6 +73,17 @@ round); the agent's other connections get `status` {{status}}.
   first, with the fields their `chatOffered` carried (`acceptTimeoutSeconds` is the
   current setting). Going `away` or disconnecting ends no offer, so a reconnecting inbox
   lists what is still pending and counts down from `expiresAt` − (`serverTime` − its clock).
+- `subscribePush` {{subscription: {{endpoint, keys: {{p256dh, auth}}}}}} and `unsubscribePush`
+  {{endpoint}} (second round, Web Push) are answered by `ack`. An agent may hold several
+  subscriptions; an endpoint belongs to one agent, and subscribing it from another agent
+  moves it; `unsubscribePush` of an endpoint this agent does not hold is `ack` too and
+  changes nothing (another agent's subscription is never touched). The endpoint is
+  `https://`, at most 1,024 characters, on a host of `settings.push_services`
+  (case-insensitive; `*` is exactly one DNS label); `p256dh` is base64url of a 65-byte
+  uncompressed P-256 point, `auth` of 16 bytes; anything else → `BAD_REQUEST` naming the
+  field, and nothing is stored. `livechat dev` also accepts `http://127.0.0.1:PORT/...`
+  (no other `http://` URL) because it sets `LIVECHAT_ALLOW_LOOPBACK_PUSH`; a deployment
+  never does, so its functions refuse every `http://` endpoint.
 - `$connect` of an agent whose profile row kept changing while it was being created is
   refused with HTTP 409 (connect again); 401/403 are as the contract says.
 """

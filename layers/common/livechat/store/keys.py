@@ -52,3 +52,16 @@ def visitor_pk(visitor_id: str) -> str:
 
 def round_robin_sk(cursor: str) -> str:
     return f"RR#{cursor}"
+
+
+PUSH_OWNER_SK = "OWNER"  # the owner item of a push endpoint (pk push_endpoint_pk)
+
+
+def push_pk(agent_email: str) -> str:
+    """An agent's Web Push subscriptions: one item each, sk the endpoint's hash."""
+    return f"PUSH#{agent_email}"
+
+
+def push_endpoint_pk(endpoint_hash: str) -> str:
+    """Which agent holds a push endpoint (an endpoint belongs to one agent)."""
+    return f"PUSHEP#{endpoint_hash}"

@@ -210,6 +210,22 @@ class VisitorModel(_Item):
     created_at = UnicodeAttribute()
 
 
+class PushSubscriptionModel(_Item):
+    """pk PUSH#<agent>, sk the endpoint's hash: one of the agent's Web Push subscriptions."""
+
+    endpoint = UnicodeAttribute()
+    p256dh = UnicodeAttribute()
+    auth = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+
+
+class PushOwnerModel(_Item):
+    """pk PUSHEP#<hash>, sk OWNER: the agent an endpoint belongs to, written in the same
+    transaction as that agent's subscription item (so a move is atomic)."""
+
+    agent = UnicodeAttribute()
+
+
 def plain(value: Any) -> Any:
     """A PynamoDB raw map (or anything holding one) as plain Python data."""
     if isinstance(value, MapAttribute):
@@ -232,6 +248,8 @@ ALL_MODELS: tuple[type[_Item], ...] = (
     MessageIdModel,
     ConnectionModel,
     VisitorModel,
+    PushSubscriptionModel,
+    PushOwnerModel,
 )
 
 _bound = False
