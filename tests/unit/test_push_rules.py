@@ -119,7 +119,7 @@ def test_a_push_service_is_a_dns_name_with_at_most_a_leading_star(pattern: str) 
 @pytest.mark.parametrize("pattern", [
     "*", "localhost", "a.*.example.com", "*a.example.com", "example.*", "**.example.com",
     "https://fcm.googleapis.com", "fcm.googleapis.com/x", "-a.example.com", "a..example.com",
-    "127.0.0.1:9", ""])
+    "127.0.0.1:9", "127.0.0.1", "*.0.0.1", ""])
 def test_a_bad_push_service_is_refused_with_its_path(pattern: str) -> None:
     problems = workspace_problems(
         {"settings": {"push_services": ["fcm.googleapis.com", pattern]}})

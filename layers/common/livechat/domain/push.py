@@ -44,6 +44,8 @@ def pattern_problem(pattern: str) -> str | None:
             if "*" in label:
                 return f"{pattern!r}: '*' may only be the whole first label"
             return f"{pattern!r}: {label!r} is not a DNS label"
+    if labels[-1].isdigit():
+        return f"{pattern!r} is an address, not a DNS name"  # RFC 3696: no all-numeric TLD
     return None
 
 
