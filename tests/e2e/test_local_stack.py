@@ -487,6 +487,10 @@ def test_the_pages_config_and_dialogs_come_from_the_web_function(stack: Stack) -
     assert widget.text == bundle("widget.js")
     capture = config.pop("capture")
     assert capture["fields"]["email"]["pattern"] and capture["maxLength"] == 500
+    # The deployment's VAPID public key, made on first use on the emulator as in a deployment
+    vapid_key = config.pop("vapidPublicKey")
+    assert len(base64.urlsafe_b64decode(vapid_key + "=" * (-len(vapid_key) % 4))) == 65
+    assert stack.http.get(base + "config.json", timeout=10).json()["vapidPublicKey"] == vapid_key
     assert config == {
         "websocket": stack.endpoints.websocket, "http": base,
         "cognito": {"region": stack.endpoints.region, "userPoolId": stack.endpoints.user_pool_id,

@@ -12,9 +12,11 @@ import pytest
 from livechat import runtime
 from livechat.api import pages as web_assets
 from livechat.domain import capture as capture_rules
+from livechat.store import vapid
 
 from functions.web import app as web_app
 from livechat_local import events
+from tests.support.aws import Gateway
 from tests.support.world import LambdaContext, World
 
 pytestmark = [pytest.mark.integration,
@@ -155,7 +157,8 @@ def test_an_unknown_dialog_is_not_found(world: World, dialog_id: str) -> None:
 
 
 @pytest.fixture
-def deployed(aws_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+def deployed(aws: Gateway, monkeypatch: pytest.MonkeyPatch) -> None:
+    # /config.json reads the deployment's VAPID public key from the table (made on first use).
     monkeypatch.setenv("LIVECHAT_PUBLIC_WEBSOCKET_URL", "wss://ws123.execute-api.us-east-1.amazonaws.com/prod")
     monkeypatch.setenv("LIVECHAT_USER_POOL_ID", "us-east-1_pool")
     monkeypatch.setenv("LIVECHAT_USER_POOL_CLIENT_ID", "client-id")
@@ -174,6 +177,7 @@ def test_config_json_comes_from_the_environment_and_the_request(deployed: None) 
         "cognito": {"region": "us-east-1", "userPoolId": "us-east-1_pool", "clientId": "client-id",
                     "endpoint": "https://cognito-idp.us-east-1.amazonaws.com/"},
         "capture": capture_rules.public_rules(),
+        "vapidPublicKey": vapid.public_key(),
     }
 
 

@@ -23,7 +23,7 @@ from cfnlint.rules import Match
 from livechat.api import pages as web_assets
 from livechat.api.auth import LIVE_CHAT_GROUP
 from livechat.api.protocol import ACTIONS
-from livechat.store.keys import DIALOG_PK
+from livechat.store.keys import DIALOG_PK, VAPID_PRIVATE_PK, VAPID_PUBLIC_PK
 from samtranslator.model.exceptions import InvalidDocumentException
 from samtranslator.translator.managed_policy_translator import ManagedPolicyLoader
 from samtranslator.translator.transform import transform
@@ -65,13 +65,17 @@ TABLE_ACTIONS = {
     # Reads the conversation; Powertools Idempotency records live in the same table.
     "NotifyFailureFunction": ITEM_ACTIONS,
     "TimeoutSweeperFunction": ITEM_ACTIONS | {"ConditionCheckItem"},
-    # Serves the public dialogs: reads dialog items, and on the table only (no index).
-    "WebFunction": {"GetItem"},
+    # Serves the public dialogs and /config.json: reads dialog items and the VAPID public key,
+    # creates the VAPID key pair on first use (a transaction of two Puts), on the table only.
+    "WebFunction": {"GetItem", "PutItem"},
 }
 TABLE_AND_INDEXES = [{"Fn::GetAtt": ["Table", "Arn"]}, {"Fn::Sub": "${Table.Arn}/index/*"}]
 TABLE_RESOURCES = {"WebFunction": {"Fn::GetAtt": ["Table", "Arn"]}}
 # Functions that post frames to WebSocket connections.
 POSTERS = {"WsMessageFunction", "RouteChatFunction", "TimeoutSweeperFunction"}
+# Functions that will send Web Push messages (the offer's routing path): they alone may read
+# the VAPID private key (protocol.md second round; livechat.store.vapid).
+PUSH_SENDERS = {"WsMessageFunction", "RouteChatFunction", "TimeoutSweeperFunction"}
 # Functions that start the offer workflow. Not RouteChatFunction: the state machine names
 # it, so it naming the state machine would be a circular dependency.
 WORKFLOW_STARTERS = {"WsMessageFunction", "TimeoutSweeperFunction"}
@@ -562,11 +566,53 @@ def test_each_function_gets_exactly_its_table_actions_on_the_table_and_its_index
         assert s["Resource"] == TABLE_RESOURCES.get(function_id, TABLE_AND_INDEXES)
 
 
-def test_the_web_function_reads_dialog_items_only(cfn: Template) -> None:
-    (statement,) = [s for s in statements_of(cfn, "WebFunction") if actions_of([s], "dynamodb")]
+def test_the_web_function_reads_dialogs_and_the_vapid_public_key_and_creates_the_pair_only(
+    cfn: Template,
+) -> None:
+    statements = [s for s in statements_of(cfn, "WebFunction") if actions_of([s], "dynamodb")]
+    (read,) = [s for s in statements if actions_of([s], "dynamodb") == {"GetItem"}]
+    (create,) = [s for s in statements if actions_of([s], "dynamodb") == {"PutItem"}]
 
-    assert statement["Condition"] == {
-        "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [DIALOG_PK]}}
+    assert len(statements) == 2
+    assert read["Condition"] == {
+        "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [DIALOG_PK, VAPID_PUBLIC_PK]}}
+    # TransactWriteItems authorises each Put as PutItem; a Put with a condition needs nothing else.
+    assert create["Condition"] == {
+        "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [VAPID_PUBLIC_PK, VAPID_PRIVATE_PK]}}
+
+
+def may(cfn: Template, function_id: str, action: str, leading_key: str) -> bool:
+    """Whether a function's policies allow `dynamodb:<action>` on an item of the table whose
+    partition key is `leading_key` (the conditions our templates use, evaluated here)."""
+    for s in statements_of(cfn, function_id):
+        if f"dynamodb:{action}" not in as_list(s["Action"]):
+            continue
+        condition = s.get("Condition", {})
+        assert set(condition) <= {"ForAllValues:StringEquals", "ForAllValues:StringNotEquals"}, s
+        allowed = True
+        for operator, keys in condition.items():
+            assert set(keys) == {"dynamodb:LeadingKeys"}, s
+            listed = leading_key in as_list(keys["dynamodb:LeadingKeys"])
+            allowed &= listed if operator == "ForAllValues:StringEquals" else not listed
+        if allowed:
+            return True
+    return False
+
+
+def test_only_the_push_senders_read_the_vapid_private_key(cfn: Template) -> None:
+    readers = {f for f in FUNCTIONS if may(cfn, f, "GetItem", VAPID_PRIVATE_PK)
+               or may(cfn, f, "Query", VAPID_PRIVATE_PK)}
+
+    assert readers == PUSH_SENDERS
+    # The web function may create the pair (and read the public half) but not read the private.
+    assert may(cfn, "WebFunction", "GetItem", VAPID_PUBLIC_PK)
+    assert may(cfn, "WebFunction", "PutItem", VAPID_PUBLIC_PK)
+    assert may(cfn, "WebFunction", "PutItem", VAPID_PRIVATE_PK)
+    assert not may(cfn, "WebFunction", "GetItem", DIALOG_PK + "X")
+    # Everyone else keeps the rest of the table.
+    for function_id in ("WsConnectFunction", "NotifyFailureFunction"):
+        assert may(cfn, function_id, "GetItem", "AGENT")
+        assert may(cfn, function_id, "PutItem", "IDEMPOTENCY")
 
 
 @pytest.mark.parametrize("function_id", FUNCTIONS)

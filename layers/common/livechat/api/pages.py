@@ -26,6 +26,7 @@ from livechat.api import dialog_view
 from livechat.domain import capture as capture_rules
 from livechat.domain.errors import NotFound
 from livechat.runtime import get_settings
+from livechat.store import vapid
 
 INDEX = "index.html"
 _DIALOG_ID = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
@@ -182,8 +183,10 @@ def http_base(headers: dict[str, str], domain: str, stage: str) -> str:
 
 
 def client_config(http: str) -> dict[str, Any]:
-    """What the pages read from /config.json: where to connect, how to sign in, and the
-    capture rules the widget checks a form with (the server's own, see capture_rules)."""
+    """What the pages read from /config.json: where to connect, how to sign in, the
+    capture rules the widget checks a form with (the server's own, see capture_rules), and
+    the deployment's VAPID public key for PushManager.subscribe (made on first use: see
+    livechat.store.vapid)."""
     settings = get_settings()
     return {
         "capture": capture_rules.public_rules(),
@@ -195,6 +198,7 @@ def client_config(http: str) -> dict[str, Any]:
             "clientId": settings.user_pool_client_id,
             "endpoint": settings.cognito_endpoint or f"https://cognito-idp.{settings.region}.amazonaws.com/",
         },
+        "vapidPublicKey": vapid.public_key(),
     }
 
 

@@ -65,3 +65,12 @@ def push_pk(agent_email: str) -> str:
 def push_endpoint_pk(endpoint_hash: str) -> str:
     """Which agent holds a push endpoint (an endpoint belongs to one agent)."""
     return f"PUSHEP#{endpoint_hash}"
+
+
+# The deployment's VAPID key pair (store.vapid): two items written together, once. The
+# halves sit in partitions of their own so IAM can tell them apart (dynamodb:LeadingKeys):
+# the public web function may read VAPID but only create, never read, VAPIDKEY.
+VAPID_PUBLIC_PK = "VAPID"
+VAPID_PUBLIC_SK = "PUBLIC"
+VAPID_PRIVATE_PK = "VAPIDKEY"
+VAPID_PRIVATE_SK = "PRIVATE"

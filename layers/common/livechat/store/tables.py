@@ -15,6 +15,8 @@ Access patterns (docs/architecture.md lists them with their costs):
 | message id    | CONV#<id>        | CMID#<clientMsgId> | GetItem (idempotent sendMessage)          |
 | connection    | CONN#<id>        | CONN               | GetItem on every frame                    |
 | visitor       | VISITOR#<id>     | VISITOR            | GetItem (the visitor's live connections)  |
+| VAPID public  | VAPID            | PUBLIC             | GetItem (/config.json; store.vapid)       |
+| VAPID private | VAPIDKEY         | PRIVATE            | GetItem (the push senders; store.vapid)   |
 
 The table name is bound at run time (:func:`bind`), never at import.
 """
@@ -226,6 +228,21 @@ class PushOwnerModel(_Item):
     agent = UnicodeAttribute()
 
 
+class VapidPublicKeyModel(_Item):
+    """pk VAPID, sk PUBLIC: the deployment's VAPID public key (base64url, uncompressed point)."""
+
+    public_key = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+
+
+class VapidPrivateKeyModel(_Item):
+    """pk VAPIDKEY, sk PRIVATE: the private half (base64url of the private number), written in
+    the same transaction as the public item; only the functions that send pushes read it."""
+
+    private_key = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+
+
 def plain(value: Any) -> Any:
     """A PynamoDB raw map (or anything holding one) as plain Python data."""
     if isinstance(value, MapAttribute):
@@ -250,6 +267,8 @@ ALL_MODELS: tuple[type[_Item], ...] = (
     VisitorModel,
     PushSubscriptionModel,
     PushOwnerModel,
+    VapidPublicKeyModel,
+    VapidPrivateKeyModel,
 )
 
 _bound = False
