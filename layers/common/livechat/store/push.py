@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.condition import Condition
 from pynamodb.transactions import TransactWrite
 
@@ -23,7 +22,7 @@ from livechat.domain.push import endpoint_hash
 from livechat.store import tables
 from livechat.store.keys import PUSH_OWNER_SK, push_endpoint_pk, push_pk
 from livechat.store.tables import PushOwnerModel, PushSubscriptionModel
-from livechat.store.transaction import connection
+from livechat.store.transaction import commit_unless_moved, connection
 
 MAX_ATTEMPTS = 8
 
@@ -68,15 +67,9 @@ def subscribe(agent: str, endpoint: str, p256dh: str, auth: str, at: str) -> Non
                                       auth=auth, created_at=at))
         if previous is not None and previous != agent:
             tx.delete(PushSubscriptionModel(push_pk(previous), digest))
-        try:
-            with tx:
-                pass
-        except TransactWriteError as exc:
-            if any(r and r.code in ("ConditionalCheckFailed", "TransactionConflict")
-                   for r in exc.cancellation_reasons):
-                continue  # the owner changed under us: read it again
-            raise
-        return
+        if commit_unless_moved(tx):
+            return
+        # the owner changed under us: read it again
     raise Conflict("the push subscription is busy; try again")
 
 
@@ -91,13 +84,6 @@ def unsubscribe(agent: str, endpoint: str) -> bool:
         tx.delete(PushOwnerModel(push_endpoint_pk(digest), PUSH_OWNER_SK),
                   condition=PushOwnerModel.agent == agent)
         tx.delete(PushSubscriptionModel(push_pk(agent), digest))
-        try:
-            with tx:
-                pass
-        except TransactWriteError as exc:
-            if any(r and r.code in ("ConditionalCheckFailed", "TransactionConflict")
-                   for r in exc.cancellation_reasons):
-                continue
-            raise
-        return True
+        if commit_unless_moved(tx):
+            return True
     raise Conflict("the push subscription is busy; try again")

@@ -53,6 +53,19 @@ def reset() -> None:
     _connection = None
 
 
+def commit_unless_moved(tx: TransactWrite) -> bool:
+    """Commit a transaction of single writes: True when it committed, False when one of its
+    conditions failed or another transaction held an item (the state moved: read it again)."""
+    try:
+        with tx:
+            pass
+    except TransactWriteError as exc:
+        if any(r and r.code in ("ConditionalCheckFailed", "TransactionConflict") for r in exc.cancellation_reasons):
+            return False
+        raise
+    return True
+
+
 @dataclass
 class Applied:
     conversation: Conversation  # as read before the change

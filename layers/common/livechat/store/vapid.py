@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import time
 
-from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from livechat import runtime
@@ -28,7 +27,7 @@ from livechat.domain.vapid import VapidKeyPair
 from livechat.store import tables
 from livechat.store.keys import VAPID_PRIVATE_PK, VAPID_PRIVATE_SK, VAPID_PUBLIC_PK, VAPID_PUBLIC_SK
 from livechat.store.tables import VapidPrivateKeyModel, VapidPublicKeyModel
-from livechat.store.transaction import connection
+from livechat.store.transaction import commit_unless_moved, connection
 
 MAX_ATTEMPTS = 8
 # After a lost race, before reading again: a concurrent creator's transaction may still be
@@ -79,15 +78,7 @@ def create(pair: VapidKeyPair) -> bool:
             condition=VapidPublicKeyModel.pk.does_not_exist())
     tx.save(VapidPrivateKeyModel(VAPID_PRIVATE_PK, VAPID_PRIVATE_SK, private_key=pair.private_key, created_at=at),
             condition=VapidPrivateKeyModel.pk.does_not_exist())
-    try:
-        with tx:
-            pass
-    except TransactWriteError as exc:
-        if any(r and r.code in ("ConditionalCheckFailed", "TransactionConflict")
-               for r in exc.cancellation_reasons):
-            return False
-        raise
-    return True
+    return commit_unless_moved(tx)
 
 
 def public_key() -> str:
