@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import threading
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -67,16 +68,24 @@ class Client:
     def ask(self, action: str, **fields: Any) -> dict[str, Any]:
         """Send with a requestId and return the one answer that echoes it."""
         rid = f"r{next(_counter)}"
-        frames = self.send(action, requestId=rid, **fields)
-        answers = [f for f in frames if f.get("requestId") == rid]
+        body = json.dumps({"action": action, "requestId": rid, **fields})
+        ws_message_app.handler(message_event(self.connection_id, body), LambdaContext())
+        # Threads may share one client (one agent accepting several offers at once): taking
+        # the frames and keeping the others must be one step, or a thread could carry off
+        # another's answer between the two.
+        with self.world.frames_lock:
+            frames = self.frames()
+            answers = [f for f in frames if f.get("requestId") == rid]
+            self.world.leftovers[self.connection_id] = [
+                f for f in frames if f.get("requestId") != rid]
         assert len(answers) == 1, f"expected exactly one answer to {action}, got {frames}"
-        self.world.leftovers[self.connection_id] = [f for f in frames if f.get("requestId") != rid]
         return answers[0]
 
     def frames(self) -> list[dict[str, Any]]:
-        return self.world.leftovers.pop(self.connection_id, []) + self.world.gateway.take(
-            self.connection_id
-        )
+        with self.world.frames_lock:
+            return self.world.leftovers.pop(self.connection_id, []) + self.world.gateway.take(
+                self.connection_id
+            )
 
     def of_type(self, kind: str) -> list[dict[str, Any]]:
         return [f for f in self.frames() if f["type"] == kind]
@@ -89,6 +98,7 @@ class World:
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
         self.leftovers: dict[str, list[dict[str, Any]]] = {}
+        self.frames_lock = threading.RLock()
         self._pool: tuple[str, str] | None = None
         self._passwords: dict[str, str] = {}
         models.bind()
