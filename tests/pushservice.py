@@ -33,7 +33,7 @@ from types import TracebackType
 from typing import Any, TypedDict
 from urllib.parse import quote, urlsplit
 
-import http_ece  # type: ignore[import-untyped]
+import http_ece
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -284,6 +284,21 @@ class PushService:
                 return push
             if time.monotonic() >= deadline:
                 raise TimeoutError(f"push service: no new push to {url} in {timeout} s; "
+                                   f"received {self._summary()}")
+            await asyncio.sleep(0.01)
+
+    async def arrival(self, match: Callable[[Push], bool], timeout: float = 5.0,
+                      *, target: Target | None = None) -> Push:
+        """`wait_for` a predicate, for asyncio tests: the first matching push (polls)."""
+        url = None if target is None else self._url(target)
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                found = [p for p in self._pushes if (url is None or p.endpoint == url) and match(p)]
+            if found:
+                return found[0]
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"push service: no matching push in {timeout} s; "
                                    f"received {self._summary()}")
             await asyncio.sleep(0.01)
 

@@ -255,3 +255,53 @@ async def stored_frames(client: Client, conversation_id: str, count: int, timeou
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+# --- Web Push: a stack of its own (test_web_push.py, bench/push_delay.py) ------------------
+# A push subscription makes an agent reachable without a connection (protocol.md second round,
+# Reachability), so the Web Push tests run on a workspace of their own instead of leaving
+# subscriptions on the shared stack: Alice and Bob only, and a dialog routed to Alice first.
+
+TO_ALICE = "to-alice"  # capture (`who`), then a live chat card routed to Alice (mode: agent)
+PUSH_AGENTS = {email: AGENTS[email] for email in (ALICE, BOB)}
+PUSH_ACCEPT_TIMEOUT = 4  # long enough to open the inbox on a pushed offer, short to expire
+
+
+def push_workspace_yaml() -> str:
+    """The Web Push tests' workspace: the contract's settings with a 4 s accept timeout,
+    Alice and Bob; `TO_ALICE` (an agent-mode card: Alice first, then round robin over
+    everyone, live-chat.md) and `RR`."""
+    settings = _settings_yaml().replace(f"accept_timeout_seconds: {ACCEPT_TIMEOUT}\n",
+                                        f"accept_timeout_seconds: {PUSH_ACCEPT_TIMEOUT}\n")
+    return f"""{settings}
+agents:
+{_agents_yaml(PUSH_AGENTS)}
+
+dialogs:
+  - id: {TO_ALICE}
+    cards:
+      - id: who
+        kind: capture
+        fields: [{", ".join(CAPTURE_FIELDS)}]
+        required: [{", ".join(CAPTURE_REQUIRED)}]
+      - id: {LIVE}
+        kind: live_chat
+        routing: {{mode: agent, agent: {ALICE}}}
+  - id: {RR}
+    cards:
+      - id: hello
+        kind: message
+        text: "Hi there"
+      - id: {LIVE}
+        kind: live_chat
+        routing: {{mode: round_robin}}
+"""
+
+
+def push_topic(conversation_id: str) -> str:
+    """protocol.md: `Topic` = the first 32 characters of base64url(SHA-256(conversationId))."""
+    import base64  # here, not above: this part of kit.py was appended to it
+    import hashlib
+
+    digest = hashlib.sha256(conversation_id.encode()).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")[:32]

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import requests
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from py_vapid import Vapid02  # type: ignore[import-untyped]
-from pywebpush import WebPushException, webpush  # type: ignore[import-untyped]
+from py_vapid import Vapid02
+from pywebpush import WebPushException, webpush
 
 from tests.pushservice import PushService, Subscription, b64url
 
