@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -158,3 +159,37 @@ def new_page(browser: Any) -> Iterator[Any]:
 def screenshot(page: Any, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+
+
+# --- helpers appended for tests/browser/test_push_notifications.py (issue 13) ----------------
+
+
+@contextmanager
+def running_stack(directory: Path, workspace_text: str) -> Iterator[Stack]:
+    """`livechat dev` on `workspace_text`, started and stopped as the `stack` fixture does it:
+    for a module that needs other settings (e.g. an offer that stands long enough to hear its
+    sound repeat)."""
+    workspace = directory / "workspace.yaml"
+    workspace.write_text(workspace_text, encoding="utf-8")
+    endpoints_file = directory / "endpoints.json"
+    out, err = directory / "dev.out", directory / "dev.err"
+    with out.open("wb") as o, err.open("wb") as e:
+        process = subprocess.Popen(
+            [str(LIVECHAT), "dev", "--workspace", str(workspace), "--port", "0", "--endpoints-file",
+             str(endpoints_file), "--sweep-interval", "1", "--quiet"], cwd=ROOT, stdout=o, stderr=e)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while not endpoints_file.exists():
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"livechat dev did not start:\n{out.read_text()}\n{err.read_text()}")
+            time.sleep(0.1)
+        endpoints = json.loads(endpoints_file.read_text())
+        yield Stack(endpoints["http"], endpoints)
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

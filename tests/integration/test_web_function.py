@@ -30,6 +30,7 @@ PAGES = {
     "widget.js": "text/javascript; charset=utf-8",
     "inbox.js": "text/javascript; charset=utf-8",
     "inbox.css": "text/css; charset=utf-8",
+    "sw.js": "text/javascript; charset=utf-8",
 }
 HOST = "abc123.execute-api.us-east-1.amazonaws.com"
 
@@ -73,7 +74,9 @@ def test_each_page_is_served_with_its_content_type_and_caching(
     assert response["body"] == served_text(name)
     assert header(response, "Content-Type") == content_type
     max_age = 60 if name.endswith(".html") else 300
-    assert header(response, "Cache-Control") == f"public, max-age={max_age}"
+    # The service worker is always revalidated (see test_the_service_worker_is_served_...).
+    assert header(response, "Cache-Control") == (
+        "no-cache" if name == "sw.js" else f"public, max-age={max_age}")
     # The ETag is the hash of the bytes served (for widget.js and inbox.js, the scripts made
     # of the modules, so that a change to any module changes it).
     digest = hashlib.sha256(response["body"].encode("utf-8")).hexdigest()[:32]
@@ -216,3 +219,25 @@ def test_livechat_dev_sends_the_templates_http_routes_to_the_same_functions() ->
         "/", "/config.json", "/dialogs/{dialogId}", *(f"/{name}" for name in PAGES)}
     assert set(routes.values()) <= set(FUNCTIONS)
     assert FUNCTIONS["web"] == "functions.web.app"
+
+
+# --- the inbox's service worker (issue 13) ------------------------------------------------
+
+
+def test_the_service_worker_is_served_as_javascript_next_to_the_inbox_and_never_cached(aws_env: None) -> None:
+    # Its default scope is the folder it is served from: the inbox's. A cached copy would
+    # keep an old worker handling the offers' notifications, so every fetch revalidates.
+    inbox, worker = get("/inbox.html"), get("/sw.js")
+
+    assert worker["statusCode"] == 200
+    assert header(worker, "Content-Type") == "text/javascript; charset=utf-8"
+    assert header(worker, "Cache-Control") == "no-cache"
+    assert header(worker, "Access-Control-Allow-Origin") is None
+    assert header(worker, "Service-Worker-Allowed") is None  # not needed at the inbox's level
+    assert worker["body"] == (WEB / "sw.js").read_text(encoding="utf-8")
+    assert 'addEventListener("push"' in worker["body"]
+    assert 'addEventListener("notificationclick"' in worker["body"]
+    assert inbox["statusCode"] == 200
+    etag = header(worker, "ETag")
+    assert etag
+    assert get("/sw.js", {"If-None-Match": etag})["statusCode"] == 304

@@ -1,7 +1,7 @@
 """The hosted pages and what they read, as the web function serves them (deployment and
-`livechat dev` alike): the files of the `web/` folder of this package, the two scripts made
-of its modules (`widget.js`, `inbox.js`: see BUNDLES), `/config.json` and
-`/dialogs/{dialogId}`.
+`livechat dev` alike): the files of the `web/` folder of this package (among them `sw.js`,
+the inbox's service worker, never cached), the two scripts made of its modules (`widget.js`,
+`inbox.js`: see BUNDLES), `/config.json` and `/dialogs/{dialogId}`.
 
 The files ship inside the layer (the package folder is the layer's content) and are read
 with importlib.resources, so the editable install of the local stack finds the same bytes.
@@ -40,6 +40,11 @@ _KINDS = {
 # Host sites load the widget from another origin.
 _CROSS_ORIGIN = {"widget.js"}
 _NO_CACHE = "no-cache"
+# The inbox's service worker (its default scope is the folder it is served from, which holds
+# inbox.html): browsers check it for updates on their own, and a copy cached for minutes
+# would keep an old worker handling the offers' notifications. Always revalidated.
+SERVICE_WORKER = "sw.js"
+_ALWAYS_REVALIDATED = {SERVICE_WORKER}
 _JSON = "application/json"
 
 # The pages' scripts, each served as its modules (files under web/) in this order: no build
@@ -60,7 +65,7 @@ BUNDLES: dict[str, tuple[str, ...]] = {
     "inbox.js": (
         "shared/dom.js", "shared/ids.js", "shared/store.js", "shared/socket.js", "shared/composer.js",
         "inbox/texts.js", "inbox/alerts.js", "inbox/auth.js", "inbox/connection.js", "inbox/status.js",
-        "inbox/offers.js", "inbox/transcript.js", "inbox/chats.js", "inbox/composer.js",
+        "inbox/offers.js", "inbox/push.js", "inbox/transcript.js", "inbox/chats.js", "inbox/composer.js",
         "inbox/conversations.js", "inbox/main.js",
     ),
 }
@@ -92,7 +97,8 @@ def _kind(name: str) -> tuple[str, str] | None:
 
 
 def _asset(name: str, kind: tuple[str, str], data: bytes) -> Asset:
-    return Asset(name, kind[0], kind[1], data.decode("utf-8"), '"' + hashlib.sha256(data).hexdigest()[:32] + '"')
+    cache_control = _NO_CACHE if name in _ALWAYS_REVALIDATED else kind[1]
+    return Asset(name, kind[0], cache_control, data.decode("utf-8"), '"' + hashlib.sha256(data).hexdigest()[:32] + '"')
 
 
 def module_source(path: str) -> str:

@@ -179,7 +179,14 @@ livechat.inbox.auth = function (app) {
     closeNewPassword(message);
     $("signin-email").focus();
   }
-  $("signout").addEventListener("click", () => signOut(""));
+  // Only this button ends the push subscription (push.js): a session that merely expired
+  // keeps it, so that chat requests still reach the agent, who signs in again to accept.
+  $("signout").addEventListener("click", async () => {
+    const button = $("signout");
+    button.disabled = true;
+    try { await app.signOutPush(); } finally { button.disabled = false; }
+    signOut("");
+  });
 
   Object.assign(app, { loadConfig, scheduleRefresh, refresh, signOut });
 };

@@ -1,5 +1,6 @@
 /* livechat.inbox.connection(app) — the agent's socket (app.socket, ?token=<IdToken>): what
- * the inbox catches up on after each (re)connection, and where each frame the server pushes
+ * the inbox catches up on after each (re)connection (inbox, offers, the offer asked for, the
+ * chats' missed events, the push subscription), and where each frame the server pushes
  * goes. */
 livechat.inbox.connection = function (app) {
   const $ = livechat.dom.byId;
@@ -27,6 +28,7 @@ livechat.inbox.connection = function (app) {
 
   async function onConnected() {
     const request = app.socket.request;
+    app.pushConnected(); // this browser's push subscription, sent again on every connection (push.js)
     try {
       // The status lives on the server and persists across connections: only a change the
       // agent made while disconnected is sent; otherwise the inbox answer tells us.
@@ -50,7 +52,7 @@ livechat.inbox.connection = function (app) {
       // exactly those are shown, whatever this tab restored or missed.
       const sentAt = Date.now();
       const pendingOffers = await request({ action: "listOffers" });
-      if (pendingOffers.type === "offers") app.syncOffers(pendingOffers, sentAt);
+      if (pendingOffers.type === "offers") { app.syncOffers(pendingOffers, sentAt); app.showWanted(); }
       // What happened while we were away: the open chat from its transcript, the others by resume.
       const want = s.selected || session.get("selected");
       if (want && s.chats.has(want)) await app.openChat(want, true);

@@ -19,6 +19,7 @@ parts.auth(app);
 parts.connection(app); // app.socket
 parts.status(app);
 parts.offers(app);
+parts.push(app);
 parts.transcript(app);
 parts.chats(app);
 parts.composer(app);
@@ -45,5 +46,6 @@ async function boot() {
   else if (tokens && tokens.refreshToken) { await app.refresh(); if (session.get("tokens") && session.get("tokens").expiresAt > Date.now()) startApp(); else app.signOut(""); }
   else { $("signin").hidden = false; $("signin-email").focus(); }
 }
-window.livechatInbox = { state: () => ({ connected: app.socket.isOpen(), offers: app.offerCount(), chats: s.chats.size, selected: s.selected }) };
+window.livechatInbox = { state: () => ({ connected: app.socket.isOpen(), offers: app.offerCount(), chats: s.chats.size, selected: s.selected,
+  push: app.pushState(), alerts: app.alertState() }) };
 boot();

@@ -1,7 +1,11 @@
 /* livechat.inbox.offers(app) — chat offers: the blue banners at the top, with the visitor's
  * details and a countdown, Accept and Decline. Kept in sessionStorage so that a reload shows
  * them at once; on every (re)connection the server's `listOffers` answer decides which are
- * still pending (syncOffers), and its serverTime corrects the countdown for a skewed clock. */
+ * still pending (syncOffers), and its serverTime corrects the countdown for a skewed clock.
+ * One offer can be asked for (openOffer: inbox.html#offer=<offerId>, or a notification clicked
+ * while this tab is open): after the next listOffers its banner gets the focus, or a short
+ * line says that the chat was taken or has expired. Every change of the list goes to
+ * app.offersChanged (the alerts that last while an offer is pending). */
 livechat.inbox.offers = function (app) {
   const { el, byId: $ } = livechat.dom;
   const { visitorName } = livechat.inbox.texts;
@@ -12,7 +16,13 @@ livechat.inbox.offers = function (app) {
   // deadline by our clock.
   let skew = Number(session.get("clockSkew")) || 0;
 
-  function saveOffers() { session.set("offers", Array.from(offers.values()).map((o) => o.frame)); }
+  let wanted = null; // the offerId asked for, shown after the next listOffers
+
+  function saveOffers() {
+    const frames = Array.from(offers.values()).map((o) => o.frame);
+    session.set("offers", frames);
+    app.offersChanged(frames);
+  }
   function showOffer(frame, restored) {
     if (offers.has(frame.offerId)) return;
     const v = frame.visitor || {};
@@ -32,10 +42,7 @@ livechat.inbox.offers = function (app) {
     $("offers").append(node);
     tick();
     saveOffers();
-    if (!restored) {
-      app.beep();
-      app.notify("New live chat request", visitorName(v) + (details ? " — " + details : ""));
-    }
+    if (!restored) app.beep();
   }
   function removeOffer(offerId) {
     const o = offers.get(offerId);
@@ -57,7 +64,50 @@ livechat.inbox.offers = function (app) {
     tick();
   }
   // Removes the banners, keeps what sessionStorage holds (sign-out clears that).
-  function clearOffers() { offers.forEach((o) => o.node.remove()); offers.clear(); }
+  function clearOffers() {
+    offers.forEach((o) => o.node.remove()); offers.clear(); wanted = null;
+    document.querySelectorAll("[data-role=offer-gone]").forEach((n) => n.remove());
+    app.offersChanged([]);
+  }
+
+  // --- one offer asked for ------------------------------------------------------------------
+  function openOffer(offerId) {
+    wanted = offerId;
+    if (app.socket.isOpen()) listAndShow(); // otherwise the next connection's listOffers
+  }
+  async function listAndShow() {
+    const sentAt = Date.now();
+    try {
+      const answer = await app.socket.request({ action: "listOffers" });
+      if (answer.type === "offers") { syncOffers(answer, sentAt); showWanted(); }
+    } catch (e) { /* disconnected: the next connection lists them */ }
+  }
+  // After a listOffers answer (connection.js, listAndShow): the offer asked for, if any.
+  function showWanted() {
+    if (!wanted) return;
+    const id = wanted;
+    wanted = null;
+    if (/^#offer=/.test(location.hash)) history.replaceState(null, "", location.pathname + location.search);
+    const o = offers.get(id);
+    if (o) {
+      o.node.scrollIntoView({ block: "nearest" });
+      const button = o.node.querySelector(".accept");
+      if (button && !button.disabled) button.focus();
+      return;
+    }
+    document.querySelectorAll("[data-role=offer-gone]").forEach((n) => n.remove());
+    const line = el("div", { class: "notify-banner", role: "status", "data-role": "offer-gone" },
+      el("span", { text: "This chat was taken or has expired." }),
+      el("button", { type: "button", "aria-label": "Dismiss", text: "✕", onclick: () => line.remove() }));
+    $("offers").append(line);
+    setTimeout(() => line.remove(), 15000);
+  }
+  function offerFromHash() {
+    const m = /^#offer=([^&]+)/.exec(location.hash);
+    if (m) { try { openOffer(decodeURIComponent(m[1])); } catch (e) { /* not an id */ } }
+  }
+  window.addEventListener("hashchange", offerFromHash);
+  offerFromHash();
   function tick() {
     for (const [id, o] of offers) {
       const byClock = Date.parse(o.frame.expiresAt) - skew - Date.now();
@@ -96,5 +146,5 @@ livechat.inbox.offers = function (app) {
     try { await app.socket.request({ action: "decline", conversationId: frame.conversationId, offerId: frame.offerId }); } catch (e) { /* expires anyway */ }
   }
 
-  Object.assign(app, { showOffer, removeOffer, clearOffers, syncOffers, offerCount: () => offers.size });
+  Object.assign(app, { showOffer, removeOffer, clearOffers, syncOffers, openOffer, showWanted, offerCount: () => offers.size });
 };
