@@ -353,7 +353,7 @@ def test_given_a_push_endpoint_answering_410_then_the_chat_goes_to_the_next_agen
             # And with Bob away, nobody is reachable: availability is false (Alice is still
             # available, but has neither a connection nor a subscription)
             await bob.set_status("away")
-            assert await availability(given.visitor) is False
+            await settles(lambda: availability(given.visitor), False)
 
     run(scenario)
 
