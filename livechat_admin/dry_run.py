@@ -151,6 +151,8 @@ def dry_run(card: LiveChatCard, visitor: Mapping[str, Any], agents: Sequence[Age
             else:
                 verdict = why_not_eligible(agent) or ("next in line" if winner_found else "gets the chat")
                 winner_found = winner_found or verdict == "gets the chat"
+                if verdict in ("next in line", "gets the chat") and not agent.connections:
+                    verdict += " (by Web Push: no inbox open)"
             result.verdicts.append(Verdict(email, pool.name, verdict))
     return result
 

@@ -145,7 +145,7 @@ def test_against_the_stack_it_says_who_gets_the_chat_and_why_the_others_would_no
         "  team:emea alice@example.com: gets the chat",
         "  team:emea bob@example.com: away",
         "  team:emea carol@example.com: full",
-        "  team:emea dave@example.com: not connected",
+        "  team:emea dave@example.com: not reachable (no inbox open, no push subscription)",
         "  all frank@example.com: next in line",
         "now: alice@example.com would be offered the chat",
     ]

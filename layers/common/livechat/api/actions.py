@@ -154,8 +154,9 @@ def decline(caller: Caller, frame: DeclineFrame, notifier: Notifier) -> None:
 
 
 def list_inbox(caller: Caller, frame: ListInbox, notifier: Notifier) -> None:
-    status = agents.get_agent(caller.principal).status
-    notifier.reply(InboxEvent(chats=conversations.inbox(caller.principal), status=status).wire())
+    agent = agents.get_agent(caller.principal)
+    notifier.reply(InboxEvent(chats=conversations.inbox(caller.principal), status=agent.status,
+                              pushSubscriptions=agent.push_subscriptions).wire())
 
 
 def list_offers(caller: Caller, frame: ListOffers, notifier: Notifier) -> None:
@@ -227,7 +228,8 @@ def end_chat(caller: Caller, frame: EndChat, notifier: Notifier) -> None:
     was = applied.conversation
     withdrawn = withdrawn_offer(was)
     if withdrawn and was.offer_agent:
-        notifier.to_agent(was.offer_agent, withdrawn_frame(conv.conversation_id, withdrawn, "visitor_left"))
+        notifier.offer_ended(was.offer_agent, withdrawn_frame(conv.conversation_id, withdrawn, "visitor_left"),
+                             conversation_id=conv.conversation_id)
     if not applied.events:
         return  # an automated conversation closed: answered by ack
     ended = frame_of(conv.conversation_id, applied.events[0])

@@ -84,6 +84,19 @@ round); the agent's other connections get `status` {{status}}.
   field, and nothing is stored. `livechat dev` also accepts `http://127.0.0.1:PORT/...`
   (no other `http://` URL) because it sets `LIVECHAT_ALLOW_LOOPBACK_PUSH`; a deployment
   never does, so its functions refuse every `http://` endpoint.
+- Web Push delivery (second round) follows protocol.md; where it is silent: the body is
+  the `chatOffered` (or `offerWithdrawn`) frame exactly as the WebSocket carries it, cut to
+  3,000 bytes by shortening the page's texts longest first (ending in `…`), then dropping
+  the visitor's fields other than `firstName`/`lastName` largest first. `offerWithdrawn`
+  pushes carry `TTL: 900` (a device that wakes within a quarter of an hour still clears
+  its ringing notification) and go, like offers, only to an agent with no live inbox
+  connection; a `decline` from one inbox sends no push. The VAPID JWT's `exp` is 12 hours
+  ahead. A push service that does not answer within 2 s (connect) + 3 s (read) counts as
+  delivered-unknown; one agent's subscriptions are posted to in parallel. An endpoint that
+  a narrowed `push_services` no longer allows is not posted to (it counts as refused).
+- `inbox` also carries `pushSubscriptions` *(addition)*: how many Web Push subscriptions
+  the agent holds, so the inbox can say whether offers reach them with every tab closed.
+  `livechat route --dry-run` marks an agent reachable by push only.
 - `$connect` of an agent whose profile row kept changing while it was being created is
   refused with HTTP 409 (connect again); 401/403 are as the contract says.
 """

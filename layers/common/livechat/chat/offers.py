@@ -92,11 +92,13 @@ def route(
                 page=dict(conv.page), expiresAt=expires_at,
                 acceptTimeoutSeconds=settings.accept_timeout_seconds,
             ).wire()
-            if notifier.to_agent(agent.email, frame, connections=agent.connections):
+            if notifier.offer(agent, frame, conversation_id=conversation_id,
+                              ttl=settings.accept_timeout_seconds, settings=settings):
                 logger.info("chat offered", conversation_id=conversation_id, agent=agent.email,
                             target=plan.target)
                 return Outcome("offered", agent.email, offer_id, target=plan.target)
-            # Every connection answered 410 Gone: the agent is not there. Move on now.
+            # Every connection answered 410 Gone and every push was refused: the agent is
+            # not there. Move on now.
             logger.info("offer unreachable", conversation_id=conversation_id, agent=agent.email)
             withdraw(conversation_id, offer_id, "unreachable")
             tried.add(agent.email)

@@ -66,7 +66,8 @@ def deadline_task(conversation_id: str, notifier: Notifier, settings: WorkspaceS
         except OfferExpired:
             continue  # an accept or a decline won the race: look again
         if conv.offer_agent:
-            notifier.to_agent(conv.offer_agent, withdrawn_frame(conversation_id, conv.offer_id, "expired"))
+            notifier.offer_ended(conv.offer_agent, withdrawn_frame(conversation_id, conv.offer_id, "expired"),
+                                 conversation_id=conversation_id, settings=settings)
         logger.info("offer expired", conversation_id=conversation_id, agent=conv.offer_agent)
         return next_step(conversations.get(conversation_id), notifier, settings)
     return _done()
@@ -105,7 +106,8 @@ def rescue_task(conversation_id: str, notifier: Notifier, settings: WorkspaceSet
         try:
             offers.withdraw(conversation_id, conv.offer_id, "expired")
             if conv.offer_agent:
-                notifier.to_agent(conv.offer_agent, withdrawn_frame(conversation_id, conv.offer_id, "expired"))
+                notifier.offer_ended(conv.offer_agent, withdrawn_frame(conversation_id, conv.offer_id, "expired"),
+                                     conversation_id=conversation_id, settings=settings)
         except OfferExpired:
             pass
         conv = conversations.get(conversation_id)

@@ -14,8 +14,11 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from enum import StrEnum
+from typing import Any
 from urllib.parse import urlsplit
 
 from livechat.domain.errors import BadRequest
@@ -108,3 +111,100 @@ def check_subscription(endpoint: str, p256dh: str, auth: str, services: Iterable
 def endpoint_hash(endpoint: str) -> str:
     """The key an endpoint is stored under (hex SHA-256: fixed length, any endpoint)."""
     return hashlib.sha256(endpoint.encode("utf-8")).hexdigest()
+
+
+# --- sending (protocol.md, second round: "An offer goes to each live connection ... and,
+# when the agent has no live connection, to each push subscription") -------------------
+
+MAX_PAYLOAD_BYTES = 3000  # push services need accept only 4,096 (RFC 8291 §4 after overhead)
+TOPIC_CHARS = 32  # RFC 8030 §5.4: at most 32 base64url characters
+ELLIPSIS = "…"
+# What the worker's notification names the visitor by: dropped last, and only shortened.
+KEPT_VISITOR_FIELDS = ("firstName", "lastName")
+
+
+class PushVerdict(StrEnum):
+    DELIVERED = "delivered"
+    UNKNOWN = "unknown"  # a timeout, 408, 429 or 5xx: the offer stands until its timeout
+    REFUSED = "refused"  # any other 4xx: this way to the agent failed
+    GONE = "gone"  # 404 / 410: the subscription is dead and is deleted
+
+
+def verdict(status: int | None) -> PushVerdict:
+    """What a push service's answer means (`None`: no answer, a timeout or a broken
+    connection)."""
+    if status is None or status in (408, 429) or status >= 500:
+        return PushVerdict.UNKNOWN
+    if 200 <= status < 300:
+        return PushVerdict.DELIVERED
+    if status in (404, 410):
+        return PushVerdict.GONE
+    return PushVerdict.REFUSED
+
+
+def topic_of(conversation_id: str) -> str:
+    """The `Topic` of every push about one conversation: a later push replaces an earlier
+    one the push service still holds (offerWithdrawn replaces an undelivered chatOffered)."""
+    digest = hashlib.sha256(conversation_id.encode("utf-8")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")[:TOPIC_CHARS]
+
+
+def payload_bytes(frame: Mapping[str, Any]) -> bytes:
+    """A frame as it is sent, WebSocket or push alike."""
+    return json.dumps(frame, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def fit_payload(frame: Mapping[str, Any], limit: int = MAX_PAYLOAD_BYTES) -> bytes:
+    """The frame's JSON in at most `limit` bytes: the page's texts are shortened first
+    (longest first, marked with an ellipsis), then the visitor's optional fields dropped
+    (largest first), then the visitor's name shortened. A frame that still does not fit
+    (only ids and times left) is a ValueError: nothing the visitor sent can cause that."""
+    fitted: dict[str, Any] = {**frame}
+    data = payload_bytes(fitted)
+    for section, keys in (("page", None), ("visitor", KEPT_VISITOR_FIELDS)):
+        if len(data) <= limit:
+            break
+        if not isinstance(fitted.get(section), Mapping):
+            continue
+        part: dict[str, Any] = dict(fitted[section])
+        fitted[section] = part
+        if section == "visitor":
+            for key in sorted((k for k in part if k not in KEPT_VISITOR_FIELDS),
+                              key=lambda k: (-len(payload_bytes({k: part[k]})), k)):
+                if len(data) <= limit:
+                    break
+                del part[key]
+                data = payload_bytes(fitted)
+        names = keys if keys is not None else tuple(part)
+        while len(data) > limit:
+            texts = [k for k in names if isinstance(part.get(k), str) and part[k]]
+            if not texts:
+                break
+            longest = max(texts, key=lambda k: (len(part[k]), k))
+            part[longest] = _longest_prefix(fitted, part, longest, limit)
+            data = payload_bytes(fitted)
+    if len(data) > limit:
+        raise ValueError(f"a {frame.get('type')} frame does not fit in {limit} bytes")
+    return data
+
+
+def _longest_prefix(fitted: dict[str, Any], part: dict[str, Any], key: str, limit: int) -> str:
+    """`part[key]` cut to the longest prefix (marked with an ellipsis) with which `fitted`
+    fits in `limit` bytes, or "" when none does. By bisection: a character may take one to
+    six bytes of JSON (escapes, UTF-8), so no count of characters says it at once."""
+    text: str = part[key]
+
+    def fits(keep: int) -> bool:
+        part[key] = text[:keep] + ELLIPSIS
+        return len(payload_bytes(fitted)) <= limit
+
+    if not fits(0):
+        return ""
+    low, high = 0, len(text) - 1  # fits(low) holds; the whole text did not fit
+    while low < high:
+        middle = (low + high + 1) // 2
+        if fits(middle):
+            low = middle
+        else:
+            high = middle - 1
+    return text[:low] + ELLIPSIS

@@ -23,7 +23,7 @@ AWAY = "away"
 
 
 def is_eligible(agent: Agent) -> bool:
-    return agent.live_chat and agent.status == AVAILABLE and bool(agent.connections) and (
+    return agent.live_chat and agent.status == AVAILABLE and agent.has_channel and (
         agent.active < agent.max_chats)
 
 
@@ -32,8 +32,8 @@ def why_not_eligible(agent: Agent) -> str | None:
         return "no Live Chat permission"
     if agent.status != AVAILABLE:
         return "away"
-    if not agent.connections:
-        return "not connected"
+    if not agent.has_channel:
+        return "not reachable (no inbox open, no push subscription)"
     if agent.active >= agent.max_chats:
         return "full"
     return None

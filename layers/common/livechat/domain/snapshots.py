@@ -57,6 +57,13 @@ class Agent:
     active: int = 0  # slots held: pending offers + live chats
     slots: Mapping[str, str] = field(default_factory=dict)  # conversation id -> offer id
     connections: frozenset[str] = frozenset()  # live inbox connections
+    push_subscriptions: int = 0  # Web Push subscriptions held
+
+    @property
+    def has_channel(self) -> bool:
+        """A live inbox connection or a push subscription (protocol.md, "Reachability";
+        the status is checked apart)."""
+        return bool(self.connections) or self.push_subscriptions > 0
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,10 @@
 A 410 Gone means the connection is dead: it is forgotten at once (connection item, the
 owner's connection set), so that presence follows the live connection and an offer to a
 dead browser moves on instead of ringing for the whole timeout.
+
+Offers and their withdrawal also reach an agent with no live connection through their Web
+Push subscriptions (livechat.outbound.webpush), in the same invocation (protocol.md,
+second round).
 """
 
 from __future__ import annotations
@@ -15,9 +19,16 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
 from livechat import runtime
-from livechat.store import agents, connections
+from livechat.domain.snapshots import Agent
+from livechat.domain.workspace import WorkspaceSettings
+from livechat.outbound import webpush
+from livechat.store import agents, catalog, connections
 
 logger = Logger(child=True)
+
+# How long a push service keeps an `offerWithdrawn` for a device that is offline: long
+# enough to clear a ringing notification on a laptop that wakes up within the quarter hour.
+WITHDRAWN_TTL_SECONDS = 900
 
 
 class Notifier:
@@ -104,6 +115,25 @@ class Notifier:
         if dead:
             forget_agent_connections(email, dead)
         return len(targets) - len(dead)
+
+    def offer(self, agent: Agent, frame: dict[str, Any], *, conversation_id: str, ttl: int,
+              settings: WorkspaceSettings) -> bool:
+        """Offer to the agent's live connections or, when none took it, to their push
+        subscriptions. False when every way to reach the agent was refused: routing then
+        moves on at once."""
+        if self.to_agent(agent.email, frame, connections=agent.connections):
+            return True
+        return webpush.push_to_agent(agent.email, frame, conversation_id=conversation_id, ttl=ttl,
+                                     settings=settings).reached
+
+    def offer_ended(self, email: str, frame: dict[str, Any], *, conversation_id: str,
+                    settings: WorkspaceSettings | None = None) -> None:
+        """`offerWithdrawn` the way the offer went: live connections, else push (under the
+        same Topic, so it replaces an offer the push service still holds)."""
+        if self.to_agent(email, frame):
+            return
+        webpush.push_to_agent(email, frame, conversation_id=conversation_id, ttl=WITHDRAWN_TTL_SECONDS,
+                              settings=settings or catalog.get_workspace_settings())
 
     def to_visitor(
         self, visitor_id: str, frame: dict[str, Any], *, exclude: str | None = None

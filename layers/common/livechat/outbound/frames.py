@@ -100,6 +100,9 @@ class InboxEvent(_Event):
     type: Literal["inbox"] = "inbox"
     chats: list[dict[str, Any]]
     status: str | None = None  # the agent's stored status (an addition: it persists)
+    # An addition (second round, reachability): how many Web Push subscriptions the agent
+    # holds, so the inbox can say whether offers reach them with every tab closed.
+    pushSubscriptions: int = 0
     requestId: str | None = None
 
 

@@ -63,7 +63,8 @@ def claim(conversation_id: str, offer_id: str) -> tuple[list[Action], Condition]
         & slot.does_not_exist()
         & (AgentModel.status == AVAILABLE)
         & (AgentModel.live_chat == True)  # noqa: E712 (a DynamoDB condition, not a bool)
-        & AgentModel.connections.exists(),
+        # Reachable: an inbox connection or a push subscription (protocol.md, second round).
+        & (AgentModel.connections.exists() | (AgentModel.push_subscriptions > 0)),
     )
 
 

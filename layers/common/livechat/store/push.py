@@ -8,6 +8,10 @@ Subscribing an endpoint another agent holds moves it: the owner item changes han
 condition that it still names the owner just read, in the same transaction that deletes
 the old agent's item and writes the new one; a concurrent change makes the condition fail
 and the move is planned again from a fresh read.
+
+The agent item's `push_subscriptions` counts them, changed in the same transactions (and
+only when the owner changes), so the slot claim can read "reachable" off the agent item
+(livechat.store.agents.claim) and the count is exact whatever runs at once.
 """
 
 from __future__ import annotations
@@ -20,8 +24,8 @@ from pynamodb.transactions import TransactWrite
 from livechat.domain.errors import Conflict
 from livechat.domain.push import endpoint_hash
 from livechat.store import tables
-from livechat.store.keys import PUSH_OWNER_SK, push_endpoint_pk, push_pk
-from livechat.store.tables import PushOwnerModel, PushSubscriptionModel
+from livechat.store.keys import AGENT_PK, PUSH_OWNER_SK, push_endpoint_pk, push_pk
+from livechat.store.tables import AgentModel, PushOwnerModel, PushSubscriptionModel
 from livechat.store.transaction import commit_unless_moved, connection
 
 MAX_ATTEMPTS = 8
@@ -65,8 +69,11 @@ def subscribe(agent: str, endpoint: str, p256dh: str, auth: str, at: str) -> Non
         tx.save(owner, condition=guard)
         tx.save(PushSubscriptionModel(push_pk(agent), digest, endpoint=endpoint, p256dh=p256dh,
                                       auth=auth, created_at=at))
+        if previous != agent:
+            _count(tx, agent, +1)
         if previous is not None and previous != agent:
             tx.delete(PushSubscriptionModel(push_pk(previous), digest))
+            _count(tx, previous, -1)
         if commit_unless_moved(tx):
             return
         # the owner changed under us: read it again
@@ -84,6 +91,14 @@ def unsubscribe(agent: str, endpoint: str) -> bool:
         tx.delete(PushOwnerModel(push_endpoint_pk(digest), PUSH_OWNER_SK),
                   condition=PushOwnerModel.agent == agent)
         tx.delete(PushSubscriptionModel(push_pk(agent), digest))
+        _count(tx, agent, -1)
         if commit_unless_moved(tx):
             return True
     raise Conflict("the push subscription is busy; try again")
+
+
+def _count(tx: TransactWrite, agent: str, delta: int) -> None:
+    """The agent's subscription count, moved with the owner item. Agent rows are never
+    deleted (livechat_admin keeps a removed agent's row), so the row must exist."""
+    tx.update(AgentModel(AGENT_PK, agent), actions=[AgentModel.push_subscriptions.add(delta)],
+              condition=AgentModel.pk.exists())

@@ -113,6 +113,10 @@ class AgentModel(_Item):
     active = NumberAttribute(default=0)  # slots held: pending offers + live chats
     slots: MapAttribute[str, Any] = MapAttribute(default=dict)  # conversation id -> offer id holding the slot
     connections = UnicodeSetAttribute(null=True)  # live inbox connections
+    # How many Web Push subscriptions the agent holds (livechat.store.push keeps it exact,
+    # in the transactions that add and remove them): with `connections`, what the slot
+    # claim's condition reads as "reachable" (protocol.md, second round).
+    push_subscriptions = NumberAttribute(default=0)
 
     @property
     def email(self) -> str:
@@ -342,6 +346,7 @@ def agent_of(item: AgentModel) -> Agent:
         active=int(item.active),
         slots={k: str(v) for k, v in (plain(item.slots) or {}).items()},
         connections=frozenset(item.connections or ()),
+        push_subscriptions=int(item.push_subscriptions or 0),
     )
 
 
