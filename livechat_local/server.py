@@ -129,6 +129,7 @@ async def serve(options: Options, workspace: Any) -> None:
         # Web Push endpoints on http://127.0.0.1:PORT/ (tests play the push service); the
         # deployed functions never get this, so they refuse every http:// endpoint.
         "LIVECHAT_ALLOW_LOOPBACK_PUSH": "1",
+        "LIVECHAT_DEFAULT_RATE_LIMITS": "0",  # workspace.md: the local stack applies none by default
         "POWERTOOLS_SERVICE_NAME": "livechat",
         "POWERTOOLS_METRICS_NAMESPACE": "livechat",
         "POWERTOOLS_METRICS_DISABLED": "true",

@@ -51,6 +51,9 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         "LIVECHAT_TABLE_NAME": TABLE,
         "LIVECHAT_WS_MANAGEMENT_ENDPOINT": WS_ENDPOINT,
         "LIVECHAT_VISITOR_SECRET": "test-secret-0123456789abcdef0123456789abcdef",
+        # As on the local stack: every test client comes from one address. The tests of the
+        # limits set a `rate_limits` block (which applies either way).
+        "LIVECHAT_DEFAULT_RATE_LIMITS": "0",
         "POWERTOOLS_TRACE_DISABLED": "1",
         "POWERTOOLS_METRICS_NAMESPACE": "livechat",
         "POWERTOOLS_SERVICE_NAME": "livechat",

@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     # push services). Set only by livechat_local, never in template.yaml: a deployment
     # refuses every http:// endpoint.
     allow_loopback_push: bool = False
+    # Without a `rate_limits` block a deployment applies the defaults and the local stack
+    # none (workspace.md, second round): livechat_local sets this to false.
+    default_rate_limits: bool = True
 
     def cognito_jwks_url(self) -> str:
         if self.jwks_url:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -43,6 +44,34 @@ class FailureEmails(_Strict):
     to: list[str] = Field(default_factory=list)
 
 
+class RateLimits(_Strict):
+    """Second round (workspace.md): fixed windows aligned to the UTC minute or hour."""
+
+    messages_per_minute: int = Field(default=30, ge=1, le=10_000)  # per connection
+    conversations_per_visitor_per_hour: int = Field(default=20, ge=1, le=10_000)
+    sessions_per_address_per_minute: int = Field(default=10, ge=1, le=10_000)
+    connections_per_visitor: int = Field(default=5, ge=1, le=100)
+
+
+def _origin(value: str) -> str:
+    """`scheme://host[:port]` as a browser sends it in `Origin`: lower-case, no path."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ValueError(f"{value!r} is not an origin (https://host[:port])")
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username or parts.password:
+        raise ValueError(f"{value!r} is not an origin: no path, query or user part")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"{value!r} has a bad port") from None
+    default = {"https": 443, "http": 80}[parts.scheme]
+    host = parts.hostname.lower()
+    return f"{parts.scheme}://{host}" + (f":{port}" if port not in (None, default) else "")
+
+
+Origin = Annotated[str, AfterValidator(_origin)]
+
+
 def _push_service(pattern: str) -> str:
     problem = pattern_problem(pattern)
     if problem:
@@ -67,6 +96,11 @@ class WorkspaceSettings(_Strict):
     failure_emails: FailureEmails = Field(default_factory=FailureEmails)
     # Second round: the hosts agents' Web Push endpoints may be on (livechat.domain.push).
     push_services: list[PushService] = Field(default_factory=lambda: list(DEFAULT_PUSH_SERVICES))
+    # Who may embed the widget (POST /visitor/session and a visitor's $connect); None = anyone.
+    allowed_origins: list[Origin] | None = None
+    # None: a deployment applies RateLimits() and the local stack none (workspace.md);
+    # livechat.chat.limits.effective reads it.
+    rate_limits: RateLimits | None = None
 
 
 class AgentSpec(_Strict):
