@@ -20,7 +20,7 @@ from livechat.api import auth
 from livechat.api.actions import ANSWER_TYPES, HANDLERS, authorize
 from livechat.api.protocol import parse_frame, request_id_of
 from livechat.chat import presence
-from livechat.domain.errors import Forbidden, LivechatError, Unauthorized
+from livechat.domain.errors import Forbidden, LivechatError, RateLimited, Unauthorized
 from livechat.outbound.delivery import Notifier
 from livechat.outbound.frames import AckEvent, error_frame
 from livechat.runtime import get_settings
@@ -79,7 +79,8 @@ def on_message(event: APIGatewayWebSocketMessageEventModel) -> dict[str, Any]:
             notifier.reply(AckEvent(action=action).wire())
     except LivechatError as exc:
         if not notifier.answered:
-            notifier.reply(error_frame(exc.code, exc.message, None))
+            retry_after = exc.retry_after_seconds if isinstance(exc, RateLimited) else None
+            notifier.reply(error_frame(exc.code, exc.message, None, retry_after_seconds=retry_after))
         else:
             logger.warning("error after the answer", code=exc.code, reason=exc.message)
     except Exception:

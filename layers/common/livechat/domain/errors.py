@@ -37,7 +37,14 @@ class Conflict(LivechatError):
 
 
 class RateLimited(LivechatError):
+    """Over a rate limit: nothing was stored; `retry_after_seconds` is when the window
+    ends (the error frame's `retryAfterSeconds`, HTTP's `Retry-After`)."""
+
     code = "RATE_LIMITED"
+
+    def __init__(self, message: str, retry_after_seconds: int) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
 
 
 class AlreadyRequested(Conflict):

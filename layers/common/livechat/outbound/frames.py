@@ -29,6 +29,7 @@ class ErrorEvent(_Event):
     code: str
     message: str
     requestId: str | None = None
+    retryAfterSeconds: int | None = None  # RATE_LIMITED only (second round)
 
 
 class AckEvent(_Event):
@@ -143,8 +144,10 @@ class ChatAcceptedEvent(_Event):
     requestId: str | None = None
 
 
-def error_frame(code: str, message: str, request_id: str | None) -> dict[str, Any]:
-    return ErrorEvent(code=code, message=message, requestId=request_id).wire()
+def error_frame(code: str, message: str, request_id: str | None, *,
+                retry_after_seconds: int | None = None) -> dict[str, Any]:
+    return ErrorEvent(code=code, message=message, requestId=request_id,
+                      retryAfterSeconds=retry_after_seconds).wire()
 
 
 

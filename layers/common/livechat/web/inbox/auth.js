@@ -174,6 +174,7 @@ livechat.inbox.auth = function (app) {
     for (const k of ["tokens", "status", "selected", "offers", "justSignedIn"]) session.del(k);
     app.socket.stop();
     app.clearOffers();
+    app.forgetReach();
     app.state.chats.clear(); app.renderInbox(); app.closeChatView();
     $("app").hidden = true; $("signin").hidden = false;
     closeNewPassword(message);

@@ -37,8 +37,10 @@ livechat.inbox.connection = function (app) {
         await request({ action: "setStatus", status: pending });
         session.set("statusPending", null);
       }
+      const asked = app.inboxAsked();
       const inbox = await request({ action: "listInbox" });
       if (inbox.type === "inbox") {
+        app.inboxAnswered(asked, inbox); // pushSubscriptions: the line next to the status toggle
         if (inbox.status) { session.set("status", inbox.status); app.showStatus(inbox.status); }
         const open = new Set(inbox.chats.map((c) => c.conversationId));
         for (const c of inbox.chats) {

@@ -47,5 +47,5 @@ async function boot() {
   else { $("signin").hidden = false; $("signin-email").focus(); }
 }
 window.livechatInbox = { state: () => ({ connected: app.socket.isOpen(), offers: app.offerCount(), chats: s.chats.size, selected: s.selected,
-  push: app.pushState(), alerts: app.alertState() }) };
+  push: app.pushState(), alerts: app.alertState(), reach: app.reachState() }) };
 boot();

@@ -45,8 +45,12 @@ livechat.inbox.push = function (app) {
     return registration;
   }
 
+  function setState(next) {
+    state = next;
+    app.showReach(); // the line next to the status toggle (status.js)
+  }
   function trouble(status, text, action) {
-    state = { status, endpoint: subscription ? subscription.endpoint : null, error: text };
+    setState({ status, endpoint: subscription ? subscription.endpoint : null, error: text });
     app.notifyBanner(text, action);
   }
   function closedInboxOnly(why) {
@@ -67,7 +71,7 @@ livechat.inbox.push = function (app) {
       if (sub && !sameKey(sub, key)) { // the deployment's key changed: the old subscription is useless
         const old = sub.endpoint;
         try { await sub.unsubscribe(); } catch (e) { /* gone already */ }
-        if (app.socket.isOpen()) app.socket.request({ action: "unsubscribePush", endpoint: old }).catch(() => {});
+        if (app.socket.isOpen()) app.socket.request({ action: "unsubscribePush", endpoint: old }).then(() => app.refreshReach(), () => {});
         sub = null;
       }
       subscription = sub || await reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: key });
@@ -86,7 +90,7 @@ livechat.inbox.push = function (app) {
     const keys = json.keys || {};
     const endpoint = json.endpoint || subscription.endpoint;
     if (ackedEndpoint === endpoint && app.socket.isOpen()) return;
-    state = { status: "waiting", endpoint, error: "" };
+    setState({ status: "waiting", endpoint, error: "" });
     if (!app.socket.isOpen()) return;
     let answer;
     try {
@@ -95,8 +99,9 @@ livechat.inbox.push = function (app) {
     } catch (e) { return; } // disconnected: sent again on the next connection
     if (answer.type === "ack") {
       ackedEndpoint = endpoint;
-      state = { status: "on", endpoint, error: "" };
+      setState({ status: "on", endpoint, error: "" });
       app.hideNotifyBanner();
+      app.refreshReach(); // how many subscriptions the agent holds now
     } else {
       trouble("error", "This browser could not be registered for chat requests: " + (answer.message || answer.code) + ".", "Try again");
     }
@@ -133,7 +138,7 @@ livechat.inbox.push = function (app) {
     let sub = subscription;
     if (!sub && reg && reg.pushManager) { try { sub = await reg.pushManager.getSubscription(); } catch (e) { sub = null; } }
     subscription = null; ackedEndpoint = null;
-    state = { status: "off", endpoint: null, error: "" };
+    setState({ status: "off", endpoint: null, error: "" });
     if (!sub) return;
     if (app.socket.isOpen()) {
       try { await within(ANSWER_TIMEOUT_MS, app.socket.request({ action: "unsubscribePush", endpoint: sub.endpoint }), "no answer"); } catch (e) { /* a push to it will find it gone */ }

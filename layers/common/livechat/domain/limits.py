@@ -1,0 +1,56 @@
+"""Rate-limit windows (spec/protocol.md and workspace.md, second round), as pure functions.
+
+Windows are fixed and aligned to the UTC minute or hour: the counter of a window is named
+by its start, so every instance counts into the same item without agreeing on anything
+but the clock, and an old window's counter is simply never read again (it expires by
+DynamoDB TTL). `retryAfterSeconds` is the time to the window's end, rounded up.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from livechat.domain.errors import RateLimited
+from livechat.domain.workspace import RateLimits, WorkspaceSettings
+
+MINUTE = 60
+HOUR = 3600
+
+
+@dataclass(frozen=True)
+class Window:
+    seconds: int  # MINUTE or HOUR
+    start: int  # epoch seconds of the window's start
+
+    @property
+    def end(self) -> int:
+        return self.start + self.seconds
+
+    @property
+    def name(self) -> str:
+        """The window in a key: `m<start>` or `h<start>`."""
+        return f"{'m' if self.seconds == MINUTE else 'h'}{self.start}"
+
+    def retry_after(self, at: datetime) -> int:
+        """Seconds from `at` to the window's end, rounded up (at least 1)."""
+        return max(1, math.ceil(self.end - at.timestamp()))
+
+
+def window(seconds: int, at: datetime) -> Window:
+    epoch = int(at.astimezone(UTC).timestamp())
+    return Window(seconds, epoch - epoch % seconds)
+
+
+def effective(settings: WorkspaceSettings, *, defaults: bool) -> RateLimits | None:
+    """The limits in force: the workspace's block, else the defaults in a deployment and
+    none on the local stack (`defaults` = runtime's default_rate_limits)."""
+    if settings.rate_limits is not None:
+        return settings.rate_limits
+    return RateLimits() if defaults else None
+
+
+def over_limit(what: str, limit: int, win: Window, at: datetime) -> RateLimited:
+    return RateLimited(f"too many {what}: at most {limit} per "
+                       f"{'minute' if win.seconds == MINUTE else 'hour'}", win.retry_after(at))
