@@ -74,3 +74,9 @@ VAPID_PUBLIC_PK = "VAPID"
 VAPID_PUBLIC_SK = "PUBLIC"
 VAPID_PRIVATE_PK = "VAPIDKEY"
 VAPID_PRIVATE_SK = "PRIVATE"
+
+
+# Rate-limit counters: one partition per subject (a connection, a visitor, an address), one
+# item per window (livechat.domain.limits.Window.name), expiring by the table's TTL.
+def rate_pk(subject: str) -> str:
+    return f"RATE#{subject}"

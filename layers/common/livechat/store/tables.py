@@ -139,6 +139,14 @@ class CounterModel(_Item):
     value = NumberAttribute(default=0)
 
 
+class RateCounterModel(_Item):
+    """One rate-limit window of one subject (livechat.store.limits)."""
+
+    value = NumberAttribute(default=0)
+    # The table's TTL attribute (template.yaml): DynamoDB deletes the item after its window.
+    expiration = NumberAttribute()
+
+
 class ConversationModel(_Item):
     visitor_id = UnicodeAttribute()
     dialog_id = UnicodeAttribute()
