@@ -46,7 +46,15 @@ def test_a_small_frame_is_sent_as_it_is() -> None:
     assert json.loads(fit_payload(withdrawn)) == withdrawn
 
 
-def test_the_page_is_shortened_first_longest_text_first() -> None:
+def test_the_page_is_shortened_first_the_referrer_before_what_the_notification_shows() -> None:
+    page = {"url": "https://e.com/" + "u" * 2000, "title": "T" * 2000, "referrer": "https://r.com/" + "r" * 2000}
+    fitted = json.loads(fit_payload({**OFFER, "visitor": {"firstName": "Vera"}, "page": page}))
+    assert fitted["page"]["referrer"] == ""
+    assert fitted["page"]["title"] == page["title"]  # what the notification shows first stays
+    assert fitted["page"]["url"].startswith("https://e.com/uuu") and fitted["page"]["url"].endswith("…")
+
+
+def test_the_url_is_shortened_before_the_title() -> None:
     visitor = {"firstName": "Vera", "email": "vera@acme.io", "company": "Acme"}
     frame = {**OFFER, "visitor": visitor, "page": {"url": "https://e.com/" + "a" * 2000,
                                                      "title": "T" * 1500, "referrer": "r"}}
@@ -54,7 +62,8 @@ def test_the_page_is_shortened_first_longest_text_first() -> None:
     fitted = json.loads(data)
     assert len(data) <= MAX_PAYLOAD_BYTES
     assert fitted["visitor"] == visitor  # nothing of the visitor needed to go
-    assert fitted["page"]["referrer"] == "r"
+    assert fitted["page"]["referrer"] == ""  # the first to go, however short
+    assert fitted["page"]["title"] == "T" * 1500
     assert fitted["page"]["url"].startswith("https://e.com/aaa") and fitted["page"]["url"].endswith("…")
     assert len(data) > MAX_PAYLOAD_BYTES - 10  # cut no more than needed
 

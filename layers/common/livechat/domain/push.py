@@ -156,7 +156,8 @@ def payload_bytes(frame: Mapping[str, Any]) -> bytes:
 
 def fit_payload(frame: Mapping[str, Any], limit: int = MAX_PAYLOAD_BYTES) -> bytes:
     """The frame's JSON in at most `limit` bytes: the page's texts are shortened first
-    (longest first, marked with an ellipsis), then the visitor's optional fields dropped
+    (the referrer and other texts the notification does not show, then the url, then the
+    title; marked with an ellipsis), then the visitor's optional fields dropped
     (largest first), then the visitor's name shortened. A frame that still does not fit
     (only ids and times left) is a ValueError: nothing the visitor sent can cause that."""
     fitted: dict[str, Any] = {**frame}
@@ -175,17 +176,25 @@ def fit_payload(frame: Mapping[str, Any], limit: int = MAX_PAYLOAD_BYTES) -> byt
                     break
                 del part[key]
                 data = payload_bytes(fitted)
-        names = keys if keys is not None else tuple(part)
-        while len(data) > limit:
-            texts = [k for k in names if isinstance(part.get(k), str) and part[k]]
-            if not texts:
-                break
-            longest = max(texts, key=lambda k: (len(part[k]), k))
-            part[longest] = _longest_prefix(fitted, part, longest, limit)
-            data = payload_bytes(fitted)
+        tiers = [keys] if keys is not None else _page_tiers(part)
+        for names in tiers:
+            while len(data) > limit:
+                texts = [k for k in names if isinstance(part.get(k), str) and part[k]]
+                if not texts:
+                    break
+                longest = max(texts, key=lambda k: (len(part[k]), k))
+                part[longest] = _longest_prefix(fitted, part, longest, limit)
+                data = payload_bytes(fitted)
     if len(data) > limit:
         raise ValueError(f"a {frame.get('type')} frame does not fit in {limit} bytes")
     return data
+
+
+def _page_tiers(page: Mapping[str, Any]) -> list[tuple[str, ...]]:
+    """The page's texts in the order they are shortened: what the notification does not
+    show (referrer, …) before the url, the url before the title it shows first."""
+    shown = ("url", "title")
+    return [tuple(k for k in page if k not in shown), ("url",), ("title",)]
 
 
 def _longest_prefix(fitted: dict[str, Any], part: dict[str, Any], key: str, limit: int) -> str:
