@@ -54,6 +54,7 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         # As on the local stack: every test client comes from one address. The tests of the
         # limits set a `rate_limits` block (which applies either way).
         "LIVECHAT_DEFAULT_RATE_LIMITS": "0",
+        "LIVECHAT_FRAMES_PER_SECOND": "0",
         "POWERTOOLS_TRACE_DISABLED": "1",
         "POWERTOOLS_METRICS_NAMESPACE": "livechat",
         "POWERTOOLS_SERVICE_NAME": "livechat",

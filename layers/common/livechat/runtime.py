@@ -66,6 +66,11 @@ class Settings(BaseSettings):
     # Without a `rate_limits` block a deployment applies the defaults and the local stack
     # none (workspace.md, second round): livechat_local sets this to false.
     default_rate_limits: bool = True
+    # Frames per connection per second (and at once) that one container takes before
+    # answering RATE_LIMITED (livechat.api.gateway); 0 turns the bound off, as the local
+    # stack does unless its workspace has a `rate_limits` block.
+    frames_per_second: float = Field(default=10.0, ge=0)
+    frame_burst: int = Field(default=20, ge=1)
 
     def cognito_jwks_url(self) -> str:
         if self.jwks_url:

@@ -32,6 +32,7 @@ from livechat.api.protocol import (
 )
 from livechat.chat import (
     conversations,
+    limits,
     offers,
     pending,
     presence,
@@ -91,8 +92,9 @@ def _broadcast(conv: Conversation, frame: dict[str, Any], notifier: Notifier) ->
 # --- visitor ----------------------------------------------------------------------------
 
 def start_conversation(caller: Caller, frame: StartConversation, notifier: Notifier) -> None:
+    charge = limits.conversation(caller.principal, catalog.get_workspace_settings())
     conversation_id = conversations.start(caller.principal, frame.dialogId, frame.page.model_dump(),
-                                          client_id=frame.clientConversationId)
+                                          client_id=frame.clientConversationId, charge=charge)
     notifier.reply(ConversationStartedEvent(conversationId=conversation_id).wire())
 
 
@@ -196,7 +198,8 @@ def send_message(caller: Caller, frame: SendMessage, notifier: Notifier) -> None
     if not frame.text.strip():
         raise BadRequest("text: empty message")
     conv = _party_conversation(caller, frame.conversationId)
-    applied = conversations.send_message(conv, caller.role, frame.text, frame.clientMessageId)
+    charge = limits.message(caller.connection_id, catalog.get_workspace_settings())
+    applied = conversations.send_message(conv, caller.role, frame.text, frame.clientMessageId, charge=charge)
     if applied.duplicate_of is not None:
         notifier.reply(frame_of(conv.conversation_id, applied.duplicate_of))
         return

@@ -6,6 +6,9 @@ an `error` naming the problem and changes nothing; errors never carry a stack tr
 
 from __future__ import annotations
 
+import math
+import time
+from collections import OrderedDict
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -16,11 +19,13 @@ from aws_lambda_powertools.utilities.parser.models import (
 )
 from pydantic import Field
 
+from livechat import runtime
 from livechat.api import auth
 from livechat.api.actions import ANSWER_TYPES, HANDLERS, authorize
 from livechat.api.protocol import parse_frame, request_id_of
 from livechat.chat import presence
 from livechat.domain.errors import Forbidden, LivechatError, RateLimited, Unauthorized
+from livechat.domain.limits import FrameBudget
 from livechat.outbound.delivery import Notifier
 from livechat.outbound.frames import AckEvent, error_frame
 from livechat.runtime import get_settings
@@ -66,6 +71,7 @@ def on_message(event: APIGatewayWebSocketMessageEventModel) -> dict[str, Any]:
     request_id = request_id_of(body)
     notifier = Notifier(endpoint, requester=ctx.connection_id, request_id=request_id)
     try:
+        _within_frame_budget(ctx.connection_id)
         frame = parse_frame(body, get_settings().max_frame_bytes)
         caller = presence.caller_of(ctx.connection_id)
         if caller is None:
@@ -88,3 +94,32 @@ def on_message(event: APIGatewayWebSocketMessageEventModel) -> dict[str, Any]:
         if not notifier.answered:
             notifier.reply(error_frame("INTERNAL", "internal error; try again", None))
     return {"statusCode": 200}
+
+
+# One bucket per connection this container has seen, the oldest forgotten first: a bound
+# on memory whatever the number of connections (a forgotten one starts a full bucket).
+MAX_BUDGETS = 10_000
+_budgets: OrderedDict[str, FrameBudget] = OrderedDict()
+
+
+@runtime.on_reset
+def _forget_budgets() -> None:
+    _budgets.clear()
+
+
+def _within_frame_budget(connection_id: str) -> None:
+    """RATE_LIMITED, before anything is read or parsed, for a connection over its frames
+    per second in this container."""
+    settings = get_settings()
+    if settings.frames_per_second <= 0:
+        return
+    at = time.monotonic()
+    budget = _budgets.pop(connection_id, None) or FrameBudget(settings.frames_per_second,
+                                                             settings.frame_burst, at)
+    _budgets[connection_id] = budget
+    while len(_budgets) > MAX_BUDGETS:
+        _budgets.popitem(last=False)
+    wait = budget.spend(at)
+    if wait > 0:
+        raise RateLimited(f"too many frames: at most {settings.frames_per_second:g} per second",
+                          max(1, math.ceil(wait)))

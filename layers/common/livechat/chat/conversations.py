@@ -16,6 +16,7 @@ from livechat.domain.states import Status
 from livechat.domain.workspace import CaptureCard, QuestionCard
 from livechat.outbound.frames import transcript_item
 from livechat.store import catalog, conversations, transaction
+from livechat.store.limits import Charge
 from livechat.store.transaction import Applied
 
 PAGE_SIZE = 50
@@ -40,14 +41,15 @@ def page_with_utm(page: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-def start(visitor_id: str, dialog_id: str, page: dict[str, Any], *, client_id: str | None = None) -> str:
+def start(visitor_id: str, dialog_id: str, page: dict[str, Any], *, client_id: str | None = None,
+          charge: Charge | None = None) -> str:
     """Create an automated conversation. With the client's own id, the conversation's id is
     derived from (visitor, client id), so a re-sent start finds the one it created."""
     catalog.get_dialog(dialog_id)  # NOT_FOUND for an unknown dialog
     conversation_id = (uuid.uuid5(_CLIENT_NAMED, f"{visitor_id}\n{client_id}").hex
                        if client_id else new_id())
     at = now_iso()
-    if conversations.create(conversation_id, visitor_id, dialog_id, page_with_utm(page), at):
+    if conversations.create(conversation_id, visitor_id, dialog_id, page_with_utm(page), at, charge=charge):
         return conversation_id
     # The id is fresh or this visitor's own: a failed "does not exist" means our own put
     # committed and its response was lost (a 5xx; botocore sent it again), or the client
@@ -101,11 +103,12 @@ def capture(conv: Conversation, card_id: str, fields: dict[str, str]) -> Applied
                  conversation=conv)
 
 
-def send_message(conv: Conversation, sender: str, text: str, client_message_id: str) -> Applied:
-    """Store one message; a retried clientMessageId returns the stored one."""
+def send_message(conv: Conversation, sender: str, text: str, client_message_id: str, *,
+                 charge: Charge | None = None) -> Applied:
+    """Store one message; a retried clientMessageId returns the stored one (uncounted)."""
     return transaction.apply(conv.conversation_id, partial(transitions.post_message, sender=sender, text=text,
                                                client_message_id=client_message_id, at=now_iso()),
-                 conversation=conv)
+                 conversation=conv, charge=charge)
 
 
 def end(conv: Conversation, by: str) -> Applied:

@@ -54,3 +54,27 @@ def effective(settings: WorkspaceSettings, *, defaults: bool) -> RateLimits | No
 def over_limit(what: str, limit: int, win: Window, at: datetime) -> RateLimited:
     return RateLimited(f"too many {what}: at most {limit} per "
                        f"{'minute' if win.seconds == MINUTE else 'hour'}", win.retry_after(at))
+
+
+class FrameBudget:
+    """A token bucket: `rate` frames per second on average, `burst` at once. It bounds the
+    frames of one connection in one container (protocol.md leaves the frames that write
+    nothing to the server; livechat.api.gateway keeps one per connection): a connection
+    whose frames reach two containers gets twice the rate, which API Gateway's route
+    throttling (template.yaml) caps for the whole API."""
+
+    def __init__(self, rate: float, burst: int, at: float) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.tokens = float(burst)
+        self.at = at
+
+    def spend(self, at: float) -> float:
+        """Take one token at monotonic time `at`: 0 when there was one, else the seconds
+        until there is (nothing is taken then)."""
+        self.tokens = min(self.burst, self.tokens + (at - self.at) * self.rate)
+        self.at = at
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return 0.0
+        return (1 - self.tokens) / self.rate

@@ -7,11 +7,12 @@ import base64
 import json
 from typing import Any
 
-from pynamodb.exceptions import PutError
+from pynamodb.exceptions import PutError, TransactWriteError
+from pynamodb.transactions import TransactWrite
 
 from livechat.domain.errors import BadRequest, NotFound
 from livechat.domain.snapshots import Conversation, Event
-from livechat.store import tables
+from livechat.store import limits, tables
 from livechat.store.keys import (
     ALL_CONVERSATIONS,
     LAST_EVENT_SK,
@@ -34,19 +35,40 @@ def get(conversation_id: str, *, consistent: bool = True) -> Conversation:
     return tables.conversation_of(item)
 
 
-def create(conversation_id: str, visitor_id: str, dialog_id: str, page: dict[str, Any], at: str
-           ) -> bool:
-    """Put a new automated conversation; False when the id exists already."""
+def create(conversation_id: str, visitor_id: str, dialog_id: str, page: dict[str, Any], at: str,
+           *, charge: limits.Charge | None = None) -> bool:
+    """Put a new automated conversation; False when the id exists already (then nothing is
+    counted). With a rate-limit `charge`, both commit in one transaction or neither: its
+    `on_fail` is raised when only the count was refused."""
     tables.bind()
     item = ConversationModel(
         conv_pk(conversation_id), META_SK, visitor_id=visitor_id, dialog_id=dialog_id,
         page=page, started_at=at, last_activity_at=at, gsi1sk=activity_sk(at, conversation_id),
     )
+    if charge is not None:
+        return _create_charged(item, charge)
     try:
         item.save(condition=ConversationModel.pk.does_not_exist())
     except PutError as exc:
         if exc.cause_response_code == "ConditionalCheckFailedException":
             return False
+        raise
+    return True
+
+
+def _create_charged(item: ConversationModel, charge: limits.Charge) -> bool:
+    tx = TransactWrite(connection=tables.connection())
+    tx.save(item, condition=ConversationModel.pk.does_not_exist())
+    tx.update(charge.item, charge.actions, condition=charge.condition)
+    try:
+        with tx:
+            pass
+    except TransactWriteError as exc:
+        failed = [r is not None and r.code == "ConditionalCheckFailed" for r in exc.cancellation_reasons]
+        if failed and failed[0]:
+            return False  # the id exists: a retried start is recognised, not counted
+        if len(failed) > 1 and failed[1]:
+            raise charge.on_fail() from None
         raise
     return True
 

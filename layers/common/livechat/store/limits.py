@@ -13,12 +13,14 @@ attribute a window after its end, so old windows cost nothing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
+from livechat.domain.errors import Conflict, LivechatError
 from livechat.domain.limits import Window
 from livechat.store import tables
 from livechat.store.keys import rate_pk
@@ -33,15 +35,18 @@ class Charge:
     item: RateCounterModel
     actions: list[Action]
     condition: Condition
+    on_fail: Callable[[], LivechatError]  # what a failed condition means (RateLimited)
 
 
-def charge(subject: str, window: Window, limit: int) -> Charge:
+def charge(subject: str, window: Window, limit: int,
+           on_fail: Callable[[], LivechatError] = lambda: Conflict("over a rate limit")) -> Charge:
     tables.bind()
     item = RateCounterModel(rate_pk(subject), window.name)
     return Charge(
         item,
         [RateCounterModel.value.add(1), RateCounterModel.expiration.set(window.end + window.seconds)],
         RateCounterModel.value.does_not_exist() | (RateCounterModel.value < limit),
+        on_fail,
     )
 
 

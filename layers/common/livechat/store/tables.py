@@ -33,6 +33,7 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UnicodeSetAttribute,
 )
+from pynamodb.connection import Connection
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
@@ -304,8 +305,22 @@ def bind() -> None:
 
 @runtime.on_reset
 def unbind() -> None:
-    global _bound
+    global _bound, _connection
     _bound = False
+    _connection = None
+
+
+_connection: Connection | None = None
+
+
+def connection() -> Connection:
+    """The connection TransactWrite needs (models bring their own)."""
+    global _connection
+    bind()
+    settings = runtime.get_settings()
+    if _connection is None or _connection.host != settings.dynamodb_endpoint:
+        _connection = Connection(region=settings.region, host=settings.dynamodb_endpoint)
+    return _connection
 
 
 # --- snapshots: what the rest of the package reads ----------------------------------------

@@ -16,41 +16,24 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
-from livechat import runtime
 from livechat.domain.change import Change, Guard, NewEvent, SlotClaim
 from livechat.domain.clock import now_iso
 from livechat.domain.errors import Conflict, LivechatError
 from livechat.domain.snapshots import Conversation, Event
 from livechat.domain.states import Status
-from livechat.store import agents, conversations, counters, tables
+from livechat.store import agents, conversations, counters, limits, tables
 from livechat.store.keys import META_SK, activity_sk, conv_pk, event_sk, inbox_pk, message_id_sk
 from livechat.store.tables import ConversationModel, EventModel, MessageIdModel
 
 MAX_ATTEMPTS = 12
 Plan = Callable[[Conversation], Change]
 
-_connection: Connection | None = None
-
-
-def connection() -> Connection:
-    global _connection
-    tables.bind()
-    settings = runtime.get_settings()
-    if _connection is None or _connection.host != settings.dynamodb_endpoint:
-        _connection = Connection(region=settings.region, host=settings.dynamodb_endpoint)
-    return _connection
-
-
-@runtime.on_reset
-def reset() -> None:
-    global _connection
-    _connection = None
+connection = tables.connection  # the transactions' connection (re-exported for the store)
 
 
 def commit_unless_moved(tx: TransactWrite) -> bool:
@@ -145,10 +128,11 @@ def _extras(conv: Conversation, change: Change) -> list[_Extra]:
     return extras
 
 
-def apply(conversation_id: str, plan: Plan, *, conversation: Conversation | None = None) -> Applied:
+def apply(conversation_id: str, plan: Plan, *, conversation: Conversation | None = None,
+          charge: limits.Charge | None = None) -> Applied:
     """Run `plan` on the current conversation and commit its change atomically, retrying
     (with a fresh read and a fresh plan) only when a concurrent change moved the
-    conversation under us."""
+    conversation under us. A rate-limit `charge` commits with it, or refuses it."""
     conv = conversation or conversations.get(conversation_id)
     for _ in range(MAX_ATTEMPTS):
         change = plan(conv)
@@ -181,6 +165,8 @@ def apply(conversation_id: str, plan: Plan, *, conversation: Conversation | None
         tx.update(ConversationModel(conv_pk(conversation_id), META_SK), actions,
                   condition=guard, add_version_condition=False)
         extras = _extras(conv, change)
+        if charge is not None:
+            extras.append(_Extra(charge.item, charge.actions, charge.condition, charge.on_fail))
         for extra in extras:
             tx.update(extra.item, extra.actions, condition=extra.condition, add_version_condition=False)
         try:

@@ -1,0 +1,46 @@
+"""The rate limits of the WebSocket actions that store something (protocol.md and
+workspace.md, second round): which counter each action charges, in which window.
+
+- `sendMessage`: `messages_per_minute` per connection;
+- `startConversation`: `conversations_per_visitor_per_hour` per visitor.
+The count rides in the action's own transaction (livechat.store.limits), so a refused
+action stores nothing and a retried one that the store recognises is not counted.
+"""
+
+from __future__ import annotations
+
+from livechat import runtime
+from livechat.domain.clock import now
+from livechat.domain.errors import RateLimited
+from livechat.domain.limits import HOUR, MINUTE, effective, over_limit, window
+from livechat.domain.workspace import RateLimits, WorkspaceSettings
+from livechat.store import limits
+from livechat.store.limits import Charge
+
+
+def in_force(settings: WorkspaceSettings) -> RateLimits | None:
+    return effective(settings, defaults=runtime.get_settings().default_rate_limits)
+
+
+def _charge(subject: str, what: str, limit: int, seconds: int) -> Charge:
+    at = now()
+    win = window(seconds, at)
+
+    def refused() -> RateLimited:
+        return over_limit(what, limit, win, now())
+
+    return limits.charge(subject, win, limit, refused)
+
+
+def message(connection_id: str, settings: WorkspaceSettings) -> Charge | None:
+    rules = in_force(settings)
+    if rules is None:
+        return None
+    return _charge(f"msg:{connection_id}", "messages on this connection", rules.messages_per_minute, MINUTE)
+
+
+def conversation(visitor_id: str, settings: WorkspaceSettings) -> Charge | None:
+    rules = in_force(settings)
+    if rules is None:
+        return None
+    return _charge(f"conv:{visitor_id}", "conversations", rules.conversations_per_visitor_per_hour, HOUR)
