@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any
 
@@ -52,6 +53,9 @@ def measure(chats: int, agent_count: int) -> dict[str, Any]:
         for email in emails:
             world.agent(email)
         world.live_dialog("sales", {"mode": "round_robin"})
+        if os.environ.get("LIVECHAT_DEFAULT_RATE_LIMITS") != "0":
+            # The defaults, except that every visitor of the bench comes from one address.
+            world.settings(rate_limits={"sessions_per_address_per_minute": 10_000})
         agents = [world.agent_client(email) for email in emails]
         one_chat(world, agents, meter, 0)  # warm-up: caches, the cursor item, first clients
         meter.clear()
@@ -76,7 +80,8 @@ WHY = """Why (read off the operations above):
 
 def render(r: dict[str, Any]) -> str:
     h, floor = r["hot_path"], r["floor"]
-    out = [f"route cost: {r['chats']} chats after one warm-up, {r['agents']} agent(s), round robin, moto",
+    out = [f"route cost: {r['chats']} chats after one warm-up, {r['agents']} agent(s), round robin, moto, "
+           f"{'no rate limits' if os.environ.get('LIVECHAT_DEFAULT_RATE_LIMITS') == '0' else 'the default rate limits'}",
            f"counted by: {r['counted_by']}", "",
            f"per chat       {'round trips':>11} {'reads':>6} {'writes':>6} {'items written':>13} {'posts':>6}"]
     for phase, f in r["phases"].items():
@@ -99,7 +104,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chats", type=int, default=20, help="measured chats (default 20)")
     parser.add_argument("--agents", type=int, default=1, help="connected agents (default 1)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--no-limits", action="store_true",
+                        help="without the rate limits a deployment applies by default (what they cost)")
     args = parser.parse_args(argv)
+    if args.no_limits:
+        os.environ["LIVECHAT_DEFAULT_RATE_LIMITS"] = "0"
     result = measure(max(1, args.chats), max(1, args.agents))
     print(json.dumps(result, indent=2) if args.json else render(result))
     return 0

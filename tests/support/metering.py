@@ -63,7 +63,7 @@ READS = {"GetItem", "Query", "BatchGetItem", "Scan", "TransactGetItems"}
 WRITES = {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"}
 NAMES = {"CONN": "connection", "CONV": "conversation", "EVT": "event", "CMID": "message-id",
          "AGENT": "agent", "VISITOR": "visitor", "DIALOG": "dialog", "CONFIG": "settings",
-         "COUNTER": "counter", "TEAM": "team"}
+         "COUNTER": "counter", "TEAM": "team", "RATE": "rate-limit counter"}
 HOW = ("botocore 'before-parameter-build' handler registered on every client at creation "
        "(botocore.session.Session.create_client wrapped): boto3 and PynamoDB clients alike; "
        "one per API call, botocore retries would not show")
