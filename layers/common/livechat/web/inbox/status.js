@@ -17,8 +17,10 @@ livechat.inbox.status = function (app) {
   let available = true;
   let subscriptions = null; // the inbox answer's pushSubscriptions; null until known
   let asked = 0, applied = 0; // listInbox requests sent / the one whose answer is shown
+  // Small print between the toggle and the buttons: it takes only the top bar's free room
+  // (flex-basis 0) and wraps there, never squeezing the buttons.
   const reachLine = el("span", { class: "muted", role: "status", "data-role": "reach", hidden: true,
-    style: "max-width: 24em" });
+    style: "flex: 8 1 0; min-width: 0; max-width: 26em; line-height: 1.3" });
   $("status-toggle").closest("label").after(reachLine);
 
   function showReach() {
