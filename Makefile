@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
 
 .PHONY: test test-explore lint typecheck unit integration e2e contract browser browser-deps dev bench bench-cold-start \
-	sam-validate sam-build clean
+	sam-validate sam-build clean iam-report
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -92,6 +92,19 @@ bench: $(STAMP) sam-build
 
 bench-cold-start: $(STAMP) sam-build
 	$(BIN)/python -m bench.cold_start
+
+# Least privilege (docs/security.md): the tests with the IAM check recording what each
+# function's role (and the offer workflow's) was used for — the pytest process and every
+# `livechat dev --enforce-iam` it starts add to one file — then, per function, each permission
+# with its use count and the ones granted but never used. IAM_TESTS narrows the run (e.g.
+# IAM_TESTS="tests/integration tests/unit"); a failing test fails the target after the report.
+IAM_USAGE ?= artifacts/iam-usage.json
+IAM_TESTS ?= tests
+iam-report: $(STAMP)
+	@mkdir -p $(dir $(IAM_USAGE)); rm -f $(IAM_USAGE); status=0; \
+	LIVECHAT_IAM_USAGE=$(abspath $(IAM_USAGE)) $(BIN)/python -m pytest -q -p no:cacheprovider $(IAM_TESTS) || status=$$?; \
+	$(BIN)/python -m tests.support.iam_report $(IAM_USAGE) || status=$$?; \
+	exit $$status
 
 dev: $(STAMP)
 	$(BIN)/livechat dev --workspace workspaces/demo.yaml --port 8700

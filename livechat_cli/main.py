@@ -24,6 +24,9 @@ def parser() -> argparse.ArgumentParser:
     dev.add_argument("--max-connection", type=float, default=7200.0,
                      help="close a WebSocket this old (API Gateway: 7200)")
     dev.add_argument("--quiet", action="store_true", help="only warnings and errors")
+    dev.add_argument("--enforce-iam", action="store_true",
+                     help="refuse each AWS call a function's policy in template.yaml does not allow, "
+                          "as AWS would (exit status 3 if any was refused)")
 
     apply = commands.add_parser("apply", help="make a deployment match a workspace file")
     apply.add_argument("file", type=Path, help="workspace YAML file")

@@ -7,6 +7,7 @@ from hypothesis import HealthCheck, settings
 
 from tests.support.admin import deployment  # noqa: F401 (fixture)
 from tests.support.aws import Gateway, aws, aws_env, gateway  # noqa: F401 (fixtures)
+from tests.support.iam import least_privilege, pytest_runtest_makereport  # noqa: F401 (IAM check: fixture, hook)
 from tests.support.workflow import workflow  # noqa: F401 (fixture)
 from tests.support.world import World
 

@@ -97,7 +97,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     with out.open("wb") as o, err.open("wb") as e:
         process = subprocess.Popen(
             [str(LIVECHAT), "dev", "--workspace", str(workspace), "--port", "0", "--endpoints-file",
-             str(endpoints_file), "--sweep-interval", "1", "--quiet"], cwd=ROOT, stdout=o, stderr=e)
+             str(endpoints_file), "--sweep-interval", "1", "--quiet", "--enforce-iam"], cwd=ROOT, stdout=o, stderr=e)
     deadline = time.monotonic() + START_TIMEOUT
     while not endpoints_file.exists():
         if process.poll() is not None or time.monotonic() > deadline:
@@ -176,7 +176,7 @@ def running_stack(directory: Path, workspace_text: str) -> Iterator[Stack]:
     with out.open("wb") as o, err.open("wb") as e:
         process = subprocess.Popen(
             [str(LIVECHAT), "dev", "--workspace", str(workspace), "--port", "0", "--endpoints-file",
-             str(endpoints_file), "--sweep-interval", "1", "--quiet"], cwd=ROOT, stdout=o, stderr=e)
+             str(endpoints_file), "--sweep-interval", "1", "--quiet", "--enforce-iam"], cwd=ROOT, stdout=o, stderr=e)
     try:
         deadline = time.monotonic() + START_TIMEOUT
         while not endpoints_file.exists():
