@@ -1,6 +1,7 @@
 """A WebSocket API and HTTP API emulator, faithful to API Gateway where the product
 depends on it: the v2 event shape, route selection on `$request.body.action` with
-`$default`, a `$connect` refusal answered at the handshake (401/403), the `@connections`
+`$default`, a `$connect` refusal answered at the handshake (401/403/429), the request's
+headers (Origin among them) passed as sent and `sourceIp` the peer's real address, the `@connections`
 management API (POST/GET/DELETE, 410 Gone for an unknown id), the 10-minute idle timeout
 and the 2-hour maximum, the 128 KB message limit (close code 1009 beyond), and the HTTP
 API's routes: the template's HttpApi events, each request sent to its function as a
@@ -21,7 +22,7 @@ import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any
 
 from aiohttp import ClientSession, ClientTimeout, WSMsgType, web
 from multidict import CIMultiDict
@@ -81,10 +82,10 @@ class Gateway:
             web.get("/healthz", self.health),
         ])
         # The template's paths use aiohttp's own {name} syntax for path parameters.
+        # OPTIONS too only where the template routes it (POST /visitor/session's preflight):
+        # the HttpApi has no CorsConfiguration, so API Gateway answers no preflight itself.
         for (method, path), function in self.http_routes.items():
             self.app.router.add_route(method, path, self._http_handler(function, path))
-        for path in sorted({path for _, path in self.http_routes}):
-            self.app.router.add_route("OPTIONS", path, self.preflight)
         self.app.on_startup.append(self._start_reaper)
         self.app.on_shutdown.append(self._close_all)
 
@@ -205,15 +206,11 @@ class Gateway:
             await conn.ws.close(code=1001, message=b"Server shutting down")
 
     # --- HTTP API ---------------------------------------------------------------------
-    # As the HttpApi's CorsConfiguration: any origin, GET and POST, preflights answered by
-    # the API itself.
-    _CORS: ClassVar[dict[str, str]] = {"Access-Control-Allow-Origin": "*",
-             "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
-             "Access-Control-Allow-Headers": "content-type",
-             "Access-Control-Max-Age": "600"}
-
-    async def preflight(self, request: web.Request) -> web.Response:
-        return web.Response(status=204, headers=self._CORS)
+    # CORS: the template's HttpApi has no CorsConfiguration (the functions answer CORS by
+    # the workspace's allowed_origins, livechat.api.cors), so API Gateway adds no CORS
+    # header and answers no preflight of its own; neither does this emulator. The request's
+    # headers (Origin among them) reach the function as sent, and `sourceIp` is the peer's
+    # real address (a test client bound to 127.0.0.2 is another address).
 
     def _http_handler(self, function: str, route: str) -> Handler:
         async def handle(request: web.Request) -> web.Response:
@@ -242,9 +239,6 @@ class Gateway:
         answer: CIMultiDict[str] = CIMultiDict((k, str(v)) for k, v in (result.get("headers") or {}).items())
         for cookie in result.get("cookies") or []:
             answer.add("Set-Cookie", cookie)
-        # A browser reading another origin's response needs the CORS header, which the
-        # deployed API adds to every response (its CorsConfiguration overrides the function's).
-        answer["Access-Control-Allow-Origin"] = "*"
         raw = result.get("body") or ""
         data = base64.b64decode(raw) if result.get("isBase64Encoded") else str(raw).encode("utf-8")
         return web.Response(status=int(result["statusCode"]), body=data, headers=answer)

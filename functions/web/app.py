@@ -1,6 +1,7 @@
 """GET on the HTTP API: the hosted pages (widget.js, the demo page, the agent inbox),
 /config.json and the public dialogs. `livechat dev` runs this same handler. What is served
-and how (widget.js and inbox.js are made of the modules of livechat/web/): livechat.api.pages."""
+and how (widget.js and inbox.js are made of the modules of livechat/web/), and the CORS headers
+(this function answers CORS itself, by the workspace's allowed_origins): livechat.api.pages."""
 
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ def config_json() -> Response[str]:
 
 @app.get("/dialogs/<dialog_id>")
 def dialog(dialog_id: str) -> Response[str]:
-    return _respond(web_assets.dialog(dialog_id))
+    return _respond(web_assets.dialog(dialog_id, app.current_event.headers.get("origin")))
 
 
 @app.get("/<name>")

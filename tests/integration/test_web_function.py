@@ -132,12 +132,14 @@ def test_a_name_is_looked_up_in_the_listing_never_opened(name: str) -> None:
 def test_a_dialog_is_served_without_its_routing(world: World) -> None:
     world.live_dialog("sales", {"mode": "agent", "agent": "alice@example.com"})
 
-    response = get("/dialogs/sales")
+    # (read by the widget from the host site: a cross-origin fetch, with its Origin)
+    response = get("/dialogs/sales", {"Origin": "https://shop.example.com"})
     body = json.loads(response["body"])
 
     assert response["statusCode"] == 200
     assert header(response, "Content-Type") == "application/json"
-    assert header(response, "Access-Control-Allow-Origin") == "*"
+    assert header(response, "Access-Control-Allow-Origin") == "*"  # no allowed_origins: any site
+    assert header(response, "Vary") == "Origin"
     assert header(response, "Cache-Control") == "no-cache"
     assert body["id"] == "sales"
     assert [card["kind"] for card in body["cards"][0]["answers"][0]["next"]] == ["capture", "live_chat"]
@@ -149,7 +151,7 @@ def test_a_dialog_is_served_without_its_routing(world: World) -> None:
 def test_an_unknown_dialog_is_not_found(world: World, dialog_id: str) -> None:
     world.live_dialog("sales", {"mode": "agent", "agent": "alice@example.com"})
 
-    response = get(f"/dialogs/{dialog_id}")
+    response = get(f"/dialogs/{dialog_id}", {"Origin": "https://shop.example.com"})
 
     assert response["statusCode"] == 404
     assert json.loads(response["body"]) == {"message": "dialog not found"}

@@ -23,7 +23,7 @@ from cfnlint.rules import Match
 from livechat.api import pages as web_assets
 from livechat.api.auth import LIVE_CHAT_GROUP
 from livechat.api.protocol import ACTIONS
-from livechat.store.keys import DIALOG_PK, VAPID_PRIVATE_PK, VAPID_PUBLIC_PK
+from livechat.store.keys import CONFIG_PK, DIALOG_PK, VAPID_PRIVATE_PK, VAPID_PUBLIC_PK, rate_pk
 from samtranslator.model.exceptions import InvalidDocumentException
 from samtranslator.translator.managed_policy_translator import ManagedPolicyLoader
 from samtranslator.translator.transform import transform
@@ -60,17 +60,20 @@ TABLE_ACTIONS = {
     "WsConnectFunction": ITEM_ACTIONS,
     # TransactWriteItems is authorised per item through these actions.
     "WsMessageFunction": ITEM_ACTIONS | {"ConditionCheckItem"},
-    "VisitorSessionFunction": set(),
+    # Reads the settings (allowed_origins, rate_limits) and counts sessions per address.
+    "VisitorSessionFunction": {"GetItem", "UpdateItem"},
     "RouteChatFunction": ITEM_ACTIONS | {"ConditionCheckItem"},
     # Reads the conversation; Powertools Idempotency records live in the same table.
     "NotifyFailureFunction": ITEM_ACTIONS,
     "TimeoutSweeperFunction": ITEM_ACTIONS | {"ConditionCheckItem"},
-    # Serves the public dialogs and /config.json: reads dialog items and the VAPID public key,
-    # creates the VAPID key pair on first use (a transaction of two Puts), on the table only.
+    # Serves the public dialogs and /config.json: reads dialog items, the VAPID public key and
+    # the settings (CORS by allowed_origins), creates the VAPID key pair on first use (a
+    # transaction of two Puts), on the table only.
     "WebFunction": {"GetItem", "PutItem"},
 }
 TABLE_AND_INDEXES = [{"Fn::GetAtt": ["Table", "Arn"]}, {"Fn::Sub": "${Table.Arn}/index/*"}]
-TABLE_RESOURCES = {"WebFunction": {"Fn::GetAtt": ["Table", "Arn"]}}
+TABLE_RESOURCES = {"WebFunction": {"Fn::GetAtt": ["Table", "Arn"]},
+                   "VisitorSessionFunction": {"Fn::GetAtt": ["Table", "Arn"]}}
 # Functions that post frames to WebSocket connections.
 POSTERS = {"WsMessageFunction", "RouteChatFunction", "TimeoutSweeperFunction"}
 # Functions that will send Web Push messages (the offer's routing path): they alone may read
@@ -575,7 +578,7 @@ def test_the_web_function_reads_dialogs_and_the_vapid_public_key_and_creates_the
 
     assert len(statements) == 2
     assert read["Condition"] == {
-        "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [DIALOG_PK, VAPID_PUBLIC_PK]}}
+        "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [DIALOG_PK, VAPID_PUBLIC_PK, CONFIG_PK]}}
     # TransactWriteItems authorises each Put as PutItem; a Put with a condition needs nothing else.
     assert create["Condition"] == {
         "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [VAPID_PUBLIC_PK, VAPID_PRIVATE_PK]}}
@@ -733,11 +736,17 @@ def test_only_token_checkers_read_the_visitor_secret(
         assert s["Resource"] == {"Ref": "VisitorSecret"}
 
 
-def test_visitor_session_needs_nothing_but_the_secret(cfn: Template) -> None:
-    actions = {a for s in statements_of(cfn, "VisitorSessionFunction")
-               for a in as_list(s["Action"])}
+def test_visitor_session_needs_the_secret_the_settings_and_its_address_counters_only(cfn: Template) -> None:
+    statements = statements_of(cfn, "VisitorSessionFunction")
+    actions = {a for s in statements for a in as_list(s["Action"])}
+    (read,) = [s for s in statements if actions_of([s], "dynamodb") == {"GetItem"}]
+    (count,) = [s for s in statements if actions_of([s], "dynamodb") == {"UpdateItem"}]
 
-    assert actions == {"secretsmanager:GetSecretValue"}
+    assert actions == {"secretsmanager:GetSecretValue", "dynamodb:GetItem", "dynamodb:UpdateItem"}
+    assert read["Condition"] == {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [CONFIG_PK]}}
+    # One counter partition per source address (livechat.api.visitor_sessions.address_subject).
+    assert rate_pk("addr:") + "*" == "RATE#addr:*"
+    assert count["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["RATE#addr:*"]}}
 
 
 # --- offer workflow ---------------------------------------------------------------------
@@ -1065,15 +1074,17 @@ def test_agents_are_invited_email_users_of_a_public_client_with_a_livechat_group
     assert group["Properties"]["UserPoolId"] == {"Ref": "UserPool"}
 
 
-def test_any_site_may_post_for_a_visitor_session(template: Template) -> None:
+def test_the_session_function_answers_the_post_and_its_cors_preflight_itself(template: Template) -> None:
     api = template["Resources"]["HttpApi"]
     events = template["Resources"]["VisitorSessionFunction"]["Properties"]["Events"]
 
     assert api["Type"] == "AWS::Serverless::HttpApi"
-    assert api["Properties"]["CorsConfiguration"]["AllowOrigins"] == ["*"]
-    assert "POST" in api["Properties"]["CorsConfiguration"]["AllowMethods"]
+    # No CorsConfiguration: API Gateway would answer CORS from a fixed list and drop the
+    # functions' headers, while CORS follows the workspace's allowed_origins (issue 14).
+    assert "CorsConfiguration" not in api["Properties"]
     assert [e["Properties"] for e in events.values() if e["Type"] == "HttpApi"] == [
-        {"ApiId": {"Ref": "HttpApi"}, "Path": "/visitor/session", "Method": "POST"}]
+        {"ApiId": {"Ref": "HttpApi"}, "Path": "/visitor/session", "Method": "POST"},
+        {"ApiId": {"Ref": "HttpApi"}, "Path": "/visitor/session", "Method": "OPTIONS"}]
 
 
 def test_the_web_function_serves_each_page_config_and_dialogs_on_get(template: Template) -> None:
@@ -1088,8 +1099,9 @@ def test_the_web_function_serves_each_page_config_and_dialogs_on_get(template: T
     assert sorted(e["Properties"]["Path"] for e in events) == sorted(
         ["/", "/config.json", "/dialogs/{dialogId}"] + [f"/{name}" for name in pages])
     assert {"widget.js", "demo.html", "inbox.html", "inbox.js", "inbox.css", "index.html"} <= pages
-    # Host sites read the dialogs from their own origin.
-    assert "GET" in api["CorsConfiguration"]["AllowMethods"]
+    # Host sites read the dialogs from their own origin: simple GETs, no preflight route;
+    # the function adds the CORS headers (tests/integration/test_origins.py).
+    assert "CorsConfiguration" not in api
 
 
 def test_parameters_and_outputs(template: Template) -> None:

@@ -20,7 +20,7 @@ from aws_lambda_powertools.utilities.parser.models import (
 from pydantic import Field
 
 from livechat import runtime
-from livechat.api import auth
+from livechat.api import auth, cors
 from livechat.api.actions import ANSWER_TYPES, HANDLERS, authorize
 from livechat.api.protocol import parse_frame, request_id_of
 from livechat.chat import presence
@@ -43,16 +43,22 @@ def management_endpoint(domain_name: str, stage: str) -> str:
 
 
 def on_connect(event: ConnectEvent) -> dict[str, Any]:
+    """401/403 for a bad token, 403 for a visitor from an origin not allowed, 429 for a
+    visitor's connection over the limit (livechat.chat.presence); nothing stored on refusal."""
     ctx = event.request_context
     try:
         role, principal = auth.identify(event.query_string_parameters or {})
-        presence.connect(ctx.connection_id, role, principal)
+        presence.connect(ctx.connection_id, role, principal,
+                         origin=cors.header(event.headers, "origin"))
     except Forbidden as exc:
         logger.info("connect refused", code=exc.code, reason=exc.message)
         return {"statusCode": 403, "body": exc.message}
     except Unauthorized as exc:
         logger.info("connect refused", code=exc.code, reason=exc.message)
         return {"statusCode": 401, "body": exc.message}
+    except (presence.TooManyConnections, RateLimited) as exc:
+        logger.info("connect refused", code=exc.code, reason=exc.message)
+        return {"statusCode": 429, "body": exc.message}
     except LivechatError as exc:  # a state that kept moving (Conflict): the client retries
         logger.warning("connect refused", code=exc.code, reason=exc.message)
         return {"statusCode": 409, "body": exc.message}

@@ -3,6 +3,15 @@
 the inbox's service worker, never cached), the two scripts made of its modules (`widget.js`,
 `inbox.js`: see BUNDLES), `/config.json` and `/dialogs/{dialogId}`.
 
+CORS (livechat.api.cors; the HTTP API adds none of its own): the widget reads `/config.json`
+and `/dialogs/{dialogId}` from the host site's origin, so those answers carry
+`Access-Control-Allow-Origin` by the workspace's `allowed_origins` (`*` without a list, the
+request's `Origin` when it is listed, none otherwise) and `Vary: Origin`; the settings are
+read only for a request that has an `Origin` (a browser's cross-origin fetch). `widget.js`
+keeps `*` whatever the list: the same public script for everyone (a `<script>` tag needs no
+CORS at all; `*` serves `crossorigin` tags), so an origin-dependent answer would protect
+nothing and split caches.
+
 The files ship inside the layer (the package folder is the layer's content) and are read
 with importlib.resources, so the editable install of the local stack finds the same bytes.
 Only the names of the listing are served (the files directly in `web/` and the scripts): a
@@ -22,11 +31,11 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from typing import Any
 
-from livechat.api import dialog_view
+from livechat.api import cors, dialog_view
 from livechat.domain import capture as capture_rules
 from livechat.domain.errors import NotFound
 from livechat.runtime import get_settings
-from livechat.store import vapid
+from livechat.store import catalog, vapid
 
 INDEX = "index.html"
 _DIALOG_ID = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
@@ -161,10 +170,18 @@ def page(name: str, if_none_match: str | None = None) -> WebResponse:
     return WebResponse(200, asset.content_type, asset.body, headers)
 
 
-def dialog(dialog_id: str) -> WebResponse:
-    """`GET /dialogs/{dialogId}`: the public dialog tree (livechat.dialog_view); any site
-    embedding the widget may read it."""
-    headers = {"Access-Control-Allow-Origin": "*", "Cache-Control": _NO_CACHE}
+def cors_headers(origin: str | None) -> dict[str, str]:
+    """The CORS headers of a public GET the widget makes from the host site (see the module's
+    docstring): by `allowed_origins`, read only when the request names an origin."""
+    if not origin:
+        return dict(cors.VARY)
+    return cors.headers(origin, catalog.get_workspace_settings().allowed_origins)
+
+
+def dialog(dialog_id: str, origin: str | None = None) -> WebResponse:
+    """`GET /dialogs/{dialogId}`: the public dialog tree (livechat.dialog_view); a site
+    embedding the widget may read it (CORS: `cors_headers`)."""
+    headers = {**cors_headers(origin), "Cache-Control": _NO_CACHE}
     if not _DIALOG_ID.match(dialog_id):
         return _not_found("dialog", headers)
     try:
@@ -210,4 +227,5 @@ def client_config(http: str) -> dict[str, Any]:
 
 def config_json(headers: dict[str, str], domain: str, stage: str) -> WebResponse:
     body = client_config(http_base(headers, domain, stage))
-    return WebResponse(200, _JSON, json.dumps(body), {"Cache-Control": _NO_CACHE})
+    return WebResponse(200, _JSON, json.dumps(body),
+                       {**cors_headers(cors.header(headers, "origin")), "Cache-Control": _NO_CACHE})

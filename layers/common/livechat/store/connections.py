@@ -4,6 +4,9 @@ the agent row, see livechat.store.agents)."""
 
 from __future__ import annotations
 
+from pynamodb.exceptions import UpdateError
+from pynamodb.expressions.operand import _Size  # DynamoDB's size(path); condition.size is untyped
+
 from livechat.store import tables
 from livechat.store.keys import CONNECTION_SK, VISITOR_SK, connection_pk, visitor_pk
 from livechat.store.tables import ConnectionModel, VisitorModel
@@ -40,12 +43,39 @@ def visitor_connections(visitor_id: str) -> set[str]:
     return set(item.connections or ())
 
 
-def add_visitor_connection(visitor_id: str, connection_id: str, at: str) -> None:
+def add_visitor_connection(visitor_id: str, connection_id: str, at: str, *,
+                           limit: int | None = None) -> bool:
+    """Add a connection to the visitor's set. With `limit`, only while the set holds fewer
+    (`connections_per_visitor`): the condition rides on this one UpdateItem, so the check
+    costs no extra round trip and holds across instances; False (nothing written) at the
+    limit. An emptied string set is removed by DynamoDB, hence `does_not_exist`."""
     tables.bind()
-    VisitorModel(visitor_pk(visitor_id), VISITOR_SK).update(actions=[
-        VisitorModel.connections.add({connection_id}),
-        VisitorModel.created_at.set(VisitorModel.created_at | at),
-    ])
+    condition = None
+    if limit is not None:
+        condition = VisitorModel.connections.does_not_exist() | (_Size(VisitorModel.connections) < limit)
+    try:
+        VisitorModel(visitor_pk(visitor_id), VISITOR_SK).update(actions=[
+            VisitorModel.connections.add({connection_id}),
+            VisitorModel.created_at.set(VisitorModel.created_at | at),
+        ], condition=condition)
+    except UpdateError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def connected_at(connection_ids: set[str]) -> dict[str, str | None]:
+    """When each connection was registered (its item's `connected_at`); None for one whose
+    item is gone. One GetItem each: read only when a visitor is at the connection limit."""
+    tables.bind()
+    found: dict[str, str | None] = {}
+    for cid in connection_ids:
+        try:
+            found[cid] = ConnectionModel.get(connection_pk(cid), CONNECTION_SK, consistent_read=True).connected_at
+        except ConnectionModel.DoesNotExist:
+            found[cid] = None
+    return found
 
 
 def remove_visitor_connections(visitor_id: str, connection_ids: set[str], *, known: bool = False) -> None:
