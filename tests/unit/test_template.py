@@ -719,7 +719,8 @@ def test_the_workflow_may_only_invoke_route_chat_park_requests_and_deliver_its_l
 
 
 @pytest.mark.parametrize(("function_id", "reads_secret"), [
-    ("WsConnectFunction", True), ("WsMessageFunction", False),
+    # WsMessageFunction: the listConversations cursors' key is derived from it (store.keyring).
+    ("WsConnectFunction", True), ("WsMessageFunction", True),
     ("VisitorSessionFunction", True), ("RouteChatFunction", False),
     ("NotifyFailureFunction", False), ("TimeoutSweeperFunction", False),
     ("WebFunction", False),

@@ -177,7 +177,7 @@ def unsubscribe_push(caller: Caller, frame: UnsubscribePush, notifier: Notifier)
 
 
 def list_conversations(caller: Caller, frame: ListConversations, notifier: Notifier) -> None:
-    items, cursor = conversations.list_all(frame.cursor)
+    items, cursor = conversations.list_all(frame.cursor, caller.principal)
     notifier.reply(ConversationsEvent(items=items, cursor=cursor).wire())
 
 

@@ -3,7 +3,8 @@
 Agent tokens are verified against the user pool's JWKS (RS256, issuer, audience, expiry,
 `token_use == id`) and must carry the `LiveChat` group; the agent is their Cognito user
 name, the lower-cased e-mail (the protocol's "Names"). Visitor tokens are HS256 JWTs
-signed with the deployment's secret; a forged or altered one fails its signature.
+signed with the deployment's secret (livechat.store.keyring, which also derives the other
+uses' keys from it); a forged or altered one fails its signature.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from livechat import runtime
 from livechat.domain.clock import new_visitor_id
 from livechat.domain.errors import Forbidden, Unauthorized
 from livechat.runtime import get_settings
+from livechat.store import keyring
 
 LIVE_CHAT_GROUP = "LiveChat"
 _VISITOR_AUDIENCE = "livechat:visitor"
@@ -135,23 +137,9 @@ def _agent_name(claims: dict[str, Any]) -> str:
     return next(iter(names.values()))
 
 
-_secret_lock = threading.Lock()
-_secret: str | None = None
-
-
 def _visitor_secret() -> str:
-    global _secret
-    with _secret_lock:
-        if _secret is None:
-            settings = get_settings()
-            if settings.visitor_secret:
-                _secret = settings.visitor_secret
-            elif settings.visitor_secret_arn:
-                value = runtime.secretsmanager().get_secret_value(SecretId=settings.visitor_secret_arn)
-                _secret = str(value["SecretString"])
-            else:
-                raise RuntimeError("no visitor token secret configured")
-        return _secret
+    """The deployment's secret, read once per container (livechat.store.keyring)."""
+    return keyring.visitor_secret()
 
 
 def issue_visitor_token(visitor_id: str | None = None) -> tuple[str, str]:
@@ -196,7 +184,4 @@ def renew_visitor_token(old_token: str | None) -> tuple[str, str]:
 
 @runtime.on_reset
 def reset() -> None:
-    global _secret
     _jwks.clear()
-    with _secret_lock:
-        _secret = None

@@ -142,8 +142,10 @@ def inbox(email: str) -> list[dict[str, Any]]:
     ]
 
 
-def list_all(cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
-    page, next_cursor = conversations.page_by_activity(cursor, PAGE_SIZE)
+def list_all(cursor: str | None, agent: str) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of every conversation for `agent`; the cursor is theirs only (BadRequest
+    for one this server did not give them: livechat.store.conversations)."""
+    page, next_cursor = conversations.page_by_activity(cursor, PAGE_SIZE, reader=agent)
     items = []
     for c in page:
         item: dict[str, Any] = {

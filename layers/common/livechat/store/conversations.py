@@ -4,7 +4,10 @@ range of one partition, and the four indexes (docs/architecture.md: access patte
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
+import re
 from typing import Any
 
 from pynamodb.exceptions import PutError, TransactWriteError
@@ -12,7 +15,7 @@ from pynamodb.transactions import TransactWrite
 
 from livechat.domain.errors import BadRequest, NotFound
 from livechat.domain.snapshots import Conversation, Event
-from livechat.store import limits, tables
+from livechat.store import keyring, limits, tables
 from livechat.store.keys import (
     ALL_CONVERSATIONS,
     LAST_EVENT_SK,
@@ -24,6 +27,8 @@ from livechat.store.keys import (
     message_id_sk,
 )
 from livechat.store.tables import ConversationModel, EventModel, MessageIdModel
+
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def get(conversation_id: str, *, consistent: bool = True) -> Conversation:
@@ -102,16 +107,18 @@ def open_by_agent(email: str) -> list[Conversation]:
         inbox_pk(email), scan_index_forward=False)]
 
 
-def page_by_activity(cursor: str | None, limit: int) -> tuple[list[Conversation], str | None]:
+def page_by_activity(cursor: str | None, limit: int, *, reader: str
+                     ) -> tuple[list[Conversation], str | None]:
     """One page of every conversation, newest activity first (gsi1), and the next page's
-    cursor."""
+    cursor, which only `reader` (the agent who asked) may hand back. A cursor this server
+    did not give that reader is refused (BadRequest) before any query is made."""
+    start = _decode_cursor(cursor, reader) if cursor else None
     tables.bind()
     result = ConversationModel.by_activity.query(
-        ALL_CONVERSATIONS, scan_index_forward=False, limit=limit,
-        last_evaluated_key=_decode_cursor(cursor) if cursor else None,
+        ALL_CONVERSATIONS, scan_index_forward=False, limit=limit, last_evaluated_key=start,
     )
     items = [tables.conversation_of(c) for c in result]
-    return items, _encode_cursor(result.last_evaluated_key)
+    return items, _encode_cursor(result.last_evaluated_key, reader)
 
 
 def inactive_since(cutoff: str) -> list[Conversation]:
@@ -128,23 +135,61 @@ def requests_due(moment: str) -> list[Conversation]:
         ALL_CONVERSATIONS, ConversationModel.sweep_at < moment)]
 
 
-def _encode_cursor(key: dict[str, Any] | None) -> str | None:
+# --- listConversations cursors (spec/protocol.md, second round: opaque, tamper-evident) ----
+# A cursor is base64url (no padding) of: a version byte, an HMAC-SHA256 tag (32 bytes), and the
+# page's LastEvaluatedKey as JSON. The tag covers the version, the agent who asked (so a
+# cursor handed to another agent is refused too) and the key, under a key of its own derived
+# from the deployment's secret (livechat.store.keyring: HMAC(secret, "cursor"), never the
+# visitor tokens' key). A cursor is checked in full, tag first, before it comes near
+# DynamoDB: an altered, truncated, forged or other agent's cursor is a BAD_REQUEST naming
+# `cursor`, and no query is ever made with a start key a client wrote.
+
+_CURSOR_VERSION = b"\x01"
+_TAG_BYTES = 32
+_CURSOR_KEYS = {"pk", "sk", "gsi1pk", "gsi1sk"}
+_NOT_A_CURSOR = "cursor: not a cursor this server gave you"
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def _cursor_tag(reader: str, payload: bytes) -> bytes:
+    who = reader.encode()
+    signed = _CURSOR_VERSION + len(who).to_bytes(4, "big") + who + payload
+    return hmac.new(keyring.derived_key(keyring.CURSOR), signed, hashlib.sha256).digest()
+
+
+def _encode_cursor(key: dict[str, Any] | None, reader: str) -> str | None:
     if not key:
         return None
-    return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode()
+    payload = json.dumps(key, separators=(",", ":"), sort_keys=True).encode()
+    return _b64(_CURSOR_VERSION + _cursor_tag(reader, payload) + payload)
 
 
-def _decode_cursor(cursor: str) -> dict[str, Any]:
+def _decode_cursor(cursor: str, reader: str) -> dict[str, Any]:
+    if not isinstance(cursor, str) or not _BASE64URL.fullmatch(cursor):
+        raise BadRequest(_NOT_A_CURSOR)
     try:
-        key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (ValueError, TypeError):
-        raise BadRequest("cursor: not a cursor this server gave") from None
-    expected = {"pk", "sk", "gsi1pk", "gsi1sk"}
-    if (not isinstance(key, dict) or set(key) != expected
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+    except ValueError:  # binascii.Error: a length no encoding has
+        raise BadRequest(_NOT_A_CURSOR) from None
+    # One spelling per cursor: unused low bits of the last character changed are a change too.
+    if _b64(raw) != cursor or len(raw) <= 1 + _TAG_BYTES or raw[:1] != _CURSOR_VERSION:
+        raise BadRequest(_NOT_A_CURSOR)
+    tag, payload = raw[1:1 + _TAG_BYTES], raw[1 + _TAG_BYTES:]
+    if not hmac.compare_digest(tag, _cursor_tag(reader, payload)):
+        raise BadRequest(_NOT_A_CURSOR)
+    # Signed by us, so well-formed; checked anyway, as a key DynamoDB is handed.
+    try:
+        key = json.loads(payload)
+    except ValueError:
+        raise BadRequest(_NOT_A_CURSOR) from None
+    if (not isinstance(key, dict) or set(key) != _CURSOR_KEYS
             or not all(isinstance(v, dict) and set(v) == {"S"} and isinstance(v["S"], str)
                        for v in key.values())
             or key["gsi1pk"]["S"] != ALL_CONVERSATIONS):
-        raise BadRequest("cursor: not a cursor this server gave")
+        raise BadRequest(_NOT_A_CURSOR)
     return key
 
 
