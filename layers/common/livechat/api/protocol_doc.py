@@ -99,6 +99,24 @@ round); the agent's other connections get `status` {{status}}.
   `livechat route --dry-run` marks an agent reachable by push only.
 - `$connect` of an agent whose profile row kept changing while it was being created is
   refused with HTTP 409 (connect again); 401/403 are as the contract says.
+- Origins (second round): with `settings.allowed_origins` set, a request without an `Origin`
+  header (or with `null`) is refused like one from a site not listed: `POST /visitor/session`
+  → 403 `{{"code": "FORBIDDEN", "message"}}`, a visitor's `$connect` → 403. Origins compare
+  normalised (scheme and host lower-case, the scheme's default port dropped). An agent's
+  `$connect` is not origin-checked. CORS is answered by the functions, not API Gateway:
+  `Access-Control-Allow-Origin` is `*` without a list, the request's own `Origin` when it
+  is listed, absent otherwise, always with `Vary: Origin`, on `POST /visitor/session`, its
+  `OPTIONS` preflight (204; 403 for an origin not listed), `GET /config.json` and
+  `GET /dialogs/{{dialogId}}`; `widget.js` keeps `*`.
+- `POST /visitor/session` over `sessions_per_address_per_minute` (per `sourceIp`) → HTTP 429
+  with `Retry-After` and the body `{{"code": "RATE_LIMITED", "message", "retryAfterSeconds"}}`
+  (the same number of seconds). Every well-formed request counts, a renewal refused with
+  401 too; a malformed body (400/413) or a refused origin (403) does not.
+- A visitor's `$connect` over `connections_per_visitor` → HTTP 429, without `Retry-After`:
+  it lifts when one of the visitor's connections closes (counted until its `$disconnect`).
+- A `listConversations` `cursor` is valid only for the agent it was given to, and while
+  the deployment's secret stays the same: any other → `BAD_REQUEST` naming `cursor` (list
+  again from the start). Cursors do not expire otherwise.
 """
 
 
