@@ -88,6 +88,7 @@ bench: $(STAMP) sam-build
 	@echo; echo "== python -m bench.contention"; $(BIN)/python -m bench.contention
 	@echo; echo "== python -m bench.cost"; $(BIN)/python -m bench.cost
 	@echo; echo "== python -m bench.e2e_latency --visitors 200"; $(BIN)/python -m bench.e2e_latency --visitors 200
+	@echo; echo "== python -m bench.push_delay"; $(BIN)/python -m bench.push_delay
 	@echo; echo "== python -m bench.cold_start"; $(BIN)/python -m bench.cold_start
 
 bench-cold-start: $(STAMP) sam-build
