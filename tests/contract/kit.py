@@ -45,6 +45,18 @@ CAPTURE_REQUIRED = ("firstName", "email")
 ADA = {"firstName": "Ada", "email": "ada@example.com"}  # the required fields, as a visitor fills them
 
 
+# The round-robin dialog every contract workspace has: one message card, then live chat.
+RR_DIALOG = f"""  - id: {RR}
+    cards:
+      - id: hello
+        kind: message
+        text: "Hi there"
+      - id: {LIVE}
+        kind: live_chat
+        routing: {{mode: round_robin}}
+"""
+
+
 def _agents_yaml(agents: dict[str, tuple[str, str]]) -> str:
     return "\n".join(f"""  - email: {email}
     name: {name}
@@ -96,15 +108,7 @@ dialogs:
               - id: bye
                 kind: message
                 text: "Happy browsing!"
-  - id: {RR}
-    cards:
-      - id: hello
-        kind: message
-        text: "Hi there"
-      - id: {LIVE}
-        kind: live_chat
-        routing: {{mode: round_robin}}
-  - id: {RULES}
+{RR_DIALOG}  - id: {RULES}
     cards:
       - id: {LIVE}
         kind: live_chat
@@ -287,15 +291,7 @@ dialogs:
       - id: {LIVE}
         kind: live_chat
         routing: {{mode: agent, agent: {ALICE}}}
-  - id: {RR}
-    cards:
-      - id: hello
-        kind: message
-        text: "Hi there"
-      - id: {LIVE}
-        kind: live_chat
-        routing: {{mode: round_robin}}
-"""
+{RR_DIALOG}"""
 
 
 def push_topic(conversation_id: str) -> str:

@@ -32,7 +32,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.typing import Origin
 
 from tests.blackbox import Stack, Visitor, closing, run, running_stack
-from tests.contract.kit import ALICE, BOB, LIVE, RR, _agents_yaml, _settings_yaml, passwords
+from tests.contract.kit import ALICE, BOB, RR, RR_DIALOG, _agents_yaml, _settings_yaml, passwords
 from tests.contract.spec import covers
 
 pytestmark = pytest.mark.contract
@@ -63,15 +63,7 @@ agents:
 {_agents_yaml(AGENTS)}
 
 dialogs:
-  - id: {RR}
-    cards:
-      - id: hello
-        kind: message
-        text: "Hi there"
-      - id: {LIVE}
-        kind: live_chat
-        routing: {{mode: round_robin}}
-"""
+{RR_DIALOG}"""
 
 
 @pytest.fixture(scope="module")
