@@ -92,9 +92,11 @@ def _broadcast(conv: Conversation, frame: dict[str, Any], notifier: Notifier) ->
 # --- visitor ----------------------------------------------------------------------------
 
 def start_conversation(caller: Caller, frame: StartConversation, notifier: Notifier) -> None:
-    charge = limits.conversation(caller.principal, catalog.get_workspace_settings())
+    settings = catalog.get_workspace_settings()
+    charge = limits.conversation(caller.principal, settings)
     conversation_id = conversations.start(caller.principal, frame.dialogId, frame.page.model_dump(),
-                                          client_id=frame.clientConversationId, charge=charge)
+                                          client_id=frame.clientConversationId, charge=charge,
+                                          retention_days=settings.retention_days)
     notifier.reply(ConversationStartedEvent(conversationId=conversation_id).wire())
 
 
@@ -198,8 +200,10 @@ def send_message(caller: Caller, frame: SendMessage, notifier: Notifier) -> None
     if not frame.text.strip():
         raise BadRequest("text: empty message")
     conv = _party_conversation(caller, frame.conversationId)
-    charge = limits.message(caller.connection_id, catalog.get_workspace_settings())
-    applied = conversations.send_message(conv, caller.role, frame.text, frame.clientMessageId, charge=charge)
+    settings = catalog.get_workspace_settings()
+    charge = limits.message(caller.connection_id, settings)
+    applied = conversations.send_message(conv, caller.role, frame.text, frame.clientMessageId, charge=charge,
+                                         retention_days=settings.retention_days)
     if applied.duplicate_of is not None:
         notifier.reply(frame_of(conv.conversation_id, applied.duplicate_of))
         return

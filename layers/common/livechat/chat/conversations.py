@@ -11,6 +11,7 @@ from livechat.domain import capture as capture_rules
 from livechat.domain import transitions
 from livechat.domain.clock import new_id, now_iso
 from livechat.domain.errors import BadRequest, Conflict, NotFound
+from livechat.domain.retention import DEFAULT_DAYS as DEFAULT_RETENTION_DAYS
 from livechat.domain.snapshots import Conversation, Event
 from livechat.domain.states import Status
 from livechat.domain.workspace import CaptureCard, QuestionCard
@@ -42,14 +43,16 @@ def page_with_utm(page: dict[str, Any]) -> dict[str, Any]:
 
 
 def start(visitor_id: str, dialog_id: str, page: dict[str, Any], *, client_id: str | None = None,
-          charge: Charge | None = None) -> str:
+          charge: Charge | None = None, retention_days: int = DEFAULT_RETENTION_DAYS) -> str:
     """Create an automated conversation. With the client's own id, the conversation's id is
-    derived from (visitor, client id), so a re-sent start finds the one it created."""
+    derived from (visitor, client id), so a re-sent start finds the one it created.
+    `retention_days`: the workspace's (settings.retention_days)."""
     catalog.get_dialog(dialog_id)  # NOT_FOUND for an unknown dialog
     conversation_id = (uuid.uuid5(_CLIENT_NAMED, f"{visitor_id}\n{client_id}").hex
                        if client_id else new_id())
     at = now_iso()
-    if conversations.create(conversation_id, visitor_id, dialog_id, page_with_utm(page), at, charge=charge):
+    if conversations.create(conversation_id, visitor_id, dialog_id, page_with_utm(page), at, charge=charge,
+                            retention_days=retention_days):
         return conversation_id
     # The id is fresh or this visitor's own: a failed "does not exist" means our own put
     # committed and its response was lost (a 5xx; botocore sent it again), or the client
@@ -104,11 +107,11 @@ def capture(conv: Conversation, card_id: str, fields: dict[str, str]) -> Applied
 
 
 def send_message(conv: Conversation, sender: str, text: str, client_message_id: str, *,
-                 charge: Charge | None = None) -> Applied:
+                 charge: Charge | None = None, retention_days: int | None = None) -> Applied:
     """Store one message; a retried clientMessageId returns the stored one (uncounted)."""
     return transaction.apply(conv.conversation_id, partial(transitions.post_message, sender=sender, text=text,
                                                client_message_id=client_message_id, at=now_iso()),
-                 conversation=conv, charge=charge)
+                 conversation=conv, charge=charge, retention_days=retention_days)
 
 
 def end(conv: Conversation, by: str) -> Applied:

@@ -114,7 +114,8 @@ def _offer(conversation_id: str, email: str, settings: WorkspaceSettings,
     # The conversation read by the router is the one planned on; if it changed meanwhile,
     # the transaction's guard fails and apply plans again on a fresh read.
     transaction.apply(conversation_id, partial(transitions.offer, agent=email, offer_id=offer_id, at=iso(at),
-                                   expires_at=expires_at), conversation=conv)
+                                   expires_at=expires_at), conversation=conv,
+                      retention_days=settings.retention_days)
     return offer_id, expires_at
 
 
@@ -151,7 +152,8 @@ def accept(conversation_id: str, offer_id: str, agent: Agent, notifier: Notifier
     """Offered → active, only if this offer is still current and unexpired."""
     try:
         applied = transaction.apply(conversation_id, partial(transitions.accept, offer_id=offer_id, agent=agent,
-                                                 at=now_iso(), engagement_limit=quota.limit_of(settings)))
+                                                 at=now_iso(), engagement_limit=quota.limit_of(settings)),
+                                    retention_days=settings.retention_days)
     except OfferExpired:
         again = _accepted_already(conversation_id, offer_id, agent.email)
         if again is not None:
@@ -190,7 +192,8 @@ def fallback(conversation_id: str, reason: str, notifier: Notifier, settings: Wo
     message = settings.global_fallback_message if reason == "quota_reached" else settings.fallback_message
     try:
         applied = transaction.apply(conversation_id, partial(transitions.fall_back, reason=reason, message=message,
-                                                 at=now_iso(), from_status=from_status))
+                                                 at=now_iso(), from_status=from_status),
+                                    retention_days=settings.retention_days)
     except NotRouting:
         return Outcome("stopped")
     notifier.to_visitor(applied.conversation.visitor_id, frame_of(conversation_id, applied.events[0]))

@@ -30,6 +30,7 @@ from livechat.domain.clock import iso, now, now_iso
 from livechat.domain.errors import Conflict, Forbidden, LivechatError, NotFound
 from livechat.domain.limits import effective
 from livechat.domain.origins import allowed
+from livechat.domain.retention import DEFAULT_DAYS as DEFAULT_RETENTION_DAYS
 from livechat.domain.workspace import WorkspaceSettings
 from livechat.store import agents, catalog, connections
 
@@ -60,17 +61,17 @@ def connect(connection_id: str, role: str, principal: str, *, origin: str | None
     """Register a connection whose token was verified (`origin`: the handshake's `Origin`
     header). Raises Forbidden (refused at the handshake) before anything is stored, and
     TooManyConnections with nothing left stored; a failed handshake leaves nothing behind."""
-    limit = None
+    limit, retention_days = None, DEFAULT_RETENTION_DAYS
     if role == AGENT:
         _ensure_agent_profile(principal)
     else:
-        limit = _admit_visitor(origin)
+        limit, retention_days = _admit_visitor(origin)
     caller = Caller(connection_id, role, principal)
     connections.save(connection_id, role, principal, now_iso())
     try:
         if role == AGENT:
             agents.add_connection(principal, connection_id)
-        elif not _add_visitor_connection(principal, connection_id, limit):
+        elif not _add_visitor_connection(principal, connection_id, limit, retention_days):
             raise TooManyConnections(f"too many connections: at most {limit} per visitor")
     except Exception:
         # The handshake fails and API Gateway sends no $disconnect for it: nothing else
@@ -81,20 +82,21 @@ def connect(connection_id: str, role: str, principal: str, *, origin: str | None
     return caller
 
 
-def _admit_visitor(origin: str | None) -> int | None:
+def _admit_visitor(origin: str | None) -> tuple[int | None, int]:
     """Refuse a visitor's handshake from an origin not allowed (Forbidden); the connection
-    limit in force, if any."""
+    limit in force, if any, and the retention (days) the visitor's item is written with."""
     settings: WorkspaceSettings = catalog.get_workspace_settings()
     if not allowed(origin, settings.allowed_origins):
         raise Forbidden("this site may not connect to the chat (Origin not allowed)")
     rules = effective(settings, defaults=runtime.get_settings().default_rate_limits)
-    return rules.connections_per_visitor if rules is not None else None
+    return (rules.connections_per_visitor if rules is not None else None), settings.retention_days
 
 
-def _add_visitor_connection(visitor_id: str, connection_id: str, limit: int | None) -> bool:
+def _add_visitor_connection(visitor_id: str, connection_id: str, limit: int | None, retention_days: int) -> bool:
     """Add the connection under the limit; at the limit, forget the visitor's connections
     that cannot be alive and try once more."""
-    if connections.add_visitor_connection(visitor_id, connection_id, now_iso(), limit=limit):
+    if connections.add_visitor_connection(visitor_id, connection_id, now_iso(), limit=limit,
+                                          retention_days=retention_days):
         return True
     held = connections.visitor_connections(visitor_id) - {connection_id}
     oldest_alive = iso(now() - MAX_CONNECTION_AGE)
@@ -104,7 +106,8 @@ def _add_visitor_connection(visitor_id: str, connection_id: str, limit: int | No
     logger.info("forgetting dead visitor connections at the limit", count=len(dead))
     connections.remove_visitor_connections(visitor_id, dead, known=True)
     connections.delete(dead)
-    return connections.add_visitor_connection(visitor_id, connection_id, now_iso(), limit=limit)
+    return connections.add_visitor_connection(visitor_id, connection_id, now_iso(), limit=limit,
+                                              retention_days=retention_days)
 
 
 def _ensure_agent_profile(email: str) -> None:

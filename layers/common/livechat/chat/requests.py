@@ -59,7 +59,8 @@ def _request(conv: Conversation, card: LiveChatCard, notifier: Notifier) -> None
     settings = catalog.get_workspace_settings()
     to_routing = partial(transitions.request_chat, card_id=card.id, at=now_iso())
     if quota.reached(settings):
-        transaction.apply(conv.conversation_id, partial(to_routing, with_event=False), conversation=conv)
+        transaction.apply(conv.conversation_id, partial(to_routing, with_event=False), conversation=conv,
+                          retention_days=settings.retention_days)
         offers.fallback(conv.conversation_id, "quota_reached", notifier, settings, target="engagement quota")
         return
     everyone = agents.list_agents()
@@ -67,11 +68,13 @@ def _request(conv: Conversation, card: LiveChatCard, notifier: Notifier) -> None
     if not routing.anyone_eligible(plan, {a.email: a for a in everyone}, set()):
         # Nobody can take it: the conversation goes straight to the fallback, whose event
         # is the answer.
-        transaction.apply(conv.conversation_id, partial(to_routing, with_event=False), conversation=conv)
+        transaction.apply(conv.conversation_id, partial(to_routing, with_event=False), conversation=conv,
+                          retention_days=settings.retention_days)
         reason = "no_rule_matched" if plan.no_rule_matched else "no_agent"
         offers.fallback(conv.conversation_id, reason, notifier, settings, target=plan.target)
         return
-    applied = transaction.apply(conv.conversation_id, to_routing, conversation=conv)
+    applied = transaction.apply(conv.conversation_id, to_routing, conversation=conv,
+                                retention_days=settings.retention_days)
     routed = frame_of(conv.conversation_id, applied.events[0])
     notifier.to_visitor(conv.visitor_id, routed)
     moved = conversations.get(conv.conversation_id)

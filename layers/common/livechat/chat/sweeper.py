@@ -59,13 +59,15 @@ def sweep(at: datetime | None = None) -> SweepReport:
 
 def expire_inactive(moment: datetime, notifier: Notifier, settings: WorkspaceSettings) -> int:
     cutoff = iso(moment - timedelta(seconds=settings.inactivity_timeout_seconds))
-    return sum(expire_chat(c.conversation_id, cutoff, notifier) for c in conversations.inactive_since(cutoff))
+    return sum(expire_chat(c.conversation_id, cutoff, notifier, retention_days=settings.retention_days)
+               for c in conversations.inactive_since(cutoff))
 
 
-def expire_chat(conversation_id: str, cutoff: str, notifier: Notifier) -> bool:
+def expire_chat(conversation_id: str, cutoff: str, notifier: Notifier, *, retention_days: int | None = None) -> bool:
     """Active → expired if its last message is older than `cutoff`."""
     try:
-        applied = transaction.apply(conversation_id, partial(transitions.expire, cutoff=cutoff, at=iso(now())))
+        applied = transaction.apply(conversation_id, partial(transitions.expire, cutoff=cutoff, at=iso(now())),
+                                    retention_days=retention_days)
     except StillActive:
         return False
     ended = frame_of(conversation_id, applied.events[0])

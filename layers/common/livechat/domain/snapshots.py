@@ -40,6 +40,10 @@ class Conversation:
     live_activity_at: str | None = None  # set only while active: the inactivity clock
     sweep_at: str | None = None  # set only while routing or offered: when the sweeper steps in
     last_event_at: str = ""  # when its latest event was stored (the conversations view's order)
+    # Personal data (livechat.domain.retention): the retention in force at its last write
+    # that read the settings (None: written before retention existed), and its item's TTL.
+    retention_days: int | None = None
+    expiration: int | None = None  # epoch seconds
 
     def offer_index(self, offer_id: str) -> int | None:
         return next((i for i, o in enumerate(self.offers) if o.get("offerId") == offer_id), None)

@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from livechat.domain.push import DEFAULT_PUSH_SERVICES, pattern_problem
+from livechat.domain.retention import DEFAULT_DAYS, MAX_DAYS
 
 CAPTURE_FIELDS = ("firstName", "lastName", "email", "company", "jobTitle", "phone", "country")
 RULE_FIELDS = (
@@ -101,6 +102,9 @@ class WorkspaceSettings(_Strict):
     # None: a deployment applies RateLimits() and the local stack none (workspace.md);
     # livechat.chat.limits.effective reads it.
     rate_limits: RateLimits | None = None
+    # Personal data (issue 14): conversations, their events and visitors' items expire this
+    # many days after their last write (the table's TTL; livechat.domain.retention).
+    retention_days: int = Field(default=DEFAULT_DAYS, ge=1, le=MAX_DAYS)
 
 
 class AgentSpec(_Strict):

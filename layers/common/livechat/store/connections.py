@@ -7,15 +7,22 @@ from __future__ import annotations
 from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.operand import _Size  # DynamoDB's size(path); condition.size is untyped
 
+from livechat.domain import retention
+from livechat.domain.clock import parse_iso
 from livechat.store import tables
 from livechat.store.keys import CONNECTION_SK, VISITOR_SK, connection_pk, visitor_pk
 from livechat.store.tables import ConnectionModel, VisitorModel
+
+# A connection item expires by the table's TTL a day after it opened: API Gateway closes
+# every connection within two hours, so only an item a lost $disconnect left behind is ever
+# deleted this way.
+CONNECTION_TTL_DAYS = 1
 
 
 def save(connection_id: str, role: str, principal: str, at: str) -> None:
     tables.bind()
     ConnectionModel(connection_pk(connection_id), CONNECTION_SK, role=role, principal=principal,
-                    connected_at=at).save()
+                    connected_at=at, expiration=retention.expiration(parse_iso(at), CONNECTION_TTL_DAYS)).save()
 
 
 def get(connection_id: str) -> tuple[str, str] | None:
@@ -44,7 +51,7 @@ def visitor_connections(visitor_id: str) -> set[str]:
 
 
 def add_visitor_connection(visitor_id: str, connection_id: str, at: str, *,
-                           limit: int | None = None) -> bool:
+                           limit: int | None = None, retention_days: int = retention.DEFAULT_DAYS) -> bool:
     """Add a connection to the visitor's set. With `limit`, only while the set holds fewer
     (`connections_per_visitor`): the condition rides on this one UpdateItem, so the check
     costs no extra round trip and holds across instances; False (nothing written) at the
@@ -57,6 +64,8 @@ def add_visitor_connection(visitor_id: str, connection_id: str, at: str, *,
         VisitorModel(visitor_pk(visitor_id), VISITOR_SK).update(actions=[
             VisitorModel.connections.add({connection_id}),
             VisitorModel.created_at.set(VisitorModel.created_at | at),
+            # Personal data: the item goes `retention_days` after the visitor's last connect.
+            VisitorModel.expiration.set(retention.expiration(parse_iso(at), retention_days)),
         ], condition=condition)
     except UpdateError as exc:
         if exc.cause_response_code == "ConditionalCheckFailedException":

@@ -13,6 +13,8 @@ from typing import Any
 from pynamodb.exceptions import PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
+from livechat.domain import retention
+from livechat.domain.clock import parse_iso
 from livechat.domain.errors import BadRequest, NotFound
 from livechat.domain.snapshots import Conversation, Event
 from livechat.store import keyring, limits, tables
@@ -41,14 +43,16 @@ def get(conversation_id: str, *, consistent: bool = True) -> Conversation:
 
 
 def create(conversation_id: str, visitor_id: str, dialog_id: str, page: dict[str, Any], at: str,
-           *, charge: limits.Charge | None = None) -> bool:
+           *, charge: limits.Charge | None = None, retention_days: int = retention.DEFAULT_DAYS) -> bool:
     """Put a new automated conversation; False when the id exists already (then nothing is
     counted). With a rate-limit `charge`, both commit in one transaction or neither: its
-    `on_fail` is raised when only the count was refused."""
+    `on_fail` is raised when only the count was refused. It expires `retention_days` after
+    its last write (livechat.store.transaction refreshes it) and remembers the days."""
     tables.bind()
     item = ConversationModel(
         conv_pk(conversation_id), META_SK, visitor_id=visitor_id, dialog_id=dialog_id,
         page=page, started_at=at, last_activity_at=at, gsi1sk=activity_sk(at, conversation_id),
+        expiration=retention.expiration(parse_iso(at), retention_days), retention_days=retention_days,
     )
     if charge is not None:
         return _create_charged(item, charge)

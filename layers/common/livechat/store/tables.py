@@ -18,6 +18,11 @@ Access patterns (docs/architecture.md lists them with their costs):
 | VAPID public  | VAPID            | PUBLIC             | GetItem (/config.json; store.vapid)       |
 | VAPID private | VAPIDKEY         | PRIVATE            | GetItem (the push senders; store.vapid)   |
 
+The table's TTL attribute is `expiration` (epoch seconds; template.yaml): conversations,
+events, message ids and visitors carry write time + `retention_days`
+(livechat.domain.retention), connections a day after they opened, rate-limit counters a
+window after theirs, Powertools' idempotency records their own.
+
 The table name is bound at run time (:func:`bind`), never at import.
 """
 
@@ -178,6 +183,10 @@ class ConversationModel(_Item):
     gsi2sk = UnicodeAttribute(null=True)
     live_activity_at = UnicodeAttribute(null=True)  # set only while active
     sweep_at = UnicodeAttribute(null=True)  # set only while routing or offered
+    # Personal data: the TTL (write time + retention, refreshed by every write, never
+    # earlier than any of its events') and the retention in force when last written.
+    expiration = NumberAttribute(null=True)
+    retention_days = NumberAttribute(null=True)
     by_activity = ConversationsByActivity()
     open_by_agent = OpenChatsByAgent()
     live_by_activity = LiveChatsByActivity()
@@ -200,12 +209,14 @@ class EventModel(_Item):
     fields: MapAttribute[str, Any] = MapAttribute(null=True)
     client_message_id = UnicodeAttribute(null=True)
     data: MapAttribute[str, Any] = MapAttribute(null=True)  # extra wire fields: agent, reason, message
+    expiration = NumberAttribute(null=True)  # the table's TTL: write time + retention
 
 
 class MessageIdModel(_Item):
     """Marks a clientMessageId as stored, so a retried sendMessage is stored once."""
 
     seq = NumberAttribute()
+    expiration = NumberAttribute(null=True)  # the table's TTL: its event's
 
 
 class ConnectionModel(_Item):
@@ -214,6 +225,9 @@ class ConnectionModel(_Item):
     connected_at = UnicodeAttribute()
     domain = UnicodeAttribute(null=True)
     stage = UnicodeAttribute(null=True)
+    # The table's TTL: a day after it opened (API Gateway closes a connection within two
+    # hours), so an item a lost $disconnect left behind goes by itself.
+    expiration = NumberAttribute(null=True)
 
     @property
     def connection_id(self) -> str:
@@ -223,6 +237,7 @@ class ConnectionModel(_Item):
 class VisitorModel(_Item):
     connections = UnicodeSetAttribute(null=True)
     created_at = UnicodeAttribute()
+    expiration = NumberAttribute(null=True)  # the table's TTL: last connect + retention
 
 
 class PushSubscriptionModel(_Item):
@@ -354,6 +369,8 @@ def conversation_of(item: ConversationModel) -> Conversation:
         live_activity_at=item.live_activity_at,
         sweep_at=item.sweep_at,
         last_event_at=item.gsi1sk.split("#", 1)[0],
+        retention_days=int(item.retention_days) if item.retention_days is not None else None,
+        expiration=int(item.expiration) if item.expiration is not None else None,
     )
 
 

@@ -8,11 +8,18 @@ names ride in the same transaction.
 
 Index keys follow the fields: gsi1sk moves with every event (the conversations view),
 the inbox keys (gsi2) exist exactly while the chat is active.
+
+Retention (livechat.domain.retention): each event and message-id marker is written with
+`expiration` = now + retention days, and the conversation item's `expiration` is refreshed
+in the same update (never moved earlier), so a conversation outlives its last event. The
+days are the caller's (a use case that read the settings anyway passes
+`settings.retention_days`, which is then remembered on the item) or else the ones the item
+remembers: no extra read.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,8 +28,9 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
+from livechat.domain import retention
 from livechat.domain.change import Change, Guard, NewEvent, SlotClaim
-from livechat.domain.clock import now_iso
+from livechat.domain.clock import now_iso, parse_iso
 from livechat.domain.errors import Conflict, LivechatError
 from livechat.domain.snapshots import Conversation, Event
 from livechat.domain.states import Status
@@ -67,14 +75,46 @@ class _Extra:
     on_fail: Callable[[], LivechatError]
 
 
-def _event_item(conversation_id: str, seq: int, event: NewEvent, at: str) -> EventModel:
+def _event_item(conversation_id: str, seq: int, event: NewEvent, at: str, expiration: int) -> EventModel:
     return EventModel(
         conv_pk(conversation_id), event_sk(seq), seq=seq, kind=event.kind, type=event.type,
         sender=event.sender, at=at, text=event.text, card_id=event.card_id, value=event.value,
         fields=dict(event.fields) if event.fields is not None else None,
         client_message_id=event.client_message_id,
         data=dict(event.data) if event.data is not None else None,
+        expiration=expiration,
     )
+
+
+def _put_events(tx: TransactWrite, conversation_id: str, last_seq: int, events: Sequence[NewEvent], *, at: str,
+                expiration: int) -> tuple[list[EventModel], int, str | None]:
+    """Put each event (and a message's clientMessageId marker) in `tx`, numbered on from
+    `last_seq`: the items, how many puts, and the clientMessageId if one was put."""
+    seq = last_seq
+    written: list[EventModel] = []
+    puts = 0
+    cmid: str | None = None
+    for event in events:
+        seq += 1
+        item = _event_item(conversation_id, seq, event, at, expiration)
+        written.append(item)
+        tx.save(item, condition=EventModel.pk.does_not_exist())
+        puts += 1
+        if event.client_message_id:
+            cmid = event.client_message_id
+            tx.save(MessageIdModel(conv_pk(conversation_id), message_id_sk(cmid), seq=seq, expiration=expiration),
+                    condition=MessageIdModel.pk.does_not_exist())
+            puts += 1
+    return written, puts, cmid
+
+
+def _retention_actions(conv: Conversation, expiration: int, retention_days: int | None) -> list[Action]:
+    """Refresh the conversation item's TTL (never earlier), and remember the days given."""
+    actions: list[Action] = [
+        ConversationModel.expiration.set(retention.conversation_expiration(conv.expiration, expiration))]
+    if retention_days is not None:
+        actions.append(ConversationModel.retention_days.set(retention_days))
+    return actions
 
 
 def _condition(guard: Guard) -> Condition:
@@ -129,31 +169,23 @@ def _extras(conv: Conversation, change: Change) -> list[_Extra]:
 
 
 def apply(conversation_id: str, plan: Plan, *, conversation: Conversation | None = None,
-          charge: limits.Charge | None = None) -> Applied:
+          charge: limits.Charge | None = None, retention_days: int | None = None) -> Applied:
     """Run `plan` on the current conversation and commit its change atomically, retrying
     (with a fresh read and a fresh plan) only when a concurrent change moved the
-    conversation under us. A rate-limit `charge` commits with it, or refuses it."""
+    conversation under us. A rate-limit `charge` commits with it, or refuses it.
+    `retention_days`: the workspace's, when the caller has the settings at hand; else the
+    days the conversation remembers (the default for one that remembers none)."""
     conv = conversation or conversations.get(conversation_id)
     for _ in range(MAX_ATTEMPTS):
         change = plan(conv)
         at = now_iso()
-        seq = conv.last_seq
-        written: list[EventModel] = []
+        expiration = retention.expiration(parse_iso(at), retention_days or conv.retention_days
+                                          or retention.DEFAULT_DAYS)
         tx = TransactWrite(connection=connection())
-        puts = 0
-        cmid: str | None = None
-        for event in change.events:
-            seq += 1
-            item = _event_item(conversation_id, seq, event, at)
-            written.append(item)
-            tx.save(item, condition=EventModel.pk.does_not_exist())
-            puts += 1
-            if event.client_message_id:
-                cmid = event.client_message_id
-                tx.save(MessageIdModel(conv_pk(conversation_id), message_id_sk(cmid), seq=seq),
-                        condition=MessageIdModel.pk.does_not_exist())
-                puts += 1
-        actions = _actions(conv, change)
+        written, puts, cmid = _put_events(tx, conversation_id, conv.last_seq, change.events, at=at,
+                                         expiration=expiration)
+        seq = conv.last_seq + len(written)
+        actions = _actions(conv, change) + _retention_actions(conv, expiration, retention_days)
         if change.events:
             actions.append(ConversationModel.last_seq.set(seq))
             # gsi1 orders the conversations view by latest event; last_activity_at only
