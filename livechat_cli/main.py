@@ -52,6 +52,14 @@ def parser() -> argparse.ArgumentParser:
     export.add_argument("--until", required=True,
                         help="YYYY-MM-DD (inclusive: the whole day) or ISO date-time (exclusive)")
     export.add_argument("--output", type=Path, help="file to write (default: standard output)")
+
+    visitor = commands.add_parser("visitor", help="a visitor's personal data")
+    visitor_commands = visitor.add_subparsers(dest="visitor_command", required=True)
+    erase = visitor_commands.add_parser(
+        "erase", help="remove the conversations that captured this e-mail, their visitor's items and sessions")
+    erase.add_argument("email", help="the captured e-mail address (any case)")
+    target_options(erase)
+    erase.add_argument("--dry-run", action="store_true", help="list what would be erased, change nothing")
     return root
 
 
@@ -83,6 +91,10 @@ def main(argv: list[str] | None = None) -> int:
         from livechat_cli import conversations
 
         return conversations.run(args)
+    if args.command == "visitor":
+        from livechat_cli import visitor
+
+        return visitor.run(args)
     return 2
 
 

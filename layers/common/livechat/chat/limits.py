@@ -18,6 +18,16 @@ from livechat.store import limits
 from livechat.store.limits import Charge
 
 
+def connection_subject(connection_id: str) -> str:
+    """The subject whose counters count a connection's messages (`RATE#msg:<id>`)."""
+    return f"msg:{connection_id}"
+
+
+def visitor_subject(visitor_id: str) -> str:
+    """The subject whose counters count a visitor's conversations (`RATE#conv:<id>`)."""
+    return f"conv:{visitor_id}"
+
+
 def in_force(settings: WorkspaceSettings) -> RateLimits | None:
     return effective(settings, defaults=runtime.get_settings().default_rate_limits)
 
@@ -36,11 +46,11 @@ def message(connection_id: str, settings: WorkspaceSettings) -> Charge | None:
     rules = in_force(settings)
     if rules is None:
         return None
-    return _charge(f"msg:{connection_id}", "messages on this connection", rules.messages_per_minute, MINUTE)
+    return _charge(connection_subject(connection_id), "messages on this connection", rules.messages_per_minute, MINUTE)
 
 
 def conversation(visitor_id: str, settings: WorkspaceSettings) -> Charge | None:
     rules = in_force(settings)
     if rules is None:
         return None
-    return _charge(f"conv:{visitor_id}", "conversations", rules.conversations_per_visitor_per_hour, HOUR)
+    return _charge(visitor_subject(visitor_id), "conversations", rules.conversations_per_visitor_per_hour, HOUR)

@@ -11,7 +11,7 @@ from aws_lambda_powertools import Logger
 
 from livechat.chat import offers
 from livechat.domain.clock import now, parse_iso
-from livechat.domain.errors import OfferExpired
+from livechat.domain.errors import NotFound, OfferExpired
 from livechat.domain.routing import plan as routing_plan
 from livechat.domain.snapshots import Conversation
 from livechat.domain.states import Status
@@ -36,9 +36,21 @@ def _done() -> dict[str, Any]:
     return {"outcome": DONE, "waitSeconds": 0}
 
 
+def _stored(conversation_id: str) -> Conversation | None:
+    """The conversation, or None when it is gone: erased (`livechat visitor erase`) while an
+    execution still waited for the deadline of an offer that had been accepted."""
+    try:
+        return conversations.get(conversation_id)
+    except NotFound:
+        logger.info("conversation gone (erased); nothing to do", conversation_id=conversation_id)
+        return None
+
+
 def offer_task(conversation_id: str, notifier: Notifier, settings: WorkspaceSettings
                ) -> dict[str, Any]:
-    conv = conversations.get(conversation_id)
+    conv = _stored(conversation_id)
+    if conv is None:
+        return _done()
     if conv.status == Status.ROUTING:
         if any(o.get("outcome") in UNANSWERED for o in conv.offers):
             # An offer of this request already ended unanswered (a decline that beat this
@@ -54,7 +66,9 @@ def offer_task(conversation_id: str, notifier: Notifier, settings: WorkspaceSett
 def deadline_task(conversation_id: str, notifier: Notifier, settings: WorkspaceSettings
                   ) -> dict[str, Any]:
     for _ in range(3):
-        conv = conversations.get(conversation_id)
+        conv = _stored(conversation_id)
+        if conv is None:
+            return _done()
         if conv.status == Status.ROUTING:
             return next_step(conv, notifier, settings)
         if conv.status != Status.OFFERED or not conv.offer_id or not conv.offer_expires_at:
@@ -101,7 +115,9 @@ def rescue_task(conversation_id: str, notifier: Notifier, settings: WorkspaceSet
                 error: Any) -> dict[str, Any]:
     """A task failed for good: end any open offer and give the visitor the fallback."""
     logger.error("offer workflow failed; rescuing", conversation_id=conversation_id, error=error)
-    conv = conversations.get(conversation_id)
+    conv = _stored(conversation_id)
+    if conv is None:
+        return _done()
     if conv.status == Status.OFFERED and conv.offer_id:
         try:
             offers.withdraw(conversation_id, conv.offer_id, "expired")
