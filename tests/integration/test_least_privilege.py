@@ -196,16 +196,23 @@ def test_only_the_push_senders_read_the_vapid_private_key(
     assert allowed(checker, principal, "dynamodb", "GetItem", get_item(VAPID_PRIVATE_PK)) is may_read_private_key
 
 
-def test_ws_connect_and_notify_failure_keep_the_rest_of_the_table_and_its_indexes(checker: Checker) -> None:
+def test_ws_connect_and_notify_failure_keep_the_rest_of_the_table_but_no_index(checker: Checker) -> None:
     inbox = {"TableName": TABLE, "IndexName": "gsi2", "KeyConditionExpression": "#0 = :0",
              "ExpressionAttributeNames": {"#0": "gsi2pk"},
              "ExpressionAttributeValues": {":0": {"S": "INBOX#alice@example.com"}}}
+    events = {"TableName": TABLE, "KeyConditionExpression": "#0 = :0 AND #1 > :1",
+              "ExpressionAttributeNames": {"#0": "pk", "#1": "sk"},
+              "ExpressionAttributeValues": {":0": {"S": "CONV#1"}, ":1": {"S": "EVT#"}}}
     for principal in ("WsConnectFunction", "NotifyFailureFunction"):
         assert allowed(checker, principal, "dynamodb", "GetItem", get_item(AGENT_PK))
         assert allowed(checker, principal, "dynamodb", "PutItem", {"TableName": TABLE, "Item": key("IDEMPOTENCY")})
-        assert allowed(checker, principal, "dynamodb", "Query", inbox)
-        # ... but no other table
+        assert not allowed(checker, principal, "dynamodb", "Query", inbox)
         assert not allowed(checker, principal, "dynamodb", "GetItem", {"TableName": "other", "Key": key(AGENT_PK)})
+    # The failure e-mail reads the conversation's events; $connect and $disconnect query nothing.
+    assert allowed(checker, "NotifyFailureFunction", "dynamodb", "Query", events)
+    assert not allowed(checker, "WsConnectFunction", "dynamodb", "Query", events)
+    # The inbox and the conversations view are ws_message's.
+    assert allowed(checker, "WsMessageFunction", "dynamodb", "Query", inbox)
 
 
 # --- the mapping of calls to actions and resources --------------------------------------
@@ -396,6 +403,10 @@ def test_a_refusal_the_code_swallowed_still_fails_its_test(
     monkeypatch.setattr(gateway, "on_connect", posting)
     token = world.visitor_token()["visitorToken"]
     assert ws_connect_app.handler(connect_event("c1=", {"visitorToken": token}), LambdaContext()) == {"statusCode": 200}
+    installed = active()
+    assert installed is not None
+    provoked = installed.take_denials()
+    installed.put_back(provoked)
 
     # When the test's report is made
     report = pytest.TestReport(nodeid="t", location=("t", 0, "t"), keywords={}, outcome="passed", longrepr=None,
@@ -415,6 +426,7 @@ def test_a_refusal_the_code_swallowed_still_fails_its_test(
     assert "WsConnectFunction" in str(report.longrepr)
     assert "execute-api:ManageConnections" in str(report.longrepr)
     assert "@connections/c1=" in str(report.longrepr)
+    installed.expected(provoked)  # provoked on purpose: not a refusal of the run
 
 
 def test_the_refusal_is_the_client_error_aws_answers() -> None:

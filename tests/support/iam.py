@@ -11,8 +11,8 @@ not checked.
 
 The tests' deployment names its resources as tests/support/aws.py and workflow.py make
 them: the table, the management endpoint and the state machine from the environment the
-fixtures set (the API of the events' domain when a fixture unsets the endpoint: the functions
-then derive it from the event); the queues and the verified sender below.
+fixtures set (or, once a fixture unset them, the values it had set); the queues and the verified
+sender below.
 
 LIVECHAT_IAM_CHECK=0 turns the check off (to tell a policy problem from another);
 LIVECHAT_IAM_USAGE=FILE adds what each principal used to FILE at the end of the session
@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from moto.core.models import DEFAULT_ACCOUNT_ID
 
 from livechat_local.iam import (
     USAGE_ENV,
@@ -40,17 +41,24 @@ from livechat_local.iam import (
     template_policies,
     uninstall,
 )
-from tests.support.aws import WS_ENDPOINT
+from tests.support.aws import REGION, TABLE, WS_ENDPOINT
 from tests.support.workflow import SENDER
 
 # tests/support/workflow.py's offer_workflow() creates the dead-letter queues by these names.
 QUEUES = {"RoutingDeadLetterQueue": "routing-dlq", "NotifyDeadLetterQueue": "notify-dlq"}
 
 
+# What tests/support/aws.py and workflow.py set, for a call that comes after a fixture unset it
+# (a workflow thread still running while the test's environment is torn down; the admin
+# commands' fixture unsets the endpoint: the functions then derive it from the event).
+DEFAULTS = {"LIVECHAT_TABLE_NAME": TABLE, "LIVECHAT_WS_MANAGEMENT_ENDPOINT": WS_ENDPOINT,
+            "LIVECHAT_STATE_MACHINE_ARN": f"arn:aws:states:{REGION}:{DEFAULT_ACCOUNT_ID}:stateMachine:offer"}
+
+
 def deployment() -> Deployment:
     """The names of the tests' resources (read at each call: tests change the environment)."""
     return Deployment.from_environment(queues=QUEUES, parameters={"SenderIdentity": SENDER},
-                                       verified_identities=(SENDER,), management_endpoint=WS_ENDPOINT)
+                                       verified_identities=(SENDER,), environ={**DEFAULTS, **os.environ})
 
 
 def make_checker() -> Checker:
