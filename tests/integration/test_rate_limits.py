@@ -179,3 +179,17 @@ def test_a_burst_of_frames_past_the_bound_is_refused_and_the_socket_stays_usable
         del os.environ["LIVECHAT_FRAME_BURST"]
         os.environ["LIVECHAT_FRAMES_PER_SECOND"] = "0"
         runtime.reset()
+
+
+def test_answers_and_captures_count_apart_from_messages_under_the_same_limit(world: World, clock: FakeClock) -> None:
+    limited(world, messages_per_minute=3)
+    visitor = world.visitor_client()
+    conversation_id = world.walk_to_live_card(visitor, "sales")  # one answer, one capture
+    assert visitor.ask("answer", conversationId=conversation_id, cardId="ask", value="Yes")["type"] == "ack"
+    before = table_snapshot()
+    assert_limited(visitor.ask("answer", conversationId=conversation_id, cardId="ask", value="Yes"), 40)
+    assert table_snapshot() == before
+    # Messages have a counter of their own.
+    world.agent_client(ALICE)
+    assert visitor.ask("requestChat", conversationId=conversation_id, cardId="live")["type"] == "routing"
+    assert say(visitor, conversation_id, "still free to talk")["type"] == "message"

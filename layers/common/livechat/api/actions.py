@@ -110,12 +110,14 @@ def _recorded(caller: Caller, action: str, applied: Any, notifier: Notifier) -> 
 
 def answer(caller: Caller, frame: AnswerFrame, notifier: Notifier) -> None:
     conv = conversations.owned_by_visitor(frame.conversationId, caller.principal)
-    _recorded(caller, "answer", conversations.answer(conv, frame.cardId, frame.value), notifier)
+    charge = limits.record(caller.connection_id, catalog.get_workspace_settings())
+    _recorded(caller, "answer", conversations.answer(conv, frame.cardId, frame.value, charge=charge), notifier)
 
 
 def capture(caller: Caller, frame: CaptureFrame, notifier: Notifier) -> None:
     conv = conversations.owned_by_visitor(frame.conversationId, caller.principal)
-    _recorded(caller, "capture", conversations.capture(conv, frame.cardId, frame.fields), notifier)
+    charge = limits.record(caller.connection_id, catalog.get_workspace_settings())
+    _recorded(caller, "capture", conversations.capture(conv, frame.cardId, frame.fields, charge=charge), notifier)
 
 
 def request_chat(caller: Caller, frame: RequestChat, notifier: Notifier) -> None:

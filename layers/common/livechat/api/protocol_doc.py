@@ -94,6 +94,10 @@ round); the agent's other connections get `status` {{status}}.
   ahead. A push service that does not answer within 2 s (connect) + 3 s (read) counts as
   delivered-unknown; one agent's subscriptions are posted to in parallel. An endpoint that
   a narrowed `push_services` no longer allows is not posted to (it counts as refused).
+- Rate limits (second round): `answer` and `capture` store an event each and may be
+  repeated while the dialog is open, so they count too: per connection per minute under
+  `messages_per_minute`, on a counter of their own (a visitor walking a dialog never meets
+  it; messages are not reduced by it).
 - `inbox` also carries `pushSubscriptions` *(addition)*: how many Web Push subscriptions
   the agent holds, so the inbox can say whether offers reach them with every tab closed.
   `livechat route --dry-run` marks an agent reachable by push only.

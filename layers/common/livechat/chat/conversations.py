@@ -87,23 +87,23 @@ def assigned_to_agent(conversation_id: str, email: str) -> Conversation:
     return conv
 
 
-def answer(conv: Conversation, card_id: str, value: str) -> Applied:
+def answer(conv: Conversation, card_id: str, value: str, *, charge: Charge | None = None) -> Applied:
     card = catalog.get_dialog(conv.dialog_id).card(card_id)
     if not isinstance(card, QuestionCard):
         raise BadRequest(f"cardId: {card_id!r} is not a question card of this dialog")
     if value not in {a.label for a in card.answers}:
         raise BadRequest(f"value: {value[:80]!r} is not an answer of card {card_id!r}")
     return transaction.apply(conv.conversation_id, partial(transitions.record_answer, card_id=card_id, value=value),
-                 conversation=conv)
+                 conversation=conv, charge=charge)
 
 
-def capture(conv: Conversation, card_id: str, fields: dict[str, str]) -> Applied:
+def capture(conv: Conversation, card_id: str, fields: dict[str, str], *, charge: Charge | None = None) -> Applied:
     card = catalog.get_dialog(conv.dialog_id).card(card_id)
     if not isinstance(card, CaptureCard):
         raise BadRequest(f"cardId: {card_id!r} is not a capture card of this dialog")
     clean = capture_rules.clean_fields(fields, card.fields, card.required, card.id)
     return transaction.apply(conv.conversation_id, partial(transitions.record_capture, card_id=card_id, fields=clean),
-                 conversation=conv)
+                 conversation=conv, charge=charge)
 
 
 def send_message(conv: Conversation, sender: str, text: str, client_message_id: str, *,

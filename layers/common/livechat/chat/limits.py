@@ -28,6 +28,11 @@ def visitor_subject(visitor_id: str) -> str:
     return f"conv:{visitor_id}"
 
 
+def records_subject(connection_id: str) -> str:
+    """The subject whose counters count a connection's answers and captures."""
+    return f"rec:{connection_id}"
+
+
 def in_force(settings: WorkspaceSettings) -> RateLimits | None:
     return effective(settings, defaults=runtime.get_settings().default_rate_limits)
 
@@ -54,3 +59,13 @@ def conversation(visitor_id: str, settings: WorkspaceSettings) -> Charge | None:
     if rules is None:
         return None
     return _charge(visitor_subject(visitor_id), "conversations", rules.conversations_per_visitor_per_hour, HOUR)
+
+
+def record(connection_id: str, settings: WorkspaceSettings) -> Charge | None:
+    """`answer` and `capture` store an event each and may be repeated while the dialog is
+    open: they count apart from messages, under the same per-minute limit."""
+    rules = in_force(settings)
+    if rules is None:
+        return None
+    return _charge(records_subject(connection_id), "answers and captures on this connection",
+                   rules.messages_per_minute, MINUTE)
