@@ -81,15 +81,22 @@ def test_a_message_flood_stores_exactly_the_limit_and_other_chats_still_route(li
         flooder = await limited_stack.visitor()
         other = await limited_stack.visitor()
         try:
+            # (before the chat starts: a live chat left silent meanwhile would expire)
+            await not_near_the_end_of_the_minute(50.0)
             conversation_id, joined = await live_chat_with(flooder, alice)
-            await not_near_the_end_of_the_minute()
             # When one visitor sends 30 messages as fast as the socket takes them
+            began = time.time()
             flood = await answers(flooder, [message(conversation_id, f"spam {n}") for n in range(30)])
-            # Then exactly the limit is stored, the rest refused with the time to the minute's end
+            minutes = int(time.time() // 60 - began // 60) + 1  # a loaded machine may cross one
+            # Then exactly the limit is stored per minute window, the rest refused with the
+            # time to the minute's end
             stored = [a for a in flood if a.get("type") == "message"]
             refused = [a for a in flood if rate_limited(a, 60)]
-            assert len(stored) == MESSAGES_PER_MINUTE, flood
-            assert len(refused) == 30 - MESSAGES_PER_MINUTE, flood
+            assert len(stored) + len(refused) == 30, flood
+            if minutes == 1:
+                assert len(stored) == MESSAGES_PER_MINUTE, flood
+            else:
+                assert MESSAGES_PER_MINUTE <= len(stored) <= MESSAGES_PER_MINUTE * minutes, flood
             # (the flood also emptied the connection's frame bucket: 10/s, bursts of 20)
             await asyncio.sleep(2.5)
             # nothing else is in the transcript
