@@ -48,9 +48,8 @@ import re
 import sys
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -417,9 +416,6 @@ class Policies:
                                                         _role_id(props["RoleArn"]))
         self._resolved: dict[Deployment, dict[str, tuple[Grant, ...]]] = {}
         self._lock = threading.Lock()
-
-    def function_by_name(self, name: str) -> Principal | None:
-        return next((p for p in self.principals.values() if p.kind == "function" and p.name == name), None)
 
     def state_machine(self) -> Principal:
         machines = [p for p in self.principals.values() if p.kind == "state machine"]
@@ -879,9 +875,6 @@ class Checker:
     def principal(self) -> str | None:
         return self.recogniser.principal(sys._getframe(1))
 
-    def requests(self, service: str, prefix: str, operation: str, params: Mapping[str, Any], url: str) -> list[Request]:
-        return Requests(self.deployment(), self.schema).of(service, prefix, operation, params, url)
-
     def decide(self, principal: str, request: Request, deployment: Deployment | None = None) -> Decision:
         deployment = deployment or self.deployment()
         # moto's matching depends on the action and resource only (the table's ARN for most
@@ -1081,19 +1074,6 @@ def uninstall() -> None:
 
 def active() -> Checker | None:
     return _checker
-
-
-@contextmanager
-def checking(checker: Checker) -> Iterator[Checker]:
-    previous = _checker
-    install(checker)
-    try:
-        yield checker
-    finally:
-        if previous is None:
-            uninstall()
-        else:
-            install(previous)
 
 
 @lru_cache(maxsize=1)

@@ -7,6 +7,7 @@ and the conditions it evaluates itself (moto's evaluator honours StringEquals on
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -311,7 +312,9 @@ def test_with_the_secret_in_secrets_manager_as_deployed_the_token_verifiers_read
     installed = active()
     assert installed is not None
     grant = "VisitorTokenKey: secretsmanager:GetSecretValue on !Ref VisitorSecret"
-    before = {p: installed.usage[(p, grant)] for p in ("VisitorSessionFunction", "WsConnectFunction")}
+    cursor_grant = "CursorKey: secretsmanager:GetSecretValue on !Ref VisitorSecret"
+    readers = {"VisitorSessionFunction": grant, "WsConnectFunction": grant, "WsMessageFunction": cursor_grant}
+    before = {p: installed.usage[(p, g)] for p, g in readers.items()}
 
     # When a visitor gets a session, connects (another container), and an agent lists
     # conversations from a cursor (cursors are signed with a key derived from the secret)
@@ -321,11 +324,12 @@ def test_with_the_secret_in_secrets_manager_as_deployed_the_token_verifiers_read
     world.agent("alice@example.com")
     alice = world.agent_client("alice@example.com")
     runtime.reset()
-    alice.ask("listConversations", cursor="bm90LWEtY3Vyc29y")
+    forged = base64.urlsafe_b64encode(b"\x01" + bytes(32) + b'{"pk": {"S": "AGENT"}}').decode().rstrip("=")
+    assert alice.ask("listConversations", cursor=forged)["type"] == "error"  # its tag is checked first
 
     # Then each function read it under its own role, and nothing was refused (the hook checks)
-    assert {p: installed.usage[(p, grant)] - n for p, n in before.items()} == {
-        "VisitorSessionFunction": 1, "WsConnectFunction": 1}
+    assert {p: installed.usage[(p, g)] - before[p] for p, g in readers.items()} == {
+        "VisitorSessionFunction": 1, "WsConnectFunction": 1, "WsMessageFunction": 1}
 
 
 # --- the offer workflow runs under the state machine's role -----------------------------
