@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from livechat.chat.limits import connection_subject, visitor_subject
+from livechat.chat.limits import connection_subject, records_subject, visitor_subject
 from livechat.store import erasure
 from livechat.store.erasure import LIVE, ConversationRow, StillLive
 from livechat.store.keys import CONNECTION_SK, VISITOR_SK, connection_pk, visitor_pk
@@ -117,7 +117,8 @@ def plan(email: str) -> Plan:
     for visitor_id in visitor_ids:
         held = erasure.visitor_connections(visitor_id)
         connections = erasure.existing_connections(held or ())
-        subjects = [visitor_subject(visitor_id)] + [connection_subject(c) for c in sorted(connections)]
+        subjects = [visitor_subject(visitor_id)] + [s for c in sorted(connections)
+                                                    for s in (connection_subject(c), records_subject(c))]
         visitors.append(Visitor(visitor_id, held is not None, connections, erasure.rate_counter_keys(subjects)))
     return Plan(address, conversations, items, visitors, sorted(kept, key=lambda c: c.conversation_id))
 
