@@ -5,7 +5,13 @@ handler module from `.aws-sam/build/<Function>/`, with the layer's `python/` dir
 for the runtime's boto3 behind it (Lambda's order: /var/task, /opt/python, /var/runtime; see
 scripts/local_runtime.py), and the time of the import alone is kept (not the interpreter's start).
 A bare `import boto3` is measured in the same rounds, and each function is shown as a multiple of
-it. Twice: with the build's bytecode, and with none (PYTHONPYCACHEPREFIX pointing at an empty
+it. Next to each handler, in the same rounds, its third-party floor: a fresh process that runs
+only the import statements of boto3, botocore, pydantic, pynamodb and aws_lambda_powertools
+that our loaded code makes at import time (derived, not listed: the modules of ours the handler
+import leaves in sys.modules are parsed, their module-level imports kept, TYPE_CHECKING blocks
+and imports inside functions left out), and our own code's overhead as a percentage over that
+floor: what our modules and everything else they load cost. Twice: with the build's bytecode,
+and with none (PYTHONPYCACHEPREFIX pointing at an empty
 directory, which is what a build without .pyc costs on a read-only file system, every cold
 start). Then the size of each function and of the layer, unzipped and zipped. Prints figures,
 never pass/fail. Builds first (`scripts/sam-check build`) when there is no build; without
@@ -20,6 +26,7 @@ machine's builds): Lambda's arm64 CPUs differ, the proportions are what carry ov
 from __future__ import annotations
 
 import argparse
+import ast
 import io
 import json
 import os
@@ -41,9 +48,23 @@ NATIVE = ROOT / ".aws-sam" / "host-native"
 TIMED = """import sys, time
 sys.path[:0] = {path!r}
 t = time.perf_counter()
-import {module}
+{statements}
 print((time.perf_counter() - t) * 1000)
 """
+
+# Which of the loaded modules are ours: the files of the handler import that live in the
+# function's directory or in the layer's livechat package.
+OURS = """import json, sys
+sys.path[:0] = {path!r}
+import {module}
+roots = {roots!r}
+print(json.dumps(sorted({{f for m in list(sys.modules.values())
+                         if (f := getattr(m, "__file__", None)) and f.startswith(tuple(roots))}})))
+"""
+
+# What a handler may take for free: the runtime's boto3 and the libraries every handler is
+# built on (issue 15's floor). Anything else our code loads at import counts as our overhead.
+FLOOR_PACKAGES = ("boto3", "botocore", "pydantic", "pynamodb", "aws_lambda_powertools")
 
 
 def skipped(why: str) -> None:
@@ -77,27 +98,70 @@ def functions() -> dict[str, str]:
             if r["Type"] == "AWS::Serverless::Function"}
 
 
-def import_ms(python: str, module: str, path: list[Path], function_id: str, pycache_prefix: str | None) -> float:
+def lambda_path(function_id: str) -> list[Path]:
+    return [BUILD / function_id, NATIVE, BUILD / "CommonLayer" / "python", RUNTIME]
+
+
+def run_python(python: str, code: str, path: list[Path], function_id: str, pycache_prefix: str | None) -> str:
+    """Last line of stdout of `code` in a fresh python3.13 with Lambda's environment."""
     env = {"PATH": os.environ["PATH"], "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1",
            "AWS_LAMBDA_FUNCTION_NAME": function_id, "LAMBDA_TASK_ROOT": str(path[0])}
     if pycache_prefix:
         env |= {"PYTHONPYCACHEPREFIX": pycache_prefix, "PYTHONDONTWRITEBYTECODE": "1"}
-    code = TIMED.format(path=[str(p) for p in path], module=module)
     done = subprocess.run([python, "-s", "-c", code], env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        raise SystemExit(f"cold_start: importing {module} for {function_id} failed:\n{done.stderr[-3000:]}")
-    return float(done.stdout.strip().splitlines()[-1])
+        raise SystemExit(f"cold_start: {code.splitlines()[2:4]} for {function_id} failed:\n{done.stderr[-3000:]}")
+    return done.stdout.strip().splitlines()[-1]
 
 
-def measure(python: str, runs: int, pycache_prefix: str | None) -> dict[str, float]:
-    """Median import time (ms) per function and for a bare boto3, rounds interleaved."""
-    targets = {fid: (module, [BUILD / fid, NATIVE, BUILD / "CommonLayer" / "python", RUNTIME])
-               for fid, module in functions().items()}
-    targets["import boto3"] = ("boto3", [RUNTIME])
+def import_ms(python: str, statements: str, path: list[Path], function_id: str, pycache_prefix: str | None) -> float:
+    code = TIMED.format(path=[str(p) for p in path], statements=statements)
+    return float(run_python(python, code, path, function_id, pycache_prefix))
+
+
+def _import_time_statements(body: list[ast.stmt]) -> list[ast.Import | ast.ImportFrom]:
+    """The import statements a module runs when it is imported: not those in functions, nor
+    under `if TYPE_CHECKING:`."""
+    found: list[ast.Import | ast.ImportFrom] = []
+    for node in body:
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            found.append(node)
+        elif isinstance(node, ast.If):
+            if not (isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING"):
+                found += _import_time_statements(node.body) + _import_time_statements(node.orelse)
+        elif isinstance(node, ast.Try | ast.ClassDef | ast.With):
+            found += _import_time_statements(node.body)
+    return found
+
+
+def floor_statements(python: str, function_id: str, module: str) -> str:
+    """The floor of one handler: its loaded code's import-time imports of FLOOR_PACKAGES."""
+    path = lambda_path(function_id)
+    roots = [str(BUILD / function_id), str(BUILD / "CommonLayer" / "python" / "livechat")]
+    files = json.loads(run_python(python, OURS.format(path=[str(p) for p in path], module=module, roots=roots),
+                                  path, function_id, None))
+    statements: set[str] = set()
+    for file in files:
+        for node in _import_time_statements(ast.parse(Path(file).read_text(encoding="utf-8")).body):
+            if isinstance(node, ast.ImportFrom):
+                if node.level == 0 and (node.module or "").split(".")[0] in FLOOR_PACKAGES:
+                    # Names only: what an `as` binds does not change what is loaded.
+                    statements.add(f"from {node.module} import {', '.join(a.name for a in node.names)}")
+            else:
+                statements |= {f"import {a.name}" for a in node.names if a.name.split(".")[0] in FLOOR_PACKAGES}
+    return "\n".join(sorted(statements))
+
+
+def measure(python: str, runs: int, pycache_prefix: str | None, floors: dict[str, str]) -> dict[str, float]:
+    """Median import time (ms) per function, per function's floor and for a bare boto3,
+    rounds interleaved."""
+    targets = {fid: (f"import {module}", lambda_path(fid)) for fid, module in functions().items()}
+    targets |= {f"{fid} floor": (statements, lambda_path(fid)) for fid, statements in floors.items()}
+    targets["import boto3"] = ("import boto3", [RUNTIME])
     samples: dict[str, list[float]] = {name: [] for name in targets}
     for _ in range(runs):
-        for name, (module, path) in targets.items():
-            samples[name].append(import_ms(python, module, path, name, pycache_prefix))
+        for name, (statements, path) in targets.items():
+            samples[name].append(import_ms(python, statements, path, name.removesuffix(" floor"), pycache_prefix))
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
@@ -126,9 +190,10 @@ def main() -> None:
     python = python313()  # first: without it there is nothing to build with either
     ensure_build()
     result: dict[str, dict[str, object]] = {}
+    floors = {fid: floor_statements(python, fid, module) for fid, module in functions().items()}
     with tempfile.TemporaryDirectory(prefix="no-pyc-") as empty:
         modes = {"pyc": None} if args.no_source_only else {"pyc": None, "no pyc": empty}
-        times = {mode: measure(python, args.runs, prefix) for mode, prefix in modes.items()}
+        times = {mode: measure(python, args.runs, prefix, floors) for mode, prefix in modes.items()}
 
     print(f"Import time of each handler module, ms (median of {args.runs} fresh python3.13 processes);"
           " x = multiple of a bare `import boto3` measured in the same rounds")
@@ -143,6 +208,19 @@ def main() -> None:
         if len(times) == 2:
             row += f"{times['no pyc'][name] / times['pyc'][name]:14.1f}"
         print(f"{name:26}{row}")
+
+    print(f"\nOur code over the third-party floor (the handler's own imports of {', '.join(FLOOR_PACKAGES)},"
+          " in the same rounds): + % = (handler - floor) / floor")
+    print(f"{'':26}" + "".join(f"{mode + ' floor ms':>16}{'handler ms':>12}{'+ %':>7}" for mode in times))
+    for fid in functions():
+        row = ""
+        for mode, figures in times.items():
+            floor, handler = figures[f"{fid} floor"], figures[fid]
+            row += f"{floor:16.0f}{handler:12.0f}{(handler - floor) / floor * 100:7.0f}"
+            result[fid] |= {f"{mode} floor ms": round(floor, 1),
+                            f"{mode} over floor %": round((handler - floor) / floor * 100, 1)}
+        print(f"{fid:26}{row}")
+        result[fid]["floor"] = floors[fid].splitlines()
 
     print("\nBuilt size (unzipped, zipped)")
     for directory in [*(BUILD / fid for fid in functions()), BUILD / "CommonLayer"]:
