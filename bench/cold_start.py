@@ -92,14 +92,15 @@ def ensure_build() -> None:
         skipped("still no build in .aws-sam/build (see sam-check's SKIPPED line above)")
 
 
-def functions() -> dict[str, str]:
+def functions(build: Path) -> dict[str, str]:
+    """Handler module per function of template.yaml that `build` holds."""
     resources = load_template(ROOT / "template.yaml")["Resources"]
     return {name: r["Properties"]["Handler"].rsplit(".", 1)[0] for name, r in sorted(resources.items())
-            if r["Type"] == "AWS::Serverless::Function"}
+            if r["Type"] == "AWS::Serverless::Function" and (build / name).is_dir()}
 
 
-def lambda_path(function_id: str) -> list[Path]:
-    return [BUILD / function_id, NATIVE, BUILD / "CommonLayer" / "python", RUNTIME]
+def lambda_path(build: Path, function_id: str) -> list[Path]:
+    return [build / function_id, NATIVE, build / "CommonLayer" / "python", RUNTIME]
 
 
 def run_python(python: str, code: str, path: list[Path], function_id: str, pycache_prefix: str | None) -> str:
@@ -134,10 +135,10 @@ def _import_time_statements(body: list[ast.stmt]) -> list[ast.Import | ast.Impor
     return found
 
 
-def floor_statements(python: str, function_id: str, module: str) -> str:
+def floor_statements(python: str, build: Path, function_id: str, module: str) -> str:
     """The floor of one handler: its loaded code's import-time imports of FLOOR_PACKAGES."""
-    path = lambda_path(function_id)
-    roots = [str(BUILD / function_id), str(BUILD / "CommonLayer" / "python" / "livechat")]
+    path = lambda_path(build, function_id)
+    roots = [str(build / function_id), str(build / "CommonLayer" / "python" / "livechat")]
     files = json.loads(run_python(python, OURS.format(path=[str(p) for p in path], module=module, roots=roots),
                                   path, function_id, None))
     statements: set[str] = set()
@@ -152,12 +153,9 @@ def floor_statements(python: str, function_id: str, module: str) -> str:
     return "\n".join(sorted(statements))
 
 
-def measure(python: str, runs: int, pycache_prefix: str | None, floors: dict[str, str]) -> dict[str, float]:
-    """Median import time (ms) per function, per function's floor and for a bare boto3,
-    rounds interleaved."""
-    targets = {fid: (f"import {module}", lambda_path(fid)) for fid, module in functions().items()}
-    targets |= {f"{fid} floor": (statements, lambda_path(fid)) for fid, statements in floors.items()}
-    targets["import boto3"] = ("import boto3", [RUNTIME])
+def measure(python: str, runs: int, pycache_prefix: str | None,
+            targets: dict[str, tuple[str, list[Path]]]) -> dict[str, float]:
+    """Median import time (ms) per target (statements, sys.path), rounds interleaved."""
     samples: dict[str, list[float]] = {name: [] for name in targets}
     for _ in range(runs):
         for name, (statements, path) in targets.items():
@@ -185,22 +183,29 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5, help="processes per figure (median); default 5")
     parser.add_argument("--no-source-only", action="store_true", help="skip the measurement without .pyc")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
+    parser.add_argument("--build", type=Path, help="another `sam build` directory (e.g. a copy of an earlier"
+                        " build, to compare); default .aws-sam/build")
     args = parser.parse_args()
 
     python = python313()  # first: without it there is nothing to build with either
     ensure_build()
     result: dict[str, dict[str, object]] = {}
-    floors = {fid: floor_statements(python, fid, module) for fid, module in functions().items()}
+    build = args.build or BUILD
+    handlers = functions(build)
+    floors = {fid: floor_statements(python, build, fid, module) for fid, module in handlers.items()}
+    targets = {fid: (f"import {module}", lambda_path(build, fid)) for fid, module in handlers.items()}
+    targets |= {f"{fid} floor": (statements, lambda_path(build, fid)) for fid, statements in floors.items()}
+    targets["import boto3"] = ("import boto3", [RUNTIME])
     with tempfile.TemporaryDirectory(prefix="no-pyc-") as empty:
         modes = {"pyc": None} if args.no_source_only else {"pyc": None, "no pyc": empty}
-        times = {mode: measure(python, args.runs, prefix, floors) for mode, prefix in modes.items()}
+        times = {mode: measure(python, args.runs, prefix, targets) for mode, prefix in modes.items()}
 
     print(f"Import time of each handler module, ms (median of {args.runs} fresh python3.13 processes);"
           " x = multiple of a bare `import boto3` measured in the same rounds")
     header = "".join(f"{mode + ' ms':>12}{'x':>7}" for mode in times)
     slowdown = "  no pyc / pyc" if len(times) == 2 else ""
     print(f"{'':26}{header}{slowdown}")
-    for name in [*functions(), "import boto3"]:
+    for name in [*handlers, "import boto3"]:
         row = ""
         for mode, figures in times.items():
             row += f"{figures[name]:12.0f}{figures[name] / figures['import boto3']:7.2f}"
@@ -212,7 +217,7 @@ def main() -> None:
     print(f"\nOur code over the third-party floor (the handler's own imports of {', '.join(FLOOR_PACKAGES)},"
           " in the same rounds): + % = (handler - floor) / floor")
     print(f"{'':26}" + "".join(f"{mode + ' floor ms':>16}{'handler ms':>12}{'+ %':>7}" for mode in times))
-    for fid in functions():
+    for fid in handlers:
         row = ""
         for mode, figures in times.items():
             floor, handler = figures[f"{fid} floor"], figures[fid]
@@ -223,7 +228,7 @@ def main() -> None:
         result[fid]["floor"] = floors[fid].splitlines()
 
     print("\nBuilt size (unzipped, zipped)")
-    for directory in [*(BUILD / fid for fid in functions()), BUILD / "CommonLayer"]:
+    for directory in [*(build / fid for fid in handlers), build / "CommonLayer"]:
         raw, zipped = sizes(directory)
         result.setdefault(directory.name, {}).update({"bytes": raw, "zipped bytes": zipped})
         print(f"{directory.name:26}{mb(raw)}  {mb(zipped)}")
