@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
 
 .PHONY: test test-explore lint typecheck unit integration e2e contract browser browser-deps dev bench bench-cold-start \
-	sam-validate sam-build clean iam-report
+	sam-validate sam-build clean iam-report checkov
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 # sam-build comes before pytest: tests/unit/test_build.py checks what it built.
-test: $(STAMP) lint typecheck browser-deps sam-validate sam-build
+test: $(STAMP) lint typecheck browser-deps sam-validate checkov sam-build
 	$(BIN)/python -m pytest -q
 
 # aws-sam-cli lives in .venv-sam (its pins clash with moto's), installed on first use. A
@@ -39,6 +39,11 @@ sam-validate:
 
 sam-build:
 	scripts/sam-check build
+
+# checkov over template.yaml (its own .venv-checkov): every failed check fails `make test`;
+# what does not apply is skipped in the template with its reason (docs/security.md).
+checkov:
+	scripts/checkov-check
 
 # The browser tests drive Debian's chromium (Playwright never downloads a browser). Install it
 # when missing and we may (root, or sudo without a password); otherwise say so: those tests
