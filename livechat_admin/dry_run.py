@@ -25,6 +25,7 @@ from livechat.domain.workspace import (
     LiveChatCard,
     RulesRouting,
     Workspace,
+    WorkspaceSettings,
 )
 
 
@@ -72,10 +73,13 @@ class DryRun:
     pools: list[tuple[str, tuple[str, ...]]]
     verdicts: list[Verdict] = field(default_factory=list)
     live: bool = False
+    account: str = ""  # what account routing did, one line
 
     def lines(self) -> list[str]:
         out = ["visitor attributes: " + (", ".join(f"{k}={v}" for k, v in sorted(self.attrs.items()))
                                          or "(none)")]
+        if self.account:
+            out.append(self.account)
         for index, text, hit in self.rules:
             out.append(f"rule {index}: {text} → {'MATCH' if hit else 'no match'}")
             if hit:
@@ -117,18 +121,37 @@ def find_card(workspace: Workspace, dialog_id: str, card_id: str) -> LiveChatCar
     return card
 
 
+def account_line(settings: WorkspaceSettings, attrs: Mapping[str, str]) -> str:
+    """Why account routing did or did not put an owner first."""
+    if not settings.account_owners:
+        return ""
+    if not settings.account_routing:
+        return "account routing: off (settings.account_routing is false)"
+    account = routing.account_owner(settings.accounts_in_effect(), attrs)
+    if account is None:
+        domain = attrs.get("emailDomain")
+        return (f"account routing: no account for {domain} → the card's routing" if domain
+                else "account routing: no e-mail captured → the card's routing")
+    domain, owner = account
+    return (f"account routing: {domain} is {owner}'s account → {owner} is offered the chat first;"
+            " if not reachable, or they decline or let it expire, the card's routing without them")
+
+
 def dry_run(card: LiveChatCard, visitor: Mapping[str, Any], agents: Sequence[Agent],
-            *, live: bool, tickets: Mapping[str, int] | None = None) -> DryRun:
+            *, live: bool, tickets: Mapping[str, int] | None = None,
+            settings: WorkspaceSettings | None = None) -> DryRun:
     """`agents` are the stored rows (live) or the file's profiles; `tickets` the current
-    value of each round-robin cursor (live)."""
+    value of each round-robin cursor (live); `settings` the file's (account routing)."""
     attrs = attributes(visitor)
+    settings = settings or WorkspaceSettings()
     rules: list[tuple[int, str, bool]] = []
     if isinstance(card.routing, RulesRouting):
         rules = [(i, describe(rule.when), matches(rule.when, attrs))
                  for i, rule in enumerate(card.routing.rules)]
-    the_plan = routing.plan(card.routing, attrs, agents)
+    the_plan = routing.plan(card.routing, attrs, agents, settings.accounts_in_effect())
     result = DryRun(attrs, rules, the_plan.matched_rule, the_plan.target, the_plan.no_rule_matched,
-                    [(p.name, p.members) for p in the_plan.pools], live=live)
+                    [(p.name, p.members) for p in the_plan.pools], live=live,
+                    account=account_line(settings, attrs))
     if not live:
         return result
     by_email = {a.email: a for a in agents}
@@ -157,12 +180,14 @@ def dry_run(card: LiveChatCard, visitor: Mapping[str, Any], agents: Sequence[Age
     return result
 
 
-def live_state(card: LiveChatCard, visitor: Mapping[str, Any]) -> tuple[list[Agent], dict[str, int]]:
+def live_state(card: LiveChatCard, visitor: Mapping[str, Any], settings: WorkspaceSettings | None = None
+               ) -> tuple[list[Agent], dict[str, int]]:
     """The stored agents and the round-robin cursors the plan would use (reads only)."""
     from livechat.store import agents, counters
 
     rows = agents.list_agents()
-    the_plan = routing.plan(card.routing, attributes(visitor), rows)
+    the_plan = routing.plan(card.routing, attributes(visitor), rows,
+                            (settings or WorkspaceSettings()).accounts_in_effect())
     tickets = {p.cursor: counters.last_ticket(p.cursor) for p in the_plan.pools if p.cursor}
     return rows, tickets
 

@@ -20,13 +20,15 @@ def run(args: argparse.Namespace) -> int:
         err(str(exc))
         return 2
     print(f"dialog {args.dialog}, card {args.card}: {card.routing.mode}")
+    settings = workspace.settings
     if args.stack is None and args.local is None:
-        result = dry_run.dry_run(card, visitor, dry_run.profiles_from_file(workspace), live=False)
+        result = dry_run.dry_run(card, visitor, dry_run.profiles_from_file(workspace), live=False,
+                                 settings=settings)
     else:
         if activate(args) is None:
             return 1
-        rows, tickets = dry_run.live_state(card, visitor)
-        result = dry_run.dry_run(card, visitor, rows, live=True, tickets=tickets)
+        rows, tickets = dry_run.live_state(card, visitor, settings)
+        result = dry_run.dry_run(card, visitor, rows, live=True, tickets=tickets, settings=settings)
     for line in result.lines():
         print(line)
     return 0

@@ -43,6 +43,8 @@ RULES = "rules"  # live with custom rules that match only @bigcorp.example e-mai
 CAPTURE_FIELDS = ("firstName", "email", "company", "country")
 CAPTURE_REQUIRED = ("firstName", "email")
 ADA = {"firstName": "Ada", "email": "ada@example.com"}  # the required fields, as a visitor fills them
+ACCOUNT_DOMAIN = "named-account.example"  # the main workspace's one account (account routing on)
+ACCOUNT_OWNER = BOB
 
 
 # The round-robin dialog every contract workspace has: one message card, then live chat.
@@ -65,9 +67,11 @@ def _agents_yaml(agents: dict[str, tuple[str, str]]) -> str:
     password: "{password}\"""" for email, (name, password) in agents.items())
 
 
-def _settings_yaml(plan: str = "prime", engagement_limit: int | None = None) -> str:
+def _settings_yaml(plan: str = "prime", engagement_limit: int | None = None,
+                   account_routing: bool = False) -> str:
     limit = "null" if engagement_limit is None else engagement_limit
     return f"""settings:
+  account_routing: {str(account_routing).lower()}
   plan: {plan}
   engagement_limit: {limit}
   accept_timeout_seconds: {ACCEPT_TIMEOUT}
@@ -83,9 +87,13 @@ def _settings_yaml(plan: str = "prime", engagement_limit: int | None = None) -> 
 
 
 def workspace_yaml() -> str:
-    return f"""{_settings_yaml()}
+    return f"""{_settings_yaml(account_routing=True)}
 agents:
 {_agents_yaml(AGENTS)}
+
+accounts:
+  - domain: {ACCOUNT_DOMAIN}
+    owner: {ACCOUNT_OWNER}
 
 dialogs:
   - id: {SALES}

@@ -186,3 +186,62 @@ def test_the_round_robin_cursor_decides_who_is_first(
     assert "  team:emea alice@example.com: next in line" in out
     # And the dry run took no ticket
     assert counters.read("RR#team:emea") == 1
+
+
+# --- account routing (workspace.md, second round) ---------------------------------------
+
+def with_accounts(routing_on: bool = True) -> dict[str, Any]:
+    data = workspace()
+    data["settings"] = {"account_routing": routing_on}
+    data["accounts"] = [{"domain": "BigCorp.com", "owner": "frank@example.com"}]
+    return data
+
+
+def test_the_dry_run_says_when_account_routing_puts_the_owner_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = route(capsys, write(tmp_path, with_accounts()), '{"email": "x@bigcorp.com", "country": "FR"}')
+    assert code == 0
+    assert ("account routing: bigcorp.com is frank@example.com's account → frank@example.com is offered"
+            " the chat first; if not reachable, or they decline or let it expire, the card's routing"
+            " without them") in out
+    # the card's rules still match as before (rule 1: @bigcorp.com → alice), after the owner
+    assert "target: account bigcorp.com: owner frank@example.com, then rule 1: agent alice@example.com" in out
+    lines = out.splitlines()
+    assert lines.index("pool account:bigcorp.com: frank@example.com") < lines.index(
+        "pool agent:alice@example.com: alice@example.com")
+
+
+@pytest.mark.parametrize(("on", "email", "said"), [
+    (True, "x@eu.bigcorp.com", "account routing: no account for eu.bigcorp.com → the card's routing"),
+    (True, None, "account routing: no e-mail captured → the card's routing"),
+    (False, "x@bigcorp.com", "account routing: off (settings.account_routing is false)"),
+])
+def test_the_dry_run_says_why_no_owner_comes_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], on: bool, email: str | None, said: str
+) -> None:
+    visitor = f'{{"email": "{email}", "country": "FR"}}' if email else '{"country": "FR"}'
+    _, out, _ = route(capsys, write(tmp_path, with_accounts(on)), visitor)
+    assert said in out
+    assert "pool account:" not in out
+
+
+def test_against_the_stack_an_owner_who_is_away_is_passed_over(
+    deployment: Deployment, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given the accounts applied (they travel in the stored settings) and frank away
+    path = write(tmp_path, with_accounts())
+    assert livechat(capsys, "apply", str(path), "--stack", STACK)[0] == 0
+    for name in ("alice", "frank"):
+        agents.add_connection(f"{name}@example.com", f"conn-{name}")
+    agents.set_status("frank@example.com", "away")
+    from livechat.store import catalog
+    assert catalog.get_workspace_settings().accounts_in_effect() == {"bigcorp.com": "frank@example.com"}
+    # When a bigcorp visitor is dry-run against the stack
+    _, out, _ = route(capsys, path, '{"email": "x@bigcorp.com", "country": "FR"}', "--stack", STACK)
+    # Then the owner's verdict comes first, and the card's own target takes over
+    lines = out.splitlines()
+    verdicts = lines[lines.index("pool account:bigcorp.com: frank@example.com"):]
+    assert "  account:bigcorp.com frank@example.com: away" in verdicts
+    assert "  agent:alice@example.com alice@example.com: gets the chat" in verdicts
+    assert verdicts[-1] == "now: alice@example.com would be offered the chat"

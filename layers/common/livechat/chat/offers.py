@@ -71,10 +71,10 @@ def route(
     card = card or live_chat_card(conv)
     everyone = agent_list if agent_list is not None else agents.list_agents()
     by_email = {a.email: a for a in everyone}
-    plan = routing.plan(card.routing, attrs_of(conv), everyone)
+    plan = routing.plan(card.routing, attrs_of(conv), everyone, settings.accounts_in_effect())
     tried = set(conv.tried)
     # A team retry stays inside the team; a first offer may fall back to everyone.
-    for pool in plan.pools[:1] if first_pool_only else plan.pools:
+    for pool in routing.card_pools(plan)[:1] if first_pool_only else plan.pools:
         candidates = routing.eligible(pool, by_email, tried)
         if not candidates:
             continue

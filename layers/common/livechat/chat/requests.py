@@ -64,7 +64,7 @@ def _request(conv: Conversation, card: LiveChatCard, notifier: Notifier) -> None
         offers.fallback(conv.conversation_id, "quota_reached", notifier, settings, target="engagement quota")
         return
     everyone = agents.list_agents()
-    plan = routing.plan(card.routing, offers.attrs_of(conv), everyone)
+    plan = routing.plan(card.routing, offers.attrs_of(conv), everyone, settings.accounts_in_effect())
     if not routing.anyone_eligible(plan, {a.email: a for a in everyone}, set()):
         # Nobody can take it: the conversation goes straight to the fallback, whose event
         # is the answer.

@@ -5,6 +5,7 @@ conditional writes, so a retried task or a late one does no harm."""
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -12,6 +13,7 @@ from aws_lambda_powertools import Logger
 from livechat.chat import offers
 from livechat.domain.clock import now, parse_iso
 from livechat.domain.errors import NotFound, OfferExpired
+from livechat.domain.routing import account_owner
 from livechat.domain.routing import plan as routing_plan
 from livechat.domain.snapshots import Conversation
 from livechat.domain.states import Status
@@ -87,19 +89,34 @@ def deadline_task(conversation_id: str, notifier: Notifier, settings: WorkspaceS
     return _done()
 
 
+def _card_offers(conv: Conversation, settings: WorkspaceSettings) -> list[Mapping[str, Any]]:
+    """The offers the card's own routing made: not the account owner's (workspace.md: the
+    card's routing runs "as before, without the owner")."""
+    account = account_owner(settings.accounts_in_effect(), offers.attrs_of(conv))
+    owner = account[1] if account else None
+    return [o for o in conv.offers if o.get("agent") != owner]
+
+
 def retries_left(conv: Conversation, settings: WorkspaceSettings) -> bool:
     """Team routing tries `team_retry_agents` more agents after the first one that did not
     answer; other modes go to the fallback."""
     card = offers.live_chat_card(conv)
     plan = routing_plan(card.routing, offers.attrs_of(conv), [])
     team_routed = bool(plan.pools) and plan.pools[0].name.startswith("team:")
-    unanswered = sum(1 for o in conv.offers if o["outcome"] in UNANSWERED)
+    unanswered = sum(1 for o in _card_offers(conv, settings) if o["outcome"] in UNANSWERED)
     return team_routed and unanswered <= settings.team_retry_agents
 
 
 def next_step(conv: Conversation, notifier: Notifier, settings: WorkspaceSettings) -> dict[str, Any]:
     """What follows an offer that ended unanswered (timeout or decline)."""
     if conv.status != Status.ROUTING:
+        return _done()
+    if not _card_offers(conv, settings):
+        # Only the account's owner had an offer: the card's routing now runs as a first
+        # offer would (the owner is in `tried`).
+        outcome = offers.route(conv.conversation_id, notifier, settings, conversation=conv)
+        if outcome.result == "offered":
+            return offer_task(conv.conversation_id, notifier, settings)
         return _done()
     if retries_left(conv, settings):
         outcome = offers.route(conv.conversation_id, notifier, settings, conversation=conv,

@@ -6,6 +6,11 @@ livechat.chat.offers. Every mode falls back to round-robin over all available ag
 before giving up (protocol.md, "availability"): a custom-rules card whose rules match
 nobody is routed round-robin, and only when nobody can take it does the visitor get the
 `no_rule_matched` fallback.
+
+Account routing (workspace.md, second round) comes before all of that: a visitor whose
+e-mail domain names an account is offered to its owner first, in a pool of their own; the
+owner is then in `tried` (declined, expired, unreachable), so the card's own pools run
+without them.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from livechat.domain.snapshots import Agent
 from livechat.domain.workspace import AgentRouting, RoundRobinRouting, Routing, RulesRouting, TeamRouting
 
 ALL_POOL = "all"
+ACCOUNT_POOL_PREFIX = "account:"
 AVAILABLE = "available"
 AWAY = "away"
 
@@ -71,7 +77,34 @@ def _agent_pool(email: str) -> Pool:
     return Pool(f"agent:{email}", (email.lower(),), None)
 
 
-def plan(routing: Routing, attrs: Mapping[str, str], agents: Sequence[Agent]) -> Plan:
+def account_owner(accounts: Mapping[str, str], attrs: Mapping[str, str]) -> tuple[str, str] | None:
+    """(domain, owner) of the visitor's account: their e-mail's domain exactly (the rules'
+    `emailDomain`, lower case; a subdomain is another domain). `accounts` is empty when
+    account routing is off."""
+    domain = attrs.get("emailDomain", "")
+    owner = accounts.get(domain) if domain else None
+    return (domain, owner) if owner else None
+
+
+def plan(routing: Routing, attrs: Mapping[str, str], agents: Sequence[Agent],
+         accounts: Mapping[str, str] | None = None) -> Plan:
+    card_plan = _card_plan(routing, attrs, agents)
+    account = account_owner(accounts or {}, attrs)
+    if account is None:
+        return card_plan
+    domain, owner = account
+    return Plan((Pool(f"{ACCOUNT_POOL_PREFIX}{domain}", (owner,), None), *card_plan.pools),
+                no_rule_matched=card_plan.no_rule_matched, matched_rule=card_plan.matched_rule,
+                target=f"account {domain}: owner {owner}, then {card_plan.target}",
+                notes=card_plan.notes)
+
+
+def card_pools(plan_: Plan) -> tuple[Pool, ...]:
+    """The card's own pools: what runs once the account owner has had their offer."""
+    return tuple(p for p in plan_.pools if not p.name.startswith(ACCOUNT_POOL_PREFIX))
+
+
+def _card_plan(routing: Routing, attrs: Mapping[str, str], agents: Sequence[Agent]) -> Plan:
     everyone = _all_pool(agents)
     if isinstance(routing, RoundRobinRouting):
         return Plan((everyone,), target="round robin")

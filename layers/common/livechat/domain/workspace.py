@@ -6,6 +6,7 @@ the functions read, so a dialog that could not be saved can never be routed.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -105,6 +106,15 @@ class WorkspaceSettings(_Strict):
     # Personal data (issue 14): conversations, their events and visitors' items expire this
     # many days after their last write (the table's TTL; livechat.domain.retention).
     retention_days: int = Field(default=DEFAULT_DAYS, ge=1, le=MAX_DAYS)
+    # Second round: offer a named account's chats to its owner first (livechat.domain.routing).
+    account_routing: bool = False
+    # Not a key of the file's settings block: the file's top-level `accounts`, folded in by
+    # Workspace, so that the router finds them in the settings it reads anyway.
+    account_owners: dict[str, str] = Field(default_factory=dict)
+
+    def accounts_in_effect(self) -> dict[str, str]:
+        """Domain → owner when account routing is on, else nothing."""
+        return dict(self.account_owners) if self.account_routing else {}
 
 
 class AgentSpec(_Strict):
@@ -356,11 +366,47 @@ def dialog_problems(dialog: Dialog) -> Iterator[tuple[str, str]]:
                             f" asks for, or one of {', '.join(CAPTURE_FIELDS + RULE_FIELDS)}")
 
 
+def _domain(value: str) -> str:
+    domain = value.strip().lower()
+    labels = domain.split(".")
+    if (len(labels) < 2 or len(domain) > 253
+            or not all(label and len(label) <= 63 and label.replace("-", "").isalnum()
+                       and not label.startswith("-") and not label.endswith("-") for label in labels)):
+        raise ValueError(f"{value!r} is not an e-mail domain (e.g. bigcorp.com: no @, no scheme, no wildcard)")
+    return domain
+
+
+class AccountSpec(_Strict):
+    """workspace.md, second round: a visitor whose e-mail is at `domain` (exactly: no
+    subdomains) is offered to `owner` first."""
+
+    domain: Annotated[str, AfterValidator(_domain)]
+    owner: Email
+
+
 class Workspace(_Strict):
     settings: WorkspaceSettings = Field(default_factory=WorkspaceSettings)
     agents: list[AgentSpec] = Field(default_factory=list)
     teams: list[TeamSpec] = Field(default_factory=list)
+    accounts: list[AccountSpec] = Field(default_factory=list)
     dialogs: list[Dialog] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _owners_only_from_accounts(cls, data: Any) -> Any:
+        settings = data.get("settings") if isinstance(data, dict) else None
+        if isinstance(settings, dict) and "account_owners" in settings:
+            raise ValueError("settings.account_owners: not a setting: list the accounts at the top"
+                             " level (accounts: [{domain, owner}])")
+        return data
+
+    @model_validator(mode="after")
+    def _accounts_into_settings(self) -> Workspace:
+        owners = {a.domain: a.owner.lower() for a in self.accounts}
+        if self.settings.account_owners != owners:
+            # frozen: the folded settings replace the parsed ones once, at validation
+            object.__setattr__(self, "settings", self.settings.model_copy(update={"account_owners": owners}))
+        return self
 
 
 def parse_dialog(data: Any) -> Dialog:
@@ -429,7 +475,9 @@ def workspace_problems(data: Any) -> list[str]:
                 card_id = _card_at(data, tuple(err["loc"]))
                 if card_id and f"card {card_id!r}" not in message:
                     message += f" (card {card_id!r})"
-                lines.append(f"{path or '(top)'}: {message}")
+                # A whole-file check names its own path ("settings.x: ...").
+                own_path = not path and re.match(r"[A-Za-z_]+(\.[A-Za-z_]+|\[\d+\])*: ", message)
+                lines.append(message if own_path else f"{path or '(top)'}: {message}")
         return lines
     return reference_problems(workspace)
 
@@ -468,4 +516,11 @@ def reference_problems(workspace: Workspace) -> list[str]:
     for d, dialog_id in enumerate(ids):
         if ids.index(dialog_id) != d:
             problems.append(f"dialogs[{d}].id: dialog id {dialog_id!r} is used twice")
+    domains = [account.domain for account in workspace.accounts]
+    for a, account in enumerate(workspace.accounts):
+        if domains.index(account.domain) != a:
+            problems.append(f"accounts[{a}].domain: {account.domain!r} is listed twice"
+                            f" (accounts[{domains.index(account.domain)}])")
+        if account.owner.lower() not in agents:
+            problems.append(f"accounts[{a}].owner: unknown agent {account.owner!r}")
     return problems
