@@ -2,7 +2,9 @@
 clients, and every cache built from them — all built lazily, never at import, and all
 forgotten by one `reset()`.
 
-Settings come from the environment (`LIVECHAT_*`), validated once. A module that keeps a
+Settings come from the environment (`LIVECHAT_*`), validated once (a plain pydantic model
+filled by `Settings.from_environment`: pydantic-settings would bring asyncio and its own
+sources into every cold start for a dozen variables). A module that keeps a
 cache derived from them (the table binding in livechat.store, the JWKS and the visitor
 secret in livechat.api.auth, the failure mail's idempotency store) registers its own
 clearing with `on_reset`, so tests and the local stack, which point everything elsewhere,
@@ -11,25 +13,28 @@ have exactly one thing to call.
 
 from __future__ import annotations
 
+import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 if TYPE_CHECKING:
     from mypy_boto3_apigatewaymanagementapi import ApiGatewayManagementApiClient
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="LIVECHAT_", extra="ignore")
+_PREFIX = "LIVECHAT_"
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="ignore")
 
     table_name: str = Field(min_length=3)
-    region: str = Field(default="us-east-1", validation_alias="AWS_REGION")
+    region: str = "us-east-1"  # AWS_REGION, as Lambda sets it (never LIVECHAT_REGION)
     # Optional endpoint overrides: the local stack points every client at its emulator.
     dynamodb_endpoint: str | None = None
     # Management API endpoint for post_to_connection; when unset it is derived from the
@@ -72,6 +77,16 @@ class Settings(BaseSettings):
     frames_per_second: float = Field(default=10.0, ge=0)
     frame_burst: int = Field(default=20, ge=1)
 
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str]) -> Settings:
+        """`LIVECHAT_<FIELD>` for each field (the name in any case), the region from AWS_REGION."""
+        values: dict[str, str] = {key[len(_PREFIX):].lower(): value for key, value in environ.items()
+                                  if key.upper().startswith(_PREFIX)}
+        values.pop("region", None)
+        if "AWS_REGION" in environ:
+            values["region"] = environ["AWS_REGION"]
+        return cls.model_validate(values)
+
     def cognito_jwks_url(self) -> str:
         if self.jwks_url:
             return self.jwks_url
@@ -83,7 +98,7 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()  # filled from the environment
+    return Settings.from_environment(os.environ)
 
 
 # --- AWS clients: one per (service, endpoint), shared by the whole process ----------------

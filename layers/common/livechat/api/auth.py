@@ -5,6 +5,10 @@ Agent tokens are verified against the user pool's JWKS (RS256, issuer, audience,
 name, the lower-cased e-mail (the protocol's "Names"). Visitor tokens are HS256 JWTs
 signed with the deployment's secret (livechat.store.keyring, which also derives the other
 uses' keys from it); a forged or altered one fails its signature.
+
+PyJWT (with `cryptography`, for RS256) and `requests` are imported by the functions that
+use them, not by this module: ws_message and most other handlers import it through the
+gateway and never verify a token, and the two cost ~60 ms of every cold start.
 """
 
 from __future__ import annotations
@@ -13,9 +17,6 @@ import threading
 import time
 from dataclasses import dataclass
 from typing import Any
-
-import jwt
-import requests
 
 from livechat import runtime
 from livechat.domain.clock import new_visitor_id
@@ -59,6 +60,9 @@ class _JwksCache:
                 raise Unauthorized("token signed by an unknown key") from None
 
     def _refresh(self, url: str) -> None:
+        import jwt  # on demand: see the module's docstring
+        import requests
+
         response = requests.get(url, timeout=5)
         response.raise_for_status()
         keyset = jwt.PyJWKSet.from_dict(response.json())
@@ -87,6 +91,9 @@ def identify(query: dict[str, str]) -> tuple[str, str]:
 
 
 def verify_agent_token(token: str) -> AgentIdentity:
+    import jwt  # on demand: see the module's docstring
+    import requests
+
     settings = get_settings()
     try:
         header = jwt.get_unverified_header(token)
@@ -151,11 +158,15 @@ def issue_visitor_token(visitor_id: str | None = None) -> tuple[str, str]:
         "iat": now,
         "exp": now + get_settings().visitor_token_days * 86400,
     }
+    import jwt  # on demand: see the module's docstring
+
     return visitor_id, jwt.encode(claims, _visitor_secret(), algorithm="HS256")
 
 
 def _visitor_of(token: str, *, expired_is_fine: bool) -> str:
     """The visitor id a token this deployment signed names; Unauthorized otherwise."""
+    import jwt  # on demand: see the module's docstring
+
     try:
         claims = jwt.decode(token, _visitor_secret(), algorithms=["HS256"], audience=_VISITOR_AUDIENCE,
                             options={"verify_exp": False, "require": ["sub"]} if expired_is_fine

@@ -9,6 +9,9 @@ pure functions: making a pair and writing it the way browsers and senders read i
   a string `vapid_private_key`); `private_pem` gives the PKCS#8 PEM for anything else.
 
 Where the pair is kept, and that it is made once per deployment: livechat.store.vapid.
+
+`cryptography` is imported by the functions that use it: the handlers import this module on
+their way to the push sender, and only making a pair or sending a push needs the library.
 """
 
 from __future__ import annotations
@@ -16,9 +19,10 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec
 
 PUBLIC_KEY_BYTES = 65  # 0x04 || X (32) || Y (32)
 PRIVATE_KEY_BYTES = 32
@@ -50,6 +54,8 @@ class VapidKeyPair:
 
     def private_pem(self) -> str:
         """The private key as PKCS#8 PEM (unencrypted)."""
+        from cryptography.hazmat.primitives import serialization  # on demand: see the docstring
+
         return self.private().private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption()).decode("ascii")
@@ -57,6 +63,8 @@ class VapidKeyPair:
 
 def public_key_of(key: ec.EllipticCurvePrivateKey) -> str:
     """The public half of `key`: base64url of its uncompressed point."""
+    from cryptography.hazmat.primitives import serialization  # on demand: see the docstring
+
     point = key.public_key().public_bytes(serialization.Encoding.X962,
                                           serialization.PublicFormat.UncompressedPoint)
     return b64url(point)
@@ -64,6 +72,8 @@ def public_key_of(key: ec.EllipticCurvePrivateKey) -> str:
 
 def private_key_from(private_key: str) -> ec.EllipticCurvePrivateKey:
     """The P-256 key whose private number `private_key` (base64url, 32 bytes) holds."""
+    from cryptography.hazmat.primitives.asymmetric import ec  # on demand: see the docstring
+
     raw = b64url_decode(private_key)
     if len(raw) != PRIVATE_KEY_BYTES:
         raise ValueError(f"a P-256 private key is {PRIVATE_KEY_BYTES} bytes, not {len(raw)}")
@@ -71,6 +81,8 @@ def private_key_from(private_key: str) -> ec.EllipticCurvePrivateKey:
 
 
 def pair_of(key: ec.EllipticCurvePrivateKey) -> VapidKeyPair:
+    from cryptography.hazmat.primitives.asymmetric import ec  # on demand: see the docstring
+
     if not isinstance(key.curve, ec.SECP256R1):
         raise ValueError(f"VAPID keys are P-256, not {key.curve.name}")
     raw = key.private_numbers().private_value.to_bytes(PRIVATE_KEY_BYTES, "big")
@@ -79,4 +91,6 @@ def pair_of(key: ec.EllipticCurvePrivateKey) -> VapidKeyPair:
 
 def generate() -> VapidKeyPair:
     """A new random P-256 key pair."""
+    from cryptography.hazmat.primitives.asymmetric import ec  # on demand: see the docstring
+
     return pair_of(ec.generate_private_key(ec.SECP256R1()))

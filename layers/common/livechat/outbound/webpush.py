@@ -12,7 +12,8 @@ Web Push), with pywebpush: RFC 8291 `aes128gcm` encryption (http_ece), the RFC 8
   service that hangs costs routing that long once, not once per subscription.
 
 pywebpush is imported on first send, not with this module: it brings aiohttp (~0.2 s of
-imports) that no other path of a handler needs (bench/push_delay.py prints the figure).
+imports) that no other path of a handler needs (bench/push_delay.py prints the figure). So is
+`requests`, which pywebpush needs anyway and nothing else of a handler does.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import requests
 from aws_lambda_powertools import Logger
 
 from livechat import runtime
@@ -35,6 +35,7 @@ from livechat.store import vapid
 from livechat.store.push import PushSubscription
 
 if TYPE_CHECKING:
+    import requests
     from py_vapid import Vapid02
 
 logger = Logger(child=True)
@@ -65,6 +66,8 @@ runtime.on_reset(_reset)
 
 
 def _http() -> requests.Session:
+    import requests  # on first send: see the module's docstring
+
     global _session
     if _session is None:
         _session = requests.Session()  # keep-alive to the push services between invocations
@@ -116,6 +119,7 @@ def push_to_agent(agent: str, frame: Mapping[str, Any], *, conversation_id: str,
 
 
 def _post(sub: PushSubscription, data: bytes, sender: str, topic: str, ttl: int) -> PushVerdict:
+    import requests
     from pywebpush import WebPushException, webpush
 
     try:
