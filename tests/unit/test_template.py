@@ -420,8 +420,7 @@ def test_the_layer_is_built_for_python313_arm64_from_its_requirements(
     assert layer["Metadata"] == {"BuildMethod": "makefile", "BuildArchitecture": "arm64"}
     assert "build-CommonLayer:" in (content / "Makefile").read_text(encoding="utf-8")
     assert (content / "livechat" / "__init__.py").is_file()
-    assert {"aws-lambda-powertools", "pynamodb", "pydantic", "pydantic-settings", "pyjwt",
-            "requests", "pyyaml"} <= names
+    assert {"aws-lambda-powertools", "pynamodb", "pydantic", "pyjwt", "requests", "pyyaml"} <= names
     assert not {"boto3", "botocore"} & names  # the Lambda runtime ships them
 
 
