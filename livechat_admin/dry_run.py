@@ -85,9 +85,10 @@ class DryRun:
             if hit:
                 break
         if self.no_rule_matched:
-            out.append("matched: no rule → the visitor gets the fallback message")
-            return out
-        if self.matched_rule is not None:
+            # As the router does (protocol.md): round robin over everyone before giving up.
+            out.append("matched: no rule → round robin over everyone (the fallback, no_rule_matched,"
+                       " only if nobody can take it)")
+        elif self.matched_rule is not None:
             out.append(f"matched: rule {self.matched_rule}")
         out.append(f"target: {self.target}")
         for name, members in self.pools:
@@ -99,7 +100,8 @@ class DryRun:
             out.append(f"  {verdict.pool} {verdict.email}: {verdict.verdict}")
         winner = next((v for v in self.verdicts if v.verdict == "gets the chat"), None)
         out.append(f"now: {winner.email} would be offered the chat" if winner
-                   else "now: nobody can take it → the visitor gets the fallback message")
+                   else "now: nobody can take it → the visitor gets the fallback message"
+                   + (" (no_rule_matched)" if self.no_rule_matched else ""))
         return out
 
 

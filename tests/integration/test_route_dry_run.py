@@ -82,7 +82,9 @@ def test_each_visitor_matches_the_first_rule_that_holds(
     # Then the first rule that holds is named with its target, or none is
     assert code == 0
     if target is None:
-        assert "matched: no rule → the visitor gets the fallback message" in out
+        assert ("matched: no rule → round robin over everyone (the fallback, no_rule_matched, only if"
+                " nobody can take it)") in out
+        assert "target: no rule matched: round robin\n" in out
         assert out.count("no match") == len(RULES)
     else:
         index = int(matched.split()[1])
@@ -245,3 +247,18 @@ def test_against_the_stack_an_owner_who_is_away_is_passed_over(
     assert "  account:bigcorp.com frank@example.com: away" in verdicts
     assert "  agent:alice@example.com alice@example.com: gets the chat" in verdicts
     assert verdicts[-1] == "now: alice@example.com would be offered the chat"
+
+
+def test_when_no_rule_matches_the_stack_says_who_round_robin_would_offer_it_to(
+    deployment: Deployment, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The router does not give up when no rule matches: round robin over everyone first.
+    path = live_team(deployment, tmp_path, capsys)
+    _, out, _ = route(capsys, path, '{"email": "a@b.com", "jobTitle": "student"}', "--stack", STACK)
+    assert "  all alice@example.com: gets the chat" in out
+    assert out.splitlines()[-1] == "now: alice@example.com would be offered the chat"
+    for name in ("alice", "frank"):
+        agents.set_status(f"{name}@example.com", "away")
+    _, out, _ = route(capsys, path, '{"email": "a@b.com", "jobTitle": "student"}', "--stack", STACK)
+    assert out.splitlines()[-1] == ("now: nobody can take it → the visitor gets the fallback message"
+                                    " (no_rule_matched)")
