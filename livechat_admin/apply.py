@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 from livechat.api.auth import LIVE_CHAT_GROUP
 from livechat.domain.workspace import AgentSpec, Dialog, Workspace, WorkspaceSettings
-from livechat.store import agents
+from livechat.store import agents, catalog
 from livechat.store import tables as models
 from livechat.store.keys import AGENT_PK, CONFIG_PK, DIALOG_PK, TEAM_PK
 from livechat.store.tables import AgentModel, DialogModel, SettingsModel, TeamModel
@@ -232,9 +232,10 @@ class Applier:
             self.say(change.line())
 
     # settings, teams, dialogs
+    # Through livechat.store.catalog: the same items, and this process's cached copies are
+    # forgotten, so whatever runs here next (the test world, the local stack's seed) sees them.
     def _create_settings(self, change: Change) -> None:
-        SettingsModel(CONFIG_PK, SETTINGS_SK,
-                      body=self.workspace.settings.model_dump_json(by_alias=True)).save()
+        catalog.put_workspace_settings(self.workspace.settings)
 
     _update_settings = _create_settings
 
@@ -245,13 +246,12 @@ class Applier:
         TeamModel(TEAM_PK, change.key).delete()
 
     def _create_dialog(self, change: Change) -> None:
-        dialog = next(d for d in self.workspace.dialogs if d.id == change.key)
-        DialogModel(DIALOG_PK, dialog.id, body=dialog.model_dump_json(by_alias=True)).save()
+        catalog.put_dialog(next(d for d in self.workspace.dialogs if d.id == change.key))
 
     _update_dialog = _create_dialog
 
     def _remove_dialog(self, change: Change) -> None:
-        DialogModel(DIALOG_PK, change.key).delete()
+        catalog.remove_dialog(change.key)
 
     # agents
     def _create_agent(self, change: Change) -> None:

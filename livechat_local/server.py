@@ -130,6 +130,9 @@ async def serve(options: Options, workspace: Any) -> None:
         # deployed functions never get this, so they refuse every http:// endpoint.
         "LIVECHAT_ALLOW_LOOPBACK_PUSH": "1",
         "LIVECHAT_DEFAULT_RATE_LIMITS": "0",  # workspace.md: the local stack applies none by default
+        # `livechat apply --local` writes from another process: read the configuration on every
+        # request, so that it shows at once (a deployment keeps it 10 s per container).
+        "LIVECHAT_CONFIG_CACHE_SECONDS": "0",
         # Every local client comes from 127.0.0.1: the per-connection frame bound too only
         # with a `rate_limits` block (its deployed default is on).
         "LIVECHAT_FRAMES_PER_SECOND": "10" if workspace.settings.rate_limits is not None else "0",

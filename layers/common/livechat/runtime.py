@@ -76,6 +76,10 @@ class Settings(BaseModel):
     # stack does unless its workspace has a `rate_limits` block.
     frames_per_second: float = Field(default=10.0, ge=0)
     frame_burst: int = Field(default=20, ge=1)
+    # How long a container keeps the workspace configuration (settings and dialogs) it read
+    # (livechat.store.catalog): an admin's `livechat apply` shows within this time. 0 reads
+    # on every request, as the local stack does (`livechat apply --local` is another process).
+    config_cache_seconds: float = Field(default=10.0, ge=0)
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str]) -> Settings:
