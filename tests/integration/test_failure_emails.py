@@ -198,6 +198,19 @@ def test_the_email_carries_what_was_said_so_far(world: World, workflow: Workflow
     assert "vera@acme.io" in transcript  # the capture
 
 
+def test_a_visitor_who_only_walked_the_dialog_has_their_answers_and_details_in_the_transcript(
+        world: World, workflow: Workflow, ses_requests: list[dict[str, Any]]) -> None:
+    no_agent(world)  # question, capture, live chat card; not a word typed
+
+    body = ses_requests[0]["Content"]["Simple"]["Body"]
+
+    for part in (body["Text"]["Data"], html.unescape(body["Html"]["Data"])):
+        transcript = part.split("Transcript so far", 1)[1]
+        assert "answered “Talk to sales?”: Yes" in transcript, part
+        assert "First name: Vera" in transcript and "E-mail: vera@acme.io" in transcript, part
+        assert "We'll e-mail you." in transcript, part  # the fallback the visitor was given
+
+
 def test_the_email_links_to_the_conversation(
         world: World, workflow: Workflow, ses_requests: list[dict[str, Any]]) -> None:
     conversation_id = no_agent(world)

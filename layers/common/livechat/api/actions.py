@@ -15,6 +15,7 @@ from livechat.api.protocol import (
     Availability,
     CaptureFrame,
     DeclineFrame,
+    EmailTranscript,
     EndChat,
     GetTranscript,
     ListConversations,
@@ -38,6 +39,7 @@ from livechat.chat import (
     presence,
     push_subscriptions,
     requests,
+    transcript_mail,
     workflow,
 )
 from livechat.chat.presence import AGENT, VISITOR, Caller
@@ -130,6 +132,10 @@ def availability(caller: Caller, frame: Availability, notifier: Notifier) -> Non
     notifier.reply(AvailabilityEvent(dialogId=frame.dialogId, cardId=frame.cardId, available=available).wire())
 
 
+def email_transcript(caller: Caller, frame: EmailTranscript, notifier: Notifier) -> None:
+    transcript_mail.email_transcript(conversations.owned_by_visitor(frame.conversationId, caller.principal))
+
+
 # --- agent ------------------------------------------------------------------------------
 
 def set_status(caller: Caller, frame: SetStatus, notifier: Notifier) -> None:
@@ -162,7 +168,7 @@ def decline(caller: Caller, frame: DeclineFrame, notifier: Notifier) -> None:
 def list_inbox(caller: Caller, frame: ListInbox, notifier: Notifier) -> None:
     agent = agents.get_agent(caller.principal)
     notifier.reply(InboxEvent(chats=conversations.inbox(caller.principal), status=agent.status,
-                              pushSubscriptions=agent.push_subscriptions).wire())
+                              pushSubscriptions=agent.push_subscriptions, name=agent.name).wire())
 
 
 def list_offers(caller: Caller, frame: ListOffers, notifier: Notifier) -> None:
@@ -190,7 +196,7 @@ def get_transcript(caller: Caller, frame: GetTranscript, notifier: Notifier) -> 
         conv = conversations.owned_by_visitor(frame.conversationId, caller.principal)
     else:
         conv = stored.get(frame.conversationId)
-    notifier.reply(TranscriptEvent(**conversations.transcript(conv)).wire())
+    notifier.reply(TranscriptEvent(**conversations.transcript(conv, with_text=frame.includeText)).wire())
 
 
 # --- both -------------------------------------------------------------------------------
@@ -276,6 +282,7 @@ HANDLERS: dict[str, Handler] = {
     "capture": capture,
     "requestChat": request_chat,
     "availability": availability,
+    "emailTranscript": email_transcript,
     "setStatus": set_status,
     "accept": accept,
     "decline": decline,

@@ -75,6 +75,14 @@ class Availability(_Frame):
     cardId: Id
 
 
+class EmailTranscript(_Frame):
+    """An addition: e-mail this conversation's transcript to the address captured in it
+    (never one named here), once the chat is over; answered by ack."""
+
+    action: Literal["emailTranscript"]
+    conversationId: Id
+
+
 # --- agent actions ----------------------------------------------------------------------
 
 class SetStatus(_Frame):
@@ -141,6 +149,9 @@ class ListConversations(_Frame):
 class GetTranscript(_Frame):
     action: Literal["getTranscript"]
     conversationId: Id
+    # An addition: also the transcript as plain text (`text`), as the e-mails render it:
+    # what the inbox's "Download transcript" saves.
+    includeText: bool = False
 
 
 # --- both sides -------------------------------------------------------------------------
@@ -179,7 +190,7 @@ class Ping(_Frame):
 
 
 VISITOR_ACTIONS = frozenset(
-    {"startConversation", "answer", "capture", "requestChat", "availability"}
+    {"startConversation", "answer", "capture", "requestChat", "availability", "emailTranscript"}
 )
 AGENT_ACTIONS = frozenset(
     {"setStatus", "accept", "decline", "listInbox", "listOffers", "listConversations",
@@ -193,6 +204,7 @@ Inbound = Annotated[
     | CaptureFrame
     | RequestChat
     | Availability
+    | EmailTranscript
     | SetStatus
     | AcceptFrame
     | DeclineFrame

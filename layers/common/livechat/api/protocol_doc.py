@@ -121,6 +121,29 @@ round); the agent's other connections get `status` {{status}}.
 - A `listConversations` `cursor` is valid only for the agent it was given to, and while
   the deployment's secret stays the same: any other → `BAD_REQUEST` naming `cursor` (list
   again from the start). Cursors do not expire otherwise.
+- `emailTranscript` {{conversationId}} *(addition, visitor)* e-mails the conversation's
+  transcript to the `email` captured in that conversation — a frame never names a
+  recipient — and is answered by `ack` once the request is stored; the mail follows within
+  seconds through notify_failure (SES v2, from `failure_emails.from`, text and HTML, the
+  same lines as `getTranscript`'s `text`, nothing internal). Only once the conversation is
+  over (`ended`, `expired` or `fallback`): before → `CONFLICT`; no address captured →
+  `CONFLICT`; another visitor's conversation → `NOT_FOUND`; an agent → `FORBIDDEN`. Once
+  per conversation: the request is a conditional write on the conversation, so a retry is
+  answered `ack` again and nothing is mailed twice. At most 3 per address (compared
+  lower-case) and UTC day, across conversations and visitors, on the local stack too
+  (it protects someone else's mailbox): one more → `RATE_LIMITED` with `retryAfterSeconds`
+  to the next UTC midnight, and nothing is marked. The SES sandbox refuses unverified
+  recipients: a deployment still in the sandbox mails verified addresses only (the request
+  is answered `ack`; the refused mail ends in notify_failure's dead-letter queue).
+- `getTranscript` takes an optional `includeText` (bool) *(addition)*: the `transcript` then
+  also carries `text`, the conversation as plain text, one line per event with its UTC
+  time — `[2026-12-06 09:15:02 UTC] Vera answered “Talk to sales?”: Yes`, the captured
+  fields with their labels, each message with its sender's name (the visitor's captured
+  first and last name, the agent's name), what happened (routing, joined, fallback, ended).
+  The failure e-mails' "Transcript so far" and `emailTranscript`'s mail use the same lines;
+  the inbox's "Download transcript" saves it (and the JSON of the transcript).
+- `inbox` also carries the agent's `name` *(addition)*: the inbox labels the agent's own
+  messages with it.
 """
 
 

@@ -15,6 +15,7 @@ from livechat.domain.retention import DEFAULT_DAYS as DEFAULT_RETENTION_DAYS
 from livechat.domain.snapshots import Conversation, Event
 from livechat.domain.states import Status
 from livechat.domain.workspace import CaptureCard, QuestionCard
+from livechat.outbound import transcripts
 from livechat.outbound.frames import transcript_item
 from livechat.store import catalog, conversations, transaction
 from livechat.store.limits import Charge
@@ -119,14 +120,17 @@ def end(conv: Conversation, by: str) -> Applied:
     return transaction.apply(conv.conversation_id, partial(transitions.end, by=by, at=now_iso()), conversation=conv)
 
 
-def transcript(conv: Conversation) -> dict[str, Any]:
+def transcript(conv: Conversation, *, with_text: bool = False) -> dict[str, Any]:
+    events = conversations.events_after(conv.conversation_id, 0)
     result: dict[str, Any] = {
         "conversationId": conv.conversation_id,
         "visitor": dict(conv.visitor),
         "page": dict(conv.page),
         "status": conv.status.value,
-        "events": [transcript_item(e) for e in conversations.events_after(conv.conversation_id, 0)],
+        "events": [transcript_item(e) for e in events],
     }
+    if with_text:
+        result["text"] = "\n".join(transcripts.lines(conv, events)) + "\n"
     if conv.agent:
         result["agent"] = {"name": conv.agent_name or conv.agent, "avatarUrl": conv.agent_avatar or ""}
     return result

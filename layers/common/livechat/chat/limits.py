@@ -2,17 +2,22 @@
 workspace.md, second round): which counter each action charges, in which window.
 
 - `sendMessage`: `messages_per_minute` per connection;
-- `startConversation`: `conversations_per_visitor_per_hour` per visitor.
+- `startConversation`: `conversations_per_visitor_per_hour` per visitor;
+- `emailTranscript`: `TRANSCRIPTS_PER_RECIPIENT_PER_DAY` per recipient address, always (also
+  on the local stack and without a `rate_limits` block): it protects a third party's
+  mailbox and the deployment's SES reputation, not the service's capacity.
 The count rides in the action's own transaction (livechat.store.limits), so a refused
 action stores nothing and a retried one that the store recognises is not counted.
 """
 
 from __future__ import annotations
 
+import hashlib
+
 from livechat import runtime
 from livechat.domain.clock import now
 from livechat.domain.errors import RateLimited
-from livechat.domain.limits import HOUR, MINUTE, effective, over_limit, window
+from livechat.domain.limits import DAY, HOUR, MINUTE, effective, over_limit, window
 from livechat.domain.workspace import RateLimits, WorkspaceSettings
 from livechat.store import limits
 from livechat.store.limits import Charge
@@ -31,6 +36,18 @@ def visitor_subject(visitor_id: str) -> str:
 def records_subject(connection_id: str) -> str:
     """The subject whose counters count a connection's answers and captures."""
     return f"rec:{connection_id}"
+
+
+# Few enough that the company's SES cannot be used to bomb an address by capturing it in
+# conversation after conversation; enough for a visitor with a few chats in a day.
+TRANSCRIPTS_PER_RECIPIENT_PER_DAY = 3
+
+
+def recipient_subject(address: str) -> str:
+    """The subject whose counters count the transcripts mailed to an address
+    (`RATE#mail:<sha256>`): a hash, so that no counter holds the address itself (counters
+    outlive a visitor's erasure until their TTL)."""
+    return "mail:" + hashlib.sha256(address.strip().lower().encode()).hexdigest()
 
 
 def in_force(settings: WorkspaceSettings) -> RateLimits | None:
@@ -69,3 +86,8 @@ def record(connection_id: str, settings: WorkspaceSettings) -> Charge | None:
         return None
     return _charge(records_subject(connection_id), "answers and captures on this connection",
                    rules.messages_per_minute, MINUTE)
+
+
+def transcript(address: str) -> Charge:
+    return _charge(recipient_subject(address), "transcript e-mails to this address",
+                   TRANSCRIPTS_PER_RECIPIENT_PER_DAY, DAY)

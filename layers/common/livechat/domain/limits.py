@@ -1,6 +1,6 @@
 """Rate-limit windows (spec/protocol.md and workspace.md, second round), as pure functions.
 
-Windows are fixed and aligned to the UTC minute or hour: the counter of a window is named
+Windows are fixed and aligned to the UTC minute, hour or day: the counter of a window is named
 by its start, so every instance counts into the same item without agreeing on anything
 but the clock, and an old window's counter is simply never read again (it expires by
 DynamoDB TTL). `retryAfterSeconds` is the time to the window's end, rounded up.
@@ -17,11 +17,13 @@ from livechat.domain.workspace import RateLimits, WorkspaceSettings
 
 MINUTE = 60
 HOUR = 3600
+DAY = 86400
+_UNITS = {MINUTE: ("m", "minute"), HOUR: ("h", "hour"), DAY: ("d", "UTC day")}
 
 
 @dataclass(frozen=True)
 class Window:
-    seconds: int  # MINUTE or HOUR
+    seconds: int  # MINUTE, HOUR or DAY
     start: int  # epoch seconds of the window's start
 
     @property
@@ -30,8 +32,8 @@ class Window:
 
     @property
     def name(self) -> str:
-        """The window in a key: `m<start>` or `h<start>`."""
-        return f"{'m' if self.seconds == MINUTE else 'h'}{self.start}"
+        """The window in a key: `m<start>`, `h<start>` or `d<start>`."""
+        return f"{_UNITS[self.seconds][0]}{self.start}"
 
     def retry_after(self, at: datetime) -> int:
         """Seconds from `at` to the window's end, rounded up (at least 1)."""
@@ -52,8 +54,7 @@ def effective(settings: WorkspaceSettings, *, defaults: bool) -> RateLimits | No
 
 
 def over_limit(what: str, limit: int, win: Window, at: datetime) -> RateLimited:
-    return RateLimited(f"too many {what}: at most {limit} per "
-                       f"{'minute' if win.seconds == MINUTE else 'hour'}", win.retry_after(at))
+    return RateLimited(f"too many {what}: at most {limit} per {_UNITS[win.seconds][1]}", win.retry_after(at))
 
 
 class FrameBudget:

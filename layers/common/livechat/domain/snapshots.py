@@ -36,6 +36,7 @@ class Conversation:
     ended_at: str | None = None
     end_reason: str | None = None
     fallback_reason: str | None = None
+    transcript_mailed_at: str | None = None  # when the visitor asked for it by e-mail
     last_seq: int = 0
     live_activity_at: str | None = None  # set only while active: the inactivity clock
     sweep_at: str | None = None  # set only while routing or offered: when the sweeper steps in

@@ -1,6 +1,8 @@
-"""Failure e-mails: one per failed action (conversation and reason), text and HTML, via
-SES v2. Idempotent through Powertools Idempotency, so a retried workflow or a retried
-async invocation never mails twice."""
+"""The e-mails notify_failure sends, text and HTML, via SES v2: failure e-mails to the team,
+one per failed action (conversation and reason), and the transcript a visitor asked for
+(action `transcript`), to the address captured in that conversation. Idempotent through
+Powertools Idempotency, so a retried workflow or a retried async invocation never mails
+twice."""
 
 from __future__ import annotations
 
@@ -19,7 +21,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from livechat import runtime
 from livechat.domain.errors import NotFound
-from livechat.outbound.frames import transcript_item
+from livechat.domain.snapshots import Conversation
+from livechat.outbound import transcripts
+from livechat.outbound.failures import TRANSCRIPT
 from livechat.runtime import get_settings
 from livechat.store import catalog, conversations
 from livechat.store.keys import IDEMPOTENCY_PK
@@ -54,7 +58,16 @@ class Mail:
     html: str
 
 
-def render(event: FailedAction, conversation: dict[str, Any] | None) -> Mail:
+@dataclass(frozen=True)
+class Transcript:
+    """What a mail shows of a conversation: who, where, and the transcript's lines."""
+
+    visitor: dict[str, Any]
+    page: dict[str, Any]
+    lines: list[str]
+
+
+def render(event: FailedAction, conversation: Transcript | None) -> Mail:
     why = WHY.get(event.reason, event.reason)
     what = {"live_chat": "Live chat", "engagement_quota": "Live chat quota"}.get(
         event.action, event.action)
@@ -68,19 +81,16 @@ def render(event: FailedAction, conversation: dict[str, Any] | None) -> Mail:
             rows.append((key, str(value)))
     transcript_lines: list[str] = []
     if conversation is not None:
-        visitor = conversation["visitor"] or {}
+        visitor = conversation.visitor
         who = visitor.get("email") or visitor.get("firstName") or "an anonymous visitor"
         subject = f"[livechat] {what} failed for {who}: {event.reason}"
         lines += ["", "Visitor:"] + [f"  {k}: {v}" for k, v in visitor.items()]
-        page = conversation["page"] or {}
+        page = conversation.page
         lines += ["", f"Page: {page.get('url', '(unknown)')}"]
         for key, value in visitor.items():
             rows.append((f"Visitor {key}", str(value)))
         rows.append(("Page", str(page.get("url", "(unknown)"))))
-        for item in conversation["events"]:
-            text = item.get("text") or item.get("value") or ", ".join(
-                f"{k}={v}" for k, v in (item.get("fields") or {}).items())
-            transcript_lines.append(f"[{item['at']}] {item['from']}: {text}")
+        transcript_lines = conversation.lines or ["(nothing was said)"]
         lines += ["", "Transcript so far:"] + [f"  {t}" for t in transcript_lines]
         link = get_settings().inbox_url
         if link:
@@ -103,40 +113,75 @@ def render(event: FailedAction, conversation: dict[str, Any] | None) -> Mail:
     return Mail(subject=subject[:200], text="\n".join(lines) + "\n", html=page_html)
 
 
-def _conversation(conversation_id: str | None) -> dict[str, Any] | None:
+def _stored(conversation_id: str | None) -> Conversation | None:
     if not conversation_id:
         return None
     try:
-        conv = conversations.get(conversation_id)
+        return conversations.get(conversation_id)
     except NotFound:
         return None
-    return {
-        "visitor": dict(conv.visitor),
-        "page": dict(conv.page),
-        "events": [transcript_item(e) for e in conversations.events_after(conversation_id, 0)],
-    }
 
 
-def send(event: dict[str, Any]) -> dict[str, Any]:
-    failed = FailedAction.model_validate(event)
-    settings = catalog.get_workspace_settings()
-    recipients = settings.failure_emails.to
-    if not recipients:
-        logger.warning("no failure_emails.to configured; nothing sent", reason=failed.reason)
-        return {"sent": False, "reason": "no recipients"}
-    mail = render(failed, _conversation(failed.conversationId))
+def _transcript(conv: Conversation | None) -> Transcript | None:
+    if conv is None:
+        return None
+    events = conversations.events_after(conv.conversation_id, 0)
+    return Transcript(dict(conv.visitor), dict(conv.page), transcripts.lines(conv, events))
+
+
+def render_for_visitor(transcript: Transcript) -> Mail:
+    """The transcript a visitor asked for: what they said and were told, nothing internal
+    (no reasons, no link to the inbox)."""
+    url = transcript.page.get("url")
+    where = f" on {url}" if url else ""
+    intro = f"Here is the transcript of your chat{where}, as you asked."
+    text = "\n".join([intro, "", *transcript.lines]) + "\n"
+    items = "".join(f"<li>{html.escape(t)}</li>" for t in transcript.lines)
+    return Mail(subject="Your chat transcript", text=text,
+                html=f"<p>{html.escape(intro)}</p><ol>{items}</ol>")
+
+
+def _deliver(sender: str, to: list[str], mail: Mail) -> dict[str, Any]:
     response = runtime.sesv2().send_email(
-        FromEmailAddress=settings.failure_emails.from_,
-        Destination={"ToAddresses": list(recipients)},
+        FromEmailAddress=sender,
+        Destination={"ToAddresses": to},
         Content={"Simple": {
             "Subject": {"Data": mail.subject, "Charset": "UTF-8"},
             "Body": {"Text": {"Data": mail.text, "Charset": "UTF-8"},
                      "Html": {"Data": mail.html, "Charset": "UTF-8"}},
         }},
     )
+    return {"sent": True, "messageId": response.get("MessageId")}
+
+
+def _send_transcript(conversation_id: str | None, sender: str) -> dict[str, Any]:
+    conv = _stored(conversation_id)
+    # The recipient is read here, from the conversation, never taken from the event: only
+    # the address the visitor captured in that conversation ever gets its transcript.
+    recipient = str((conv.visitor if conv else {}).get("email") or "")
+    transcript = _transcript(conv)
+    if not recipient or transcript is None:
+        logger.warning("no captured address (erased?); transcript not sent", conversation_id=conversation_id)
+        return {"sent": False, "reason": "no recipient"}
+    result = _deliver(sender, [recipient], render_for_visitor(transcript))
+    logger.info("transcript e-mail sent", conversation_id=conversation_id)
+    return result
+
+
+def send(event: dict[str, Any]) -> dict[str, Any]:
+    failed = FailedAction.model_validate(event)
+    settings = catalog.get_workspace_settings()
+    if failed.action == TRANSCRIPT:
+        return _send_transcript(failed.conversationId, settings.failure_emails.from_)
+    recipients = settings.failure_emails.to
+    if not recipients:
+        logger.warning("no failure_emails.to configured; nothing sent", reason=failed.reason)
+        return {"sent": False, "reason": "no recipients"}
+    mail = render(failed, _transcript(_stored(failed.conversationId)))
+    result = _deliver(settings.failure_emails.from_, list(recipients), mail)
     logger.info("failure e-mail sent", reason=failed.reason,
                 conversation_id=failed.conversationId)
-    return {"sent": True, "messageId": response.get("MessageId")}
+    return result
 
 
 @lru_cache(maxsize=1)

@@ -21,6 +21,9 @@ logger = Logger(child=True)
 
 LIVE_CHAT = "live_chat"
 ENGAGEMENT_QUOTA = "engagement_quota"
+# Not a failure: a visitor's transcript e-mail rides the same path (the same SES identity,
+# retries, dead-letter queue and idempotency), mailed to the visitor instead of the team.
+TRANSCRIPT = "transcript"
 
 
 def failed_action(action: str, reason: str, *, conversation_id: str | None = None,

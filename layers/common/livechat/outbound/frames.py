@@ -104,6 +104,9 @@ class InboxEvent(_Event):
     # An addition (second round, reachability): how many Web Push subscriptions the agent
     # holds, so the inbox can say whether offers reach them with every tab closed.
     pushSubscriptions: int = 0
+    # An addition: the agent's display name (the workspace's `name`), the label of their
+    # own messages in the inbox (they are named by e-mail everywhere else).
+    name: str | None = None
     requestId: str | None = None
 
 
@@ -132,6 +135,7 @@ class TranscriptEvent(_Event):
     status: str
     agent: AgentCard | None = None
     events: list[dict[str, Any]]
+    text: str | None = None  # an addition: only when asked (getTranscript includeText)
     requestId: str | None = None
 
 

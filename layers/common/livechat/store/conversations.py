@@ -10,7 +10,7 @@ import json
 import re
 from typing import Any
 
-from pynamodb.exceptions import PutError, TransactWriteError
+from pynamodb.exceptions import PutError
 from pynamodb.transactions import TransactWrite
 
 from livechat.domain import retention
@@ -68,18 +68,8 @@ def create(conversation_id: str, visitor_id: str, dialog_id: str, page: dict[str
 def _create_charged(item: ConversationModel, charge: limits.Charge) -> bool:
     tx = TransactWrite(connection=tables.connection())
     tx.save(item, condition=ConversationModel.pk.does_not_exist())
-    tx.update(charge.item, charge.actions, condition=charge.condition)
-    try:
-        with tx:
-            pass
-    except TransactWriteError as exc:
-        failed = [r is not None and r.code == "ConditionalCheckFailed" for r in exc.cancellation_reasons]
-        if failed and failed[0]:
-            return False  # the id exists: a retried start is recognised, not counted
-        if len(failed) > 1 and failed[1]:
-            raise charge.on_fail() from None
-        raise
-    return True
+    # False: the id exists — a retried start is recognised, not counted.
+    return limits.commit_charged(tx, charge)
 
 
 def events_after(conversation_id: str, after_seq: int) -> list[Event]:

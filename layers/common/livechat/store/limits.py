@@ -16,9 +16,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pynamodb.exceptions import UpdateError
+from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
+from pynamodb.transactions import TransactWrite
 
 from livechat.domain.errors import Conflict, LivechatError
 from livechat.domain.limits import Window
@@ -48,6 +49,24 @@ def charge(subject: str, window: Window, limit: int,
         RateCounterModel.value.does_not_exist() | (RateCounterModel.value < limit),
         on_fail,
     )
+
+
+def commit_charged(tx: TransactWrite, counted: Charge) -> bool:
+    """Commit `tx` (one conditional write) with the count: False when the write's own
+    condition failed (a retry the store recognises: nothing is counted); `on_fail()` is
+    raised when only the count was refused."""
+    tx.update(counted.item, counted.actions, condition=counted.condition)
+    try:
+        with tx:
+            pass
+    except TransactWriteError as exc:
+        failed = [r is not None and r.code == "ConditionalCheckFailed" for r in exc.cancellation_reasons]
+        if failed and failed[0]:
+            return False
+        if len(failed) > 1 and failed[1]:
+            raise counted.on_fail() from None
+        raise
+    return True
 
 
 def take(subject: str, window: Window, limit: int) -> bool:

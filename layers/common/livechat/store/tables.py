@@ -176,6 +176,7 @@ class ConversationModel(_Item):
     ended_at = UnicodeAttribute(null=True)
     end_reason = UnicodeAttribute(null=True)
     fallback_reason = UnicodeAttribute(null=True)
+    transcript_mailed_at = UnicodeAttribute(null=True)  # the visitor's transcript e-mail, once
     last_seq = NumberAttribute(default=0)
     gsi1pk = UnicodeAttribute(default=ALL_CONVERSATIONS)
     gsi1sk = UnicodeAttribute()
@@ -365,6 +366,7 @@ def conversation_of(item: ConversationModel) -> Conversation:
         ended_at=item.ended_at,
         end_reason=item.end_reason,
         fallback_reason=item.fallback_reason,
+        transcript_mailed_at=item.transcript_mailed_at,
         last_seq=int(item.last_seq or 0),
         live_activity_at=item.live_activity_at,
         sweep_at=item.sweep_at,

@@ -171,7 +171,7 @@ livechat.inbox.auth = function (app) {
 
   function signOut(message) {
     clearTimeout(refreshTimer);
-    for (const k of ["tokens", "status", "selected", "offers", "justSignedIn"]) session.del(k);
+    for (const k of ["tokens", "status", "name", "selected", "offers", "justSignedIn"]) session.del(k);
     app.socket.stop();
     app.clearOffers();
     app.forgetReach();

@@ -49,7 +49,8 @@ livechat.inbox.chats = function (app) {
     if (s.selected === id) app.renderLog($("chat-log"), chat.visitor, chat.page, chat.items || [], myName());
     if (s.selected === id) $("composer-text").focus();
   }
-  function myName() { const t = session.get("tokens"); return (t && t.email) || "You"; }
+  // The agent's own messages: their name from the inbox answer (they sign in by e-mail).
+  function myName() { const t = session.get("tokens"); return session.get("name") || (t && t.email) || "You"; }
   function chatClosed(id) {
     if (s.selected === id) { $("composer").hidden = true; $("end-chat").hidden = true; }
     s.chats.delete(id);

@@ -57,5 +57,5 @@ livechat.inbox.conversations = function (app) {
   $("tab-inbox").addEventListener("click", () => showTab("inbox"));
   $("tab-conversations").addEventListener("click", () => showTab("conversations"));
 
-  Object.assign(app, { refreshConversations, refreshConversationsSoon, showTab });
+  Object.assign(app, { refreshConversations, refreshConversationsSoon, showTab, selectedTranscript: () => selectedTranscript });
 };

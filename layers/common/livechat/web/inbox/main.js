@@ -24,6 +24,7 @@ parts.transcript(app);
 parts.chats(app);
 parts.composer(app);
 parts.conversations(app);
+parts.download(app);
 const session = app.session, s = app.state;
 
 function startApp() {

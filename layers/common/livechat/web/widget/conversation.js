@@ -63,7 +63,7 @@ livechat.widget.conversation = function (w) {
   function resetView() {
     v.log.replaceChildren();
     s.interactive = null; s.stack = s.dialog ? [{ cards: s.dialog.cards, i: 0 }] : [];
-    s.seen = new Set(); s.agent = null; s.unconfirmed.clear();
+    s.seen = new Set(); s.agent = null; s.email = null; s.unconfirmed.clear();
     v.avatar.hidden = true; v.title.firstChild.textContent = "Chat with us"; v.subtitle.textContent = "We usually answer in a few minutes";
     w.setPhase("dialog");
   }

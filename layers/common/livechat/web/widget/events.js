@@ -2,7 +2,7 @@
  * answers and captures the widget records itself) applied to the view, once each by seq. */
 livechat.widget.events = function (w) {
   const { el, cssEscape } = livechat.dom;
-  const { FIELD_LABELS, END_REASONS } = livechat.widget.texts;
+  const { FIELD_LABELS, END_REASONS, TRANSCRIPT } = livechat.widget.texts;
   const s = w.state, v = w.view;
 
   function setPhase(next) {
@@ -35,6 +35,27 @@ livechat.widget.events = function (w) {
     v.log.append(b); w.scrollDown();
   }
 
+  // At the end of a chat, when the visitor gave an address: the server mails the transcript
+  // to that address only (emailTranscript names none), once; asking again is harmless.
+  function offerTranscript() {
+    if (!s.email) return;
+    const conversationId = s.conv.id, address = s.email;
+    const box = el("div", { class: "transcript-offer", "data-role": "email-transcript" });
+    const said = el("div", { class: "note", role: "status" });
+    const b = el("button", { type: "button", class: "primary", text: TRANSCRIPT.offer, onclick: async () => {
+      b.disabled = true; said.textContent = TRANSCRIPT.sending;
+      try {
+        const answer = await w.socket.request({ action: "emailTranscript", conversationId });
+        if (answer.type === "error") throw new Error(answer.message);
+        b.remove(); said.textContent = TRANSCRIPT.sent(address);
+      } catch (e) {
+        b.disabled = false; said.textContent = TRANSCRIPT.failed((e && e.message) || "not connected");
+      }
+    } });
+    box.append(b, said);
+    v.log.append(box); w.scrollDown();
+  }
+
   function apply(frame) {
     if (!s.conv || frame.conversationId !== s.conv.id) return;
     if (typeof frame.seq === "number") {
@@ -62,6 +83,7 @@ livechat.widget.events = function (w) {
         const path = s.dialog && w.pathTo(s.dialog.cards, frame.cardId);
         if (!path) return;
         w.clearInteractive();
+        if (frame.fields && frame.fields.email) s.email = frame.fields.email;
         const summary = Object.entries(frame.fields || {}).map(([k, value]) => (FIELD_LABELS[k] || k) + ": " + value).join("\n");
         w.bubble("visitor", summary || "(no details)");
         s.stack = path;
@@ -90,6 +112,7 @@ livechat.widget.events = function (w) {
         setPhase("fallback");
         w.bubble("bot", frame.message || "Nobody is available right now.", null, { "data-role": "fallback" });
         w.announce(frame.message || "Nobody is available right now.");
+        offerTranscript();
         offerRestart();
         return;
       case "message": {
@@ -107,6 +130,7 @@ livechat.widget.events = function (w) {
         const words = END_REASONS[frame.reason] || "The chat has ended.";
         w.note(words, "status").setAttribute("data-role", "ended");
         w.announce(words);
+        offerTranscript();
         offerRestart();
         return;
       }

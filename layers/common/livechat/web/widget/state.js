@@ -13,6 +13,7 @@ livechat.widget.state = function (w) {
     replaying: false,       // between a resume and its ack: render, never act
     interactive: null,      // the current question/capture element
     agent: null,
+    email: null,            // the address captured in this conversation: where its transcript can go
     unconfirmed: new Map(), // clientMessageId -> {text, node}
     starting: false,
     startId: null,          // clientConversationId of the start in flight

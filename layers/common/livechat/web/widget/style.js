@@ -31,6 +31,7 @@ livechat.widget.STYLE = `
   .choices { display: flex; flex-wrap: wrap; gap: 6px; }
   .choices button, .primary { border: 1px solid #1d4ed8; background: #fff; color: #1d4ed8; border-radius: 16px; padding: 6px 12px; cursor: pointer; font: inherit; }
   .choices button:hover, .primary:hover { background: #eff4ff; }
+  .transcript-offer { align-self: center; display: flex; flex-direction: column; align-items: center; gap: 4px; }
   button[disabled] { opacity: .5; cursor: default; }
   form.capture { background: #fff; border: 1px solid #e3e6ef; border-radius: 12px; padding: 10px; display: flex; flex-direction: column; gap: 8px; }
   form.capture label { font-size: 12px; font-weight: 600; display: flex; flex-direction: column; gap: 3px; }

@@ -9,6 +9,12 @@ livechat.widget.texts = {
     visitor: "You ended the chat.",
     inactivity: "The chat ended after 10 minutes without messages.",
   },
+  TRANSCRIPT: {
+    offer: "E-mail me the transcript",
+    sending: "Sending the transcript…",
+    sent: (address) => "The transcript is on its way to " + address + ".",
+    failed: (why) => "The transcript could not be sent: " + why,
+  },
   // Friendlier words for the server's capture rules; the rules themselves come from
   // /config.json (`capture`), so the form refuses exactly what the server would.
   FIELD_HINTS: {
