@@ -3,6 +3,7 @@ layers/common/livechat/web/, in a real browser against `livechat dev` (issue 5).
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -73,8 +74,23 @@ def send_from_agent(agent: Any, text: str) -> None:
     agent.press("#composer-text", "Enter")
 
 
+def typing_frames_sent(page: Any) -> list[dict[str, Any]]:
+    """The `typing` frames the page sends on its WebSockets from now on (call it before the
+    page connects), appended as they go."""
+    frames: list[dict[str, Any]] = []
+
+    def on_frame(payload: str | bytes) -> None:
+        frame = json.loads(payload)
+        if frame.get("action") == "typing":
+            frames.append(frame)
+
+    page.on("websocket", lambda ws: ws.on("framesent", on_frame))
+    return frames
+
+
 def test_visitor_walks_the_dialog_agent_accepts_they_chat_and_the_agent_ends_it(stack: Stack, new_page: Any) -> None:
     agent, visitor = new_page(), new_page()
+    visitor_typing = typing_frames_sent(visitor)
     sign_in(agent, stack, "alice@example.com")
     visitor_requests_chat(visitor, stack, "alice", "Zoe", "zoe@shop.example")
 
@@ -99,8 +115,18 @@ def test_visitor_walks_the_dialog_agent_accepts_they_chat_and_the_agent_ends_it(
 
     send_from_visitor(visitor, "Hi, I need a quote")
     expect(agent.locator("#chat-log [data-from=visitor]")).to_have_text(re.compile("Hi, I need a quote"))
-    visitor.locator("#livechat-widget textarea").type("typing")
+    # Typing is throttled (shared/composer.js): one "on" for a sentence typed key by key...
+    box = visitor.locator("#livechat-widget textarea")
+    before = len(visitor_typing)
+    box.type("For ten seats")
+    assert [f["isTyping"] for f in visitor_typing[before:]] == [True]
     expect(agent.locator("#chat-typing")).to_have_text("The visitor is typing…")
+    # ... and no "off" for the message: the message itself clears the agent's line.
+    before = len(visitor_typing)
+    box.press("Enter")
+    expect(agent.locator("#chat-log [data-from=visitor]").last).to_contain_text("For ten seats")
+    expect(agent.locator("#chat-typing")).to_have_text("")
+    assert visitor_typing[before:] == []
     send_from_agent(agent, "Sure, for how many seats?")
     expect(visitor.locator("[data-from=agent]")).to_contain_text("Sure, for how many seats?")
     expect(visitor.locator("[data-role=announcer]")).to_contain_text("Sure, for how many seats?")  # aria-live

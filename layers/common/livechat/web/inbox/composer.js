@@ -15,7 +15,7 @@ livechat.inbox.composer = function (app) {
     const text = $("composer-text").value.trim();
     if (!text || !s.selected) return;
     $("composer-text").value = "";
-    typing.stopTyping();
+    typing.messageSent(); // no "off": the message clears the other side's line
     const cmid = newId("m");
     const node = el("div", { class: "msg agent pending", "data-pending": cmid }, document.createTextNode(text));
     $("chat-log").append(node); $("chat-log").scrollTop = $("chat-log").scrollHeight;

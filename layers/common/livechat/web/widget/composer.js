@@ -14,7 +14,7 @@ livechat.widget.composer = function (w) {
     const text = v.textarea.value.trim();
     if (!text || !s.conv || s.phase !== "live") return;
     v.textarea.value = "";
-    typing.stopTyping();
+    typing.messageSent(); // no "off": the message clears the other side's line
     const cmid = newId("m");
     const node = w.bubble("visitor pending", text, null, { "data-pending": cmid });
     s.unconfirmed.set(cmid, { text, node });
