@@ -75,6 +75,41 @@ def test_waiting_is_fed_by_the_task_not_hard_coded() -> None:
     assert waits and all("SecondsPath" in w for w in waits)
 
 
+def entered(outcomes: list[str]) -> list[str]:
+    """The states an execution enters (each a billed transition) when the route_chat tasks
+    answer `outcomes` in turn and nothing fails."""
+    states = definition()["States"]
+    answers, step, path = iter(outcomes), {}, []
+    name = definition()["StartAt"]
+    while True:
+        path.append(name)
+        state = states[name]
+        if state["Type"] in TERMINAL or state.get("End"):
+            return path
+        if state["Type"] == "Task":
+            step = {"outcome": next(answers)}
+        if state["Type"] == "Choice":
+            assert all(c["Variable"] == "$.step.outcome" for c in state["Choices"]), name
+            name = next((c["Next"] for c in state["Choices"] if c["StringEquals"] == step["outcome"]),
+                        state["Default"])
+        else:
+            name = state["Next"]
+
+
+def test_an_offer_that_is_accepted_or_expires_enters_five_states() -> None:
+    assert entered(["wait", "done"]) == ["Offer", "WaitForAccept", "CheckDeadline", "Offered?", "Done"]
+
+
+def test_a_newer_offer_waits_again_for_its_own_deadline() -> None:
+    assert entered(["wait", "wait", "done"]) == [
+        "Offer", "WaitForAccept", "CheckDeadline", "Offered?", "WaitForAccept", "CheckDeadline", "Offered?", "Done"]
+
+
+def test_a_request_with_nothing_to_wait_for_still_passes_the_deadline_check() -> None:
+    # The Offer task answers done with waitSeconds 0: the check finds nothing open.
+    assert entered(["done", "done"]) == ["Offer", "WaitForAccept", "CheckDeadline", "Offered?", "Done"]
+
+
 def test_the_structural_checks_catch_a_missing_state() -> None:
     doc = definition()
     doc["States"]["Offer"]["Next"] = "Nowhere"
