@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import requests
+from websockets.sync.client import connect
 
 from tests.browser.conftest import Stack, screenshot
 from tests.browser.test_widget_and_inbox import (
@@ -26,7 +27,32 @@ expect = sync_api.expect
 
 pytestmark = pytest.mark.browser
 
-ALICE = "alice@example.com"  # the agent this module's dialog routes to ("Alice Adams")
+ALICE = "alice@example.com"  # the agent this module's dialogs route to ("Alice Adams")
+BOB = "bob@example.com"  # the agent of the error scenario, so its chats never meet Alice's
+
+
+def ask(ws: Any, action: str, **fields: Any) -> dict[str, Any]:
+    ws.send(json.dumps({"action": action, "requestId": action, **fields}))
+    while True:
+        frame: dict[str, Any] = json.loads(ws.recv(timeout=10))
+        if frame.get("requestId") == action:
+            return frame
+
+
+def use_up_the_daily_transcripts(stack: Stack, dialog: str, address: str) -> None:
+    """As a visitor could: three dialog-only conversations capturing `address`, each ended
+    and its transcript asked for (the daily limit per address, docs/protocol.md)."""
+    with requests.Session() as http:
+        http.trust_env = False
+        token = http.post(stack.http + "visitor/session", json={}, timeout=10).json()["visitorToken"]
+    with connect(f"{stack.endpoints['websocket']}?visitorToken={token}", proxy=None) as ws:
+        for _ in range(3):
+            conversation_id = ask(ws, "startConversation", dialogId=dialog)["conversationId"]
+            ask(ws, "answer", conversationId=conversation_id, cardId="ask", value="Yes")
+            ask(ws, "capture", conversationId=conversation_id, cardId="who",
+                fields={"firstName": "Xia", "email": address})
+            ask(ws, "endChat", conversationId=conversation_id)
+            assert ask(ws, "emailTranscript", conversationId=conversation_id)["type"] == "ack"
 
 
 def mails_to(stack: Stack, address: str) -> list[dict[str, Any]]:
@@ -103,3 +129,24 @@ def test_the_conversations_tab_downloads_any_transcript_as_json(stack: Stack, ne
     text = downloaded(agent, agent.locator("#transcript-download-txt"))
     assert "Alice Adams: Hello Yann" in text
     screenshot(agent, "transcript-conversations-agent")
+
+
+def test_the_widget_says_plainly_why_a_transcript_was_not_sent(stack: Stack, new_page: Any) -> None:
+    # Given an address that had its transcripts for today already
+    address = "xia@shop.example"
+    use_up_the_daily_transcripts(stack, "bob", address)
+    agent, visitor = new_page(), new_page()
+    sign_in(agent, stack, BOB)
+    visitor_requests_chat(visitor, stack, "bob", "Xia", address)
+    accept_offer(agent, "Xia")
+    agent.get_by_role("button", name="End chat").click()
+
+    # When the visitor asks for this chat's transcript
+    offer = visitor.get_by_role("button", name="E-mail me the transcript")
+    offer.click()
+
+    # Then the widget says why, and the button stays for another try
+    expect(visitor.locator("[data-role=email-transcript] [role=status]")).to_have_text(
+        "The transcript could not be sent: too many transcript e-mails to this address: at most 3 per UTC day")
+    expect(offer).to_be_enabled()
+    screenshot(visitor, "transcript-refused-visitor")
