@@ -68,7 +68,8 @@ def measure(chats: int, agent_count: int) -> dict[str, Any]:
 
 
 WHY = """Why (read off the operations above):
-  - every frame first resolves its connection (GetItem connection) before any action;
+  - a frame knows its caller from the $connect authorizer's context (requestContext.authorizer):
+    no connection item is read (the authorizer itself makes no table call; connect counts it);
   - routing reads every agent in one Query (the one read the floor allows); the move to
     routing is its own transaction; the round-robin cursor is its own UpdateItem ADD (the
     ticket); the offer binds conversation + agent slot in one transaction ("acquire");

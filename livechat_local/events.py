@@ -32,42 +32,69 @@ def _ws_context(connection_id: str, route_key: str, event_type: str, *, domain: 
     }
 
 
+def ws_authorizer(connection_id: str, query: dict[str, str], *, domain: str = "local",
+                  stage: str = "local", connected_at_ms: int | None = None,
+                  source_ip: str = "127.0.0.1", headers: dict[str, str] | None = None
+                  ) -> dict[str, Any]:
+    """The input of a Lambda REQUEST authorizer on `$connect` (API Gateway's WebSocket
+    authorizer docs): the handshake's headers and query string, and a `methodArn` that ends
+    with the stage and `$connect`."""
+    hdrs = headers or {"Host": domain}
+    ctx = _ws_context(connection_id, "$connect", "CONNECT", domain=domain, stage=stage,
+                      source_ip=source_ip, connected_at_ms=connected_at_ms or int(time.time() * 1000))
+    return {
+        "type": "REQUEST",
+        "methodArn": f"arn:aws:execute-api:us-east-1:123456789012:{ctx['apiId']}/{stage}/$connect",
+        "headers": hdrs,
+        "multiValueHeaders": {k: [v] for k, v in hdrs.items()},
+        "queryStringParameters": query or {},
+        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()},
+        "stageVariables": {},
+        "requestContext": ctx,
+    }
+
+
 def ws_connect(connection_id: str, query: dict[str, str], *, domain: str = "local",
                stage: str = "local", connected_at_ms: int | None = None,
-               source_ip: str = "127.0.0.1", headers: dict[str, str] | None = None
-               ) -> dict[str, Any]:
+               source_ip: str = "127.0.0.1", headers: dict[str, str] | None = None,
+               authorizer: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`authorizer`: what an authorizer on `$connect` allowed the connection with (see
+    authorizer_context), as API Gateway adds it to this and every later event."""
     hdrs = headers or {"Host": domain}
+    ctx = _ws_context(connection_id, "$connect", "CONNECT", domain=domain, stage=stage,
+                      source_ip=source_ip, connected_at_ms=connected_at_ms or int(time.time() * 1000))
+    if authorizer is not None:
+        ctx["authorizer"] = dict(authorizer)
     return {
         "headers": hdrs,
         "multiValueHeaders": {k: [v] for k, v in hdrs.items()},
         "queryStringParameters": query or None,
-        "requestContext": _ws_context(connection_id, "$connect", "CONNECT", domain=domain,
-                                      stage=stage, source_ip=source_ip,
-                                      connected_at_ms=connected_at_ms or int(time.time() * 1000)),
+        "requestContext": ctx,
         "isBase64Encoded": False,
     }
 
 
 def ws_message(connection_id: str, body: str, route_key: str = "$default", *,
                domain: str = "local", stage: str = "local", connected_at_ms: int | None = None,
-               source_ip: str = "127.0.0.1") -> dict[str, Any]:
-    return {
-        "requestContext": _ws_context(connection_id, route_key, "MESSAGE", domain=domain,
-                                      stage=stage, source_ip=source_ip,
-                                      connected_at_ms=connected_at_ms or int(time.time() * 1000)),
-        "body": body,
-        "isBase64Encoded": False,
-    }
+               source_ip: str = "127.0.0.1", authorizer: dict[str, Any] | None = None
+               ) -> dict[str, Any]:
+    ctx = _ws_context(connection_id, route_key, "MESSAGE", domain=domain, stage=stage,
+                      source_ip=source_ip, connected_at_ms=connected_at_ms or int(time.time() * 1000))
+    if authorizer is not None:
+        ctx["authorizer"] = dict(authorizer)
+    return {"requestContext": ctx, "body": body, "isBase64Encoded": False}
 
 
 def ws_disconnect(connection_id: str, *, status: int = 1001, reason: str = "Going away",
                   domain: str = "local", stage: str = "local",
-                  connected_at_ms: int | None = None, source_ip: str = "127.0.0.1"
-                  ) -> dict[str, Any]:
+                  connected_at_ms: int | None = None, source_ip: str = "127.0.0.1",
+                  authorizer: dict[str, Any] | None = None) -> dict[str, Any]:
     ctx = _ws_context(connection_id, "$disconnect", "DISCONNECT", domain=domain, stage=stage,
                       source_ip=source_ip,
                       connected_at_ms=connected_at_ms or int(time.time() * 1000))
     ctx.update({"disconnectStatusCode": status, "disconnectReason": reason})
+    if authorizer is not None:
+        ctx["authorizer"] = dict(authorizer)
     return {"headers": {}, "multiValueHeaders": {}, "requestContext": ctx,
             "isBase64Encoded": False}
 

@@ -1,6 +1,9 @@
 """A WebSocket API and HTTP API emulator, faithful to API Gateway where the product
 depends on it: the v2 event shape, route selection on `$request.body.action` with
-`$default`, a `$connect` refusal answered at the handshake (401/403/429), the request's
+`$default`, a Lambda REQUEST authorizer on `$connect` when the template gives it one (invoked
+first; its refusal answered at the handshake with 401/403, its context put on every later
+event of the connection as `requestContext.authorizer`: livechat_local.authorizer), a
+`$connect` refusal answered at the handshake (401/403/429), the request's
 headers (Origin among them) passed as sent and `sourceIp` the peer's real address, the `@connections`
 management API (POST/GET/DELETE, 410 Gone for an unknown id), the 10-minute idle timeout
 and the 2-hour maximum, the 128 KB message limit (close code 1009 beyond), and the HTTP
@@ -27,7 +30,7 @@ from typing import Any
 from aiohttp import ClientSession, ClientTimeout, WSMsgType, web
 from multidict import CIMultiDict
 
-from livechat_local import events
+from livechat_local import authorizer, events
 from livechat_local.lambdas import Dispatcher
 
 log = logging.getLogger("livechat_local.gateway")
@@ -60,8 +63,10 @@ class Gateway:
     def __init__(self, dispatcher: Dispatcher, route_keys: set[str], *,
                  limits: Limits | None = None,
                  http_routes: HttpRoutes | None = None,
-                 mailbox: Callable[[], list[dict[str, Any]]] | None = None) -> None:
+                 mailbox: Callable[[], list[dict[str, Any]]] | None = None,
+                 connect_authorizer: str | None = None) -> None:
         self.dispatcher = dispatcher
+        self.connect_authorizer = connect_authorizer  # the function, as the dispatcher names it
         self.route_keys = route_keys
         self.http_routes = http_routes or {}
         self.limits = limits or Limits()
@@ -114,6 +119,13 @@ class Gateway:
         # answering 410, which would make the sender forget the connection being opened.
         opened = self.opening[connection_id] = asyncio.Event()
         try:
+            if self.connect_authorizer is not None:
+                decision = await self._authorize(self.connect_authorizer, events.ws_authorizer(
+                    connection_id, dict(request.query), headers=dict(request.headers), **ctx))
+                if decision.status != 200:
+                    return web.Response(status=decision.status, text=authorizer.BODIES[decision.status],
+                                        content_type="application/json")
+                ctx["authorizer"] = decision.context
             response = await self._run("ws_connect", events.ws_connect(
                 connection_id, dict(request.query), headers=dict(request.headers), **ctx))
             status = int(response.get("statusCode", 500)) if isinstance(response, dict) else 500
@@ -149,6 +161,11 @@ class Gateway:
             await self._run("ws_connect", events.ws_disconnect(
                 connection_id, status=ws.close_code or close_code, **ctx))
         return ws
+
+    async def _authorize(self, function: str, event: dict[str, Any]) -> authorizer.Decision:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self.pool, authorizer.decide, lambda e: self.dispatcher.call(function, e), event)
 
     async def post_to_connection(self, request: web.Request) -> web.Response:
         opening = self.opening.get(request.match_info["connection_id"])

@@ -27,6 +27,7 @@ Handler = Callable[[dict[str, Any], Any], Any]
 
 # Logical function name -> module of its handler (functions/<dir>/app.py).
 FUNCTIONS = {
+    "ws_authorizer": "functions.ws_authorizer.app",
     "ws_connect": "functions.ws_connect.app",
     "ws_message": "functions.ws_message.app",
     "visitor_session": "functions.visitor_session.app",

@@ -76,6 +76,19 @@ def _route_keys() -> set[str]:
             if r["Type"] == "AWS::ApiGatewayV2::Route"}
 
 
+def _connect_authorizer() -> str | None:
+    """The function of the template's Lambda authorizer on `$connect`, as the dispatcher
+    names it (the folder of its CodeUri); None when `$connect` has no authorizer."""
+    resources = tpl.load_template()["Resources"]
+    for route in resources.values():
+        props = route.get("Properties", {})
+        if (route["Type"] == "AWS::ApiGatewayV2::Route" and props.get("RouteKey") == "$connect"
+                and props.get("AuthorizationType") == "CUSTOM"):
+            function = tpl.authorizer_function(resources, props["AuthorizerId"])
+            return Path(resources[function]["Properties"]["CodeUri"]).name
+    return None
+
+
 def _http_routes() -> dict[tuple[str, str], str]:
     """The HttpApi events of the template's functions: (method, path) -> the function's
     name in the dispatcher (the folder of its CodeUri, functions/<name>/)."""
@@ -156,7 +169,8 @@ async def serve(options: Options, workspace: Any) -> None:
 
     gateway = Gateway(dispatcher, _route_keys(),
                       limits=Limits(options.idle_timeout, options.max_connection),
-                      http_routes=_http_routes(), mailbox=aws.sent_mails)
+                      http_routes=_http_routes(), mailbox=aws.sent_mails,
+                      connect_authorizer=_connect_authorizer())
     gateway.app.router.add_get("/dev/jwks/{pool}.json", _jwks)
     runner = web.AppRunner(gateway.app, access_log=None)
     await runner.setup()

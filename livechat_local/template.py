@@ -170,3 +170,19 @@ def definition_placeholders(definition: Any) -> set[str]:
     if isinstance(definition, list):
         return set().union(*(definition_placeholders(v) for v in definition))
     return set()
+
+
+_ARN_OF = re.compile(r"\$\{([A-Za-z0-9]+)\.Arn\}")
+
+
+def authorizer_function(resources: dict[str, Any], authorizer_id: Any) -> str:
+    """The logical id of the Lambda function an ``AWS::ApiGatewayV2::Authorizer`` invokes
+    (``AuthorizerId: !Ref <authorizer>``; its ``AuthorizerUri`` names ``${<Function>.Arn}``)."""
+    if not isinstance(authorizer_id, dict) or "Ref" not in authorizer_id:
+        raise ValueError(f"AuthorizerId {authorizer_id!r} is not a !Ref to an authorizer of the template")
+    uri = resources[authorizer_id["Ref"]]["Properties"]["AuthorizerUri"]
+    text = uri.get("Fn::Sub") if isinstance(uri, dict) else uri
+    found = _ARN_OF.search(text) if isinstance(text, str) else None
+    if found is None or found.group(1) not in resources:
+        raise ValueError(f"AuthorizerUri {uri!r} names no function of the template")
+    return found.group(1)

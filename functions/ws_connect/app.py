@@ -6,7 +6,6 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.parser import parse
-from aws_lambda_powertools.utilities.parser.models import APIGatewayWebSocketDisconnectEventModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from livechat.api import gateway
 
@@ -19,5 +18,5 @@ metrics = Metrics()
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     route = event.get("requestContext", {}).get("routeKey")
     if route == "$disconnect":
-        return gateway.on_disconnect(parse(event, model=APIGatewayWebSocketDisconnectEventModel))
+        return gateway.on_disconnect(parse(event, model=gateway.DisconnectEvent))
     return gateway.on_connect(parse(event, model=gateway.ConnectEvent))

@@ -6,7 +6,6 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.parser import parse
-from aws_lambda_powertools.utilities.parser.models import APIGatewayWebSocketMessageEventModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from livechat.api import gateway
 
@@ -17,4 +16,4 @@ metrics = Metrics()
 @logger.inject_lambda_context
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return gateway.on_message(parse(event, model=APIGatewayWebSocketMessageEventModel))
+    return gateway.on_message(parse(event, model=gateway.MessageEvent))

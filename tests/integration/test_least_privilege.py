@@ -293,7 +293,8 @@ def test_the_visitor_secret_is_read_by_the_token_verifiers_and_never_by_the_publ
     secret = {"SecretId": names_of_the_tests().secret_arn}
     readers = {p for p in template_policies().principals if allowed(checker, p, "secretsmanager", "GetSecretValue", secret)}
 
-    assert {"WsConnectFunction", "VisitorSessionFunction"} <= readers
+    # WsConnectFunction: for a $connect no authorizer ran before (livechat.api.gateway)
+    assert {"WsAuthorizerFunction", "WsConnectFunction", "VisitorSessionFunction"} <= readers
     assert not readers & {"WebFunction", "RouteChatFunction", "NotifyFailureFunction", "TimeoutSweeperFunction",
                           "OfferStateMachine"}
     other = {"SecretId": f"arn:aws:secretsmanager:{REGION}:{DEFAULT_ACCOUNT_ID}:secret:other-AbCdEf"}
@@ -313,10 +314,10 @@ def test_with_the_secret_in_secrets_manager_as_deployed_the_token_verifiers_read
     assert installed is not None
     grant = "VisitorTokenKey: secretsmanager:GetSecretValue on !Ref VisitorSecret"
     cursor_grant = "CursorKey: secretsmanager:GetSecretValue on !Ref VisitorSecret"
-    readers = {"VisitorSessionFunction": grant, "WsConnectFunction": grant, "WsMessageFunction": cursor_grant}
+    readers = {"VisitorSessionFunction": grant, "WsAuthorizerFunction": grant, "WsMessageFunction": cursor_grant}
     before = {p: installed.usage[(p, g)] for p, g in readers.items()}
 
-    # When a visitor gets a session, connects (another container), and an agent lists
+    # When a visitor gets a session, connects (the $connect authorizer: another container), and an agent lists
     # conversations from a cursor (cursors are signed with a key derived from the secret)
     token = world.visitor_token()["visitorToken"]
     runtime.reset()
@@ -329,7 +330,7 @@ def test_with_the_secret_in_secrets_manager_as_deployed_the_token_verifiers_read
 
     # Then each function read it under its own role, and nothing was refused (the hook checks)
     assert {p: installed.usage[(p, g)] - before[p] for p, g in readers.items()} == {
-        "VisitorSessionFunction": 1, "WsConnectFunction": 1, "WsMessageFunction": 1}
+        "VisitorSessionFunction": 1, "WsAuthorizerFunction": 1, "WsMessageFunction": 1}
 
 
 # --- the offer workflow runs under the state machine's role -----------------------------

@@ -18,9 +18,11 @@ from livechat.store.keys import AGENT_PK
 from livechat.store.tables import AgentModel
 
 from functions.visitor_session import app as visitor_session_app
+from functions.ws_authorizer import app as ws_authorizer_app
 from functions.ws_connect import app as ws_connect_app
 from functions.ws_message import app as ws_message_app
 from livechat_local import events
+from livechat_local.authorizer import decide
 from tests.support.aws import REGION, Gateway
 from tests.support.template import load_template, user_pool_create_kwargs
 
@@ -38,16 +40,26 @@ class LambdaContext:
 DOMAIN = "abc123.execute-api.us-east-1.amazonaws.com"
 
 
-def message_event(connection_id: str, body: str, route_key: str = "$default") -> dict[str, Any]:
-    return events.ws_message(connection_id, body, route_key, domain=DOMAIN, stage="test")
+# `authorizer`: the context the $connect authorizer allowed the connection with
+# (World.identities), as API Gateway puts it on every event of the connection. Without it,
+# an event is one of a connection opened before the authorizer was deployed.
+def message_event(connection_id: str, body: str, route_key: str = "$default", *,
+                  authorizer: dict[str, Any] | None = None) -> dict[str, Any]:
+    return events.ws_message(connection_id, body, route_key, domain=DOMAIN, stage="test",
+                             authorizer=authorizer)
 
 
-def connect_event(connection_id: str, query: dict[str, str]) -> dict[str, Any]:
-    return events.ws_connect(connection_id, query, domain=DOMAIN, stage="test")
+def connect_event(connection_id: str, query: dict[str, str], *,
+                  authorizer: dict[str, Any] | None = None) -> dict[str, Any]:
+    return events.ws_connect(connection_id, query, domain=DOMAIN, stage="test", authorizer=authorizer)
 
 
-def disconnect_event(connection_id: str) -> dict[str, Any]:
-    return events.ws_disconnect(connection_id, domain=DOMAIN, stage="test")
+def disconnect_event(connection_id: str, *, authorizer: dict[str, Any] | None = None) -> dict[str, Any]:
+    return events.ws_disconnect(connection_id, domain=DOMAIN, stage="test", authorizer=authorizer)
+
+
+def authorizer_event(connection_id: str, query: dict[str, str]) -> dict[str, Any]:
+    return events.ws_authorizer(connection_id, query, domain=DOMAIN, stage="test")
 
 
 @dataclass
@@ -57,9 +69,13 @@ class Client:
     role: str
     principal: str
 
+    @property
+    def identity(self) -> dict[str, Any] | None:
+        return self.world.identities.get(self.connection_id)
+
     def raw(self, body: str) -> list[dict[str, Any]]:
         """Send a raw frame body; return every frame this connection received."""
-        ws_message_app.handler(message_event(self.connection_id, body), LambdaContext())
+        ws_message_app.handler(message_event(self.connection_id, body, authorizer=self.identity), LambdaContext())
         return self.frames()
 
     def send(self, action: str, **fields: Any) -> list[dict[str, Any]]:
@@ -69,7 +85,7 @@ class Client:
         """Send with a requestId and return the one answer that echoes it."""
         rid = f"r{next(_counter)}"
         body = json.dumps({"action": action, "requestId": rid, **fields})
-        ws_message_app.handler(message_event(self.connection_id, body), LambdaContext())
+        ws_message_app.handler(message_event(self.connection_id, body, authorizer=self.identity), LambdaContext())
         # Threads may share one client (one agent accepting several offers at once): taking
         # the frames and keeping the others must be one step, or a thread could carry off
         # another's answer between the two.
@@ -91,7 +107,7 @@ class Client:
         return [f for f in self.frames() if f["type"] == kind]
 
     def disconnect(self) -> None:
-        ws_connect_app.handler(disconnect_event(self.connection_id), LambdaContext())
+        ws_connect_app.handler(disconnect_event(self.connection_id, authorizer=self.identity), LambdaContext())
 
 
 class World:
@@ -101,6 +117,8 @@ class World:
         self.frames_lock = threading.RLock()
         self._pool: tuple[str, str] | None = None
         self._passwords: dict[str, str] = {}
+        # connection id -> requestContext.authorizer of its events (what the authorizer allowed)
+        self.identities: dict[str, dict[str, Any]] = {}
         models.bind()
 
     # --- configuration ------------------------------------------------------------------
@@ -204,9 +222,19 @@ class World:
 
     # --- connections --------------------------------------------------------------------
     def connect(self, query: dict[str, str]) -> tuple[int, str]:
+        """A handshake as API Gateway runs it: the $connect authorizer first (its refusal is
+        the handshake's status), then $connect with the authorizer's context."""
         connection_id = f"c{next(_counter)}="
-        response = ws_connect_app.handler(connect_event(connection_id, query), LambdaContext())
-        return int(response["statusCode"]), connection_id
+        decision = decide(lambda event: ws_authorizer_app.handler(event, LambdaContext()),
+                          authorizer_event(connection_id, query))
+        if decision.status != 200:
+            return decision.status, connection_id
+        response = ws_connect_app.handler(connect_event(connection_id, query, authorizer=decision.context),
+                                          LambdaContext())
+        status = int(response["statusCode"])
+        if status == 200 and decision.context is not None:
+            self.identities[connection_id] = decision.context
+        return status, connection_id
 
     def agent_client(self, email: str) -> Client:
         status, connection_id = self.connect({"token": self.token(email)})

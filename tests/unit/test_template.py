@@ -47,6 +47,7 @@ MESSAGE_ROUTES = (
     "subscribePush", "unsubscribePush", "sendMessage", "typing", "endChat", "resume", "ping",
 )
 FUNCTIONS = {
+    "WsAuthorizerFunction": "functions/ws_authorizer/",
     "WsConnectFunction": "functions/ws_connect/",
     "WsMessageFunction": "functions/ws_message/",
     "VisitorSessionFunction": "functions/visitor_session/",
@@ -57,6 +58,8 @@ FUNCTIONS = {
 }
 ITEM_ACTIONS = {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query"}
 TABLE_ACTIONS = {
+    # The $connect authorizer checks tokens only; what reads the table stays in $connect.
+    "WsAuthorizerFunction": set(),
     # $connect/$disconnect read and write single items by key.
     "WsConnectFunction": ITEM_ACTIONS - {"Query"},
     # TransactWriteItems is authorised per item through these actions.
@@ -357,6 +360,31 @@ def test_api_gateway_may_invoke_each_ws_function_from_this_api_only(template: Te
         assert sub_text(granted[function_id]["SourceArn"]) == (
             "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}"
             ":${WebSocketApi}/*")
+    # The authorizer: by this API's authorizer only (an authorizer's invocations come from
+    # its own ARN, .../authorizers/<id>).
+    assert granted["WsAuthorizerFunction"]["Principal"] == "apigateway.amazonaws.com"
+    assert sub_text(granted["WsAuthorizerFunction"]["SourceArn"]) == (
+        "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}"
+        ":${WebSocketApi}/authorizers/${WsAuthorizer}")
+
+
+def test_connect_alone_is_authorized_by_the_lambda_authorizer_which_has_no_identity_source(
+        template: Template) -> None:
+    routes = routes_by_key(template)
+    (authorizer_id, authorizer), = resources_of(template, "AWS::ApiGatewayV2::Authorizer").items()
+    props = authorizer["Properties"]
+
+    assert routes["$connect"]["AuthorizationType"] == "CUSTOM"
+    assert routes["$connect"]["AuthorizerId"] == {"Ref": authorizer_id}
+    # API Gateway allows an authorizer on $connect only; the later routes get its context.
+    assert all(route["AuthorizationType"] == "NONE" and "AuthorizerId" not in route
+               for key, route in routes.items() if key != "$connect")
+    assert props["ApiId"] == {"Ref": "WebSocketApi"}
+    assert props["AuthorizerType"] == "REQUEST"
+    # With an IdentitySource, API Gateway would answer 401 before invoking the authorizer
+    # whenever that one parameter is missing: agents send `token`, visitors `visitorToken`.
+    assert "IdentitySource" not in props
+    assert re.search(r"/functions/\$\{WsAuthorizerFunction\.Arn\}/invocations$", sub_text(props["AuthorizerUri"]))
 
 
 # --- functions --------------------------------------------------------------------------
@@ -463,6 +491,7 @@ SHARED_VARIABLES = {
 
 
 @pytest.mark.parametrize(("function_id", "own"), [
+    ("WsAuthorizerFunction", set()),
     ("WsConnectFunction", {"LIVECHAT_WS_MANAGEMENT_ENDPOINT"}),
     ("WsMessageFunction", {"LIVECHAT_WS_MANAGEMENT_ENDPOINT", "LIVECHAT_STATE_MACHINE_ARN",
                            "LIVECHAT_NOTIFY_FUNCTION"}),
@@ -496,7 +525,7 @@ def test_every_function_logs_to_its_own_group_with_retention(cfn: Template) -> N
     used = [cfn["Resources"][f]["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
             for f in FUNCTIONS]
 
-    assert len(set(used)) == len(FUNCTIONS) == 7
+    assert len(set(used)) == len(FUNCTIONS) == 8
     assert set(used) <= set(groups)
     for group_id in used:
         name = groups[group_id]["Properties"]["LogGroupName"]
@@ -733,7 +762,8 @@ def test_the_workflow_may_only_invoke_route_chat_park_requests_and_deliver_its_l
 
 @pytest.mark.parametrize(("function_id", "reads_secret"), [
     # WsMessageFunction: the listConversations cursors' key is derived from it (store.keyring).
-    ("WsConnectFunction", True), ("WsMessageFunction", True),
+    # WsConnectFunction: only while a deployment that adds the authorizer is under way.
+    ("WsAuthorizerFunction", True), ("WsConnectFunction", True), ("WsMessageFunction", True),
     ("VisitorSessionFunction", True), ("RouteChatFunction", False),
     ("NotifyFailureFunction", False), ("TimeoutSweeperFunction", False),
     ("WebFunction", False),

@@ -17,11 +17,17 @@ from aws_lambda_powertools.utilities.parser.models import (
     APIGatewayWebSocketDisconnectEventModel,
     APIGatewayWebSocketMessageEventModel,
 )
+from aws_lambda_powertools.utilities.parser.models.apigw_websocket import (
+    APIGatewayWebSocketConnectEventRequestContext,
+    APIGatewayWebSocketDisconnectEventRequestContext,
+    APIGatewayWebSocketMessageEventRequestContext,
+)
 from pydantic import Field
 
 from livechat import runtime
 from livechat.api import auth, cors
 from livechat.api.actions import ANSWER_TYPES, HANDLERS, authorize
+from livechat.api.authorizer import Identity
 from livechat.api.protocol import parse_frame, request_id_of
 from livechat.chat import presence
 from livechat.domain.errors import Forbidden, LivechatError, RateLimited, Unauthorized
@@ -33,8 +39,32 @@ from livechat.runtime import get_settings
 logger = Logger(child=True)
 
 
+# Powertools' WebSocket models leave out `requestContext.authorizer`: what the $connect
+# authorizer returned (livechat.api.authorizer), which API Gateway puts on $connect and on
+# every later event of the connection. Absent only where no authorizer ran (below).
+class _ConnectContext(APIGatewayWebSocketConnectEventRequestContext):
+    authorizer: Identity | None = None
+
+
+class _MessageContext(APIGatewayWebSocketMessageEventRequestContext):
+    authorizer: Identity | None = None
+
+
+class _DisconnectContext(APIGatewayWebSocketDisconnectEventRequestContext):
+    authorizer: Identity | None = None
+
+
 class ConnectEvent(APIGatewayWebSocketConnectEventModel):
     query_string_parameters: dict[str, str] | None = Field(None, alias="queryStringParameters")
+    request_context: _ConnectContext = Field(alias="requestContext")
+
+
+class MessageEvent(APIGatewayWebSocketMessageEventModel):
+    request_context: _MessageContext = Field(alias="requestContext")
+
+
+class DisconnectEvent(APIGatewayWebSocketDisconnectEventModel):
+    request_context: _DisconnectContext = Field(alias="requestContext")
 
 
 def management_endpoint(domain_name: str, stage: str) -> str:
@@ -47,7 +77,14 @@ def on_connect(event: ConnectEvent) -> dict[str, Any]:
     visitor's connection over the limit (livechat.chat.presence); nothing stored on refusal."""
     ctx = event.request_context
     try:
-        role, principal = auth.identify(event.query_string_parameters or {})
+        role: str
+        if ctx.authorizer is not None:
+            role, principal = ctx.authorizer.role, ctx.authorizer.principal
+        else:
+            # No authorizer ran: only while a deployment that adds it is under way (the
+            # functions are updated before the API's new deployment routes $connect
+            # through it). The same checks, here, instead of refusing every handshake.
+            role, principal = auth.identify(event.query_string_parameters or {})
         presence.connect(ctx.connection_id, role, principal,
                          origin=cors.header(event.headers, "origin"))
     except Forbidden as exc:
@@ -65,12 +102,24 @@ def on_connect(event: ConnectEvent) -> dict[str, Any]:
     return {"statusCode": 200}
 
 
-def on_disconnect(event: APIGatewayWebSocketDisconnectEventModel) -> dict[str, Any]:
-    presence.disconnect(event.request_context.connection_id)
+def _caller(connection_id: str, identity: Identity | None) -> presence.Caller | None:
+    """Who is on this connection: from the authorizer's context, which API Gateway alone
+    sets (no read); from the connection item only for a connection opened before the
+    authorizer was deployed (at most API Gateway's 2 hours after that deployment)."""
+    if identity is not None:
+        return presence.Caller(connection_id, identity.role, identity.principal)
+    return presence.caller_of(connection_id)
+
+
+def on_disconnect(event: DisconnectEvent) -> dict[str, Any]:
+    ctx = event.request_context
+    caller = _caller(ctx.connection_id, ctx.authorizer)
+    if caller is not None:
+        presence.disconnect(caller)
     return {"statusCode": 200}
 
 
-def on_message(event: APIGatewayWebSocketMessageEventModel) -> dict[str, Any]:
+def on_message(event: MessageEvent) -> dict[str, Any]:
     ctx = event.request_context
     body = event.body if isinstance(event.body, str) else None
     endpoint = management_endpoint(ctx.domain_name, ctx.stage)
@@ -79,7 +128,7 @@ def on_message(event: APIGatewayWebSocketMessageEventModel) -> dict[str, Any]:
     try:
         _within_frame_budget(ctx.connection_id)
         frame = parse_frame(body, get_settings().max_frame_bytes)
-        caller = presence.caller_of(ctx.connection_id)
+        caller = _caller(ctx.connection_id, ctx.authorizer)
         if caller is None:
             raise Unauthorized("this connection is not registered; reconnect")
         authorize(caller, frame.action)

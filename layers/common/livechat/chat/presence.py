@@ -132,23 +132,25 @@ def _ensure_agent_profile(email: str) -> None:
 
 
 def caller_of(connection_id: str) -> Caller | None:
+    """The caller a connection item names: for a connection whose events carry no
+    authorizer context (opened before the authorizer was deployed; livechat.api.gateway)."""
     found = connections.get(connection_id)
     return Caller(connection_id, *found) if found else None
 
 
-def disconnect(connection_id: str) -> None:
+def disconnect(caller: Caller) -> None:
     """Forget a closed connection. A disconnect never ends a chat: the other side may
-    reconnect and resume."""
-    caller = caller_of(connection_id)
-    if caller is None:
-        return
-    if caller.role == AGENT:
-        try:
+    reconnect and resume. The caller comes from the authorizer's context, so the agent's or
+    visitor's item may be gone already (an agent removed, a visitor erased): it is only
+    updated where it still exists, never written back."""
+    connection_id = caller.connection_id
+    try:
+        if caller.role == AGENT:
             agents.remove_connections(caller.principal, {connection_id})
-        except Exception:
-            logger.warning("agent gone at disconnect", agent=caller.principal)
-    else:
-        connections.remove_visitor_connections(caller.principal, {connection_id})
+        else:
+            connections.remove_visitor_connections(caller.principal, {connection_id}, known=True)
+    except Exception:
+        logger.warning("party gone at disconnect", role=caller.role)
     connections.delete({connection_id})
     logger.info("disconnected", role=caller.role, connection_id=connection_id)
 
