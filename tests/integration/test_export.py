@@ -96,6 +96,21 @@ def test_date_times_bound_the_range_exactly(
     assert [json.loads(line)["conversationId"] for line in text.splitlines()] == [history["december"]]
 
 
+def test_a_conversation_whose_order_key_lags_its_last_message_is_in_the_range_of_that_message(
+    world: World, deployment: Deployment, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a chat whose last message (00:00:20) left its order key a little earlier (a
+    # message moves it only once it is a minute behind), before the range
+    world.live_dialog("sales", {"mode": "round_robin"})
+    lagging = conversation(world, "2026-02-28T23:50:00.000Z", "2026-03-01T00:00:20.000Z", "lag@a.io")
+    ConversationModel(conv_pk(lagging), "META").update(actions=[
+        ConversationModel.gsi1sk.set(f"2026-02-28T23:59:50.000Z#{lagging}")])
+    # When March 1st is exported
+    text, _ = export(capsys, tmp_path, "jsonl", "2026-03-01", "2026-03-01")
+    # Then the chat is there
+    assert [json.loads(line)["conversationId"] for line in text.splitlines()] == [lagging]
+
+
 def test_a_bad_date_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = livechat(capsys, "conversations", "export", "--stack", STACK, "--format", "csv",
                             "--since", "yesterday", "--until", "2026-01-01")

@@ -156,6 +156,26 @@ def test_only_the_chat_without_a_recent_message_expires(world: World) -> None:
     assert ended(talking_visitor) == []
 
 
+def test_a_chat_whose_index_key_lags_its_last_message_expires_on_that_message_not_on_the_key(
+        world: World) -> None:
+    configure(world)
+    world.agent(ALICE)
+    alice = world.agent_client(ALICE)
+    visitor, conversation_id = live_chat(world, alice)
+    time.sleep(0.05)
+    message = say(visitor, conversation_id, "One more thing")
+    # Within a minute of the accept, the message leaves the index key (gsi3) where it was.
+    key = stored.get(conversation_id).live_activity_at
+    assert key is not None and key < message["at"]
+
+    # A sweep whose cutoff the key is before but the message is not: the chat lives on.
+    assert sweeper.sweep(at=parse_iso(message["at"]) + timedelta(seconds=TIMEOUT)).expired == 0
+    assert status_of(conversation_id) == "active"
+    # The next sweep past the message's own timeout expires it.
+    assert sweeper.sweep(at=parse_iso(message["at"]) + timedelta(seconds=TIMEOUT, milliseconds=1)).expired == 1
+    assert status_of(conversation_id) == "expired"
+
+
 def test_sweeping_twice_expires_a_chat_once(world: World) -> None:
     configure(world)
     world.agent(ALICE)

@@ -27,6 +27,7 @@ pytestmark = pytest.mark.unit
 
 AT = "2026-12-05T10:00:00.000Z"
 LATER = "2026-12-05T10:01:40.000Z"
+ALMOST_A_MINUTE_ON, A_MINUTE_ON = "2026-12-05T10:00:59.999Z", "2026-12-05T10:01:00.000Z"
 ALICE = Agent(email="alice@example.com", name="Alice", avatar_url="https://example.com/a.png")
 NEW = Conversation(conversation_id="c1", visitor_id="v_1", dialog_id="sales", status=Status.AUTOMATED,
                    started_at=AT, last_activity_at=AT)
@@ -212,6 +213,13 @@ def test_a_chat_with_a_message_after_the_cutoff_is_not_expired(conv: Conversatio
     raises(StillActive, t.expire, conv, cutoff=AT, at=LATER)
 
 
+def test_a_chat_whose_index_key_lags_its_last_message_is_not_expired_before_that_message_times_out() -> None:
+    # The sweep found it by live_activity_at (AT); its last message came later and left the key.
+    conv = replace(ACTIVE, last_activity_at=ALMOST_A_MINUTE_ON)
+    raises(StillActive, t.expire, conv, cutoff=ALMOST_A_MINUTE_ON, at=LATER)
+    assert t.expire(conv, cutoff=A_MINUTE_ON, at=LATER).guard == Guard(Status.ACTIVE, live_activity_at=AT)
+
+
 # --- the dialog and messages ----------------------------------------------------------------
 
 def test_answers_and_captures_are_recorded_only_while_the_dialog_runs() -> None:
@@ -230,7 +238,25 @@ def test_who_may_write_when(conv: Conversation, sender: str, ok: bool) -> None:
     if not ok:
         raises(Conflict, t.post_message, conv, sender, "hi", "m1", AT)
         return
-    change = t.post_message(conv, sender, "hi", "m1", AT)
+    change = t.post_message(conv, sender, "hi", "m1", A_MINUTE_ON)
     assert change.guard == Guard(conv.status)
     # Only a live chat's messages restart its inactivity clock.
-    assert fields(change) == ({"live_activity_at": AT} if conv.status == Status.ACTIVE else {})
+    assert fields(change) == ({"live_activity_at": A_MINUTE_ON} if conv.status == Status.ACTIVE else {})
+
+
+def test_a_message_within_a_minute_of_the_activity_keys_leaves_them_where_they_are() -> None:
+    change = t.post_message(replace(ACTIVE, last_event_at=AT), "visitor", "hi", "m1", ALMOST_A_MINUTE_ON)
+    assert (fields(change), change.reorder) == ({}, False)
+    assert change.events[0].activity  # last_activity_at still moves: it is no index key
+
+
+def test_a_message_a_minute_after_the_activity_keys_moves_them() -> None:
+    change = t.post_message(replace(ACTIVE, last_event_at=AT), "agent", "hi", "m1", A_MINUTE_ON)
+    assert (fields(change), change.reorder) == ({"live_activity_at": A_MINUTE_ON}, True)
+
+
+def test_the_order_key_and_the_inactivity_key_each_move_when_they_are_behind() -> None:
+    # The order key moved with a later event (the accept's join) than the inactivity key.
+    conv = replace(ACTIVE, last_event_at=ALMOST_A_MINUTE_ON)
+    change = t.post_message(conv, "visitor", "hi", "m1", A_MINUTE_ON)
+    assert (fields(change), change.reorder) == ({"live_activity_at": A_MINUTE_ON}, False)

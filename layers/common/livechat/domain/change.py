@@ -77,3 +77,4 @@ class Change:
     visitor: Mapping[str, str] = field(default_factory=dict)  # captured fields to set
     slot: SlotClaim | SlotRelease | None = None
     engagement: CountEngagement | None = None
+    reorder: bool = True  # its events move the conversations view's order key (gsi1sk)

@@ -40,7 +40,9 @@ class Conversation:
     last_seq: int = 0
     live_activity_at: str | None = None  # set only while active: the inactivity clock
     sweep_at: str | None = None  # set only while routing or offered: when the sweeper steps in
-    last_event_at: str = ""  # when its latest event was stored (the conversations view's order)
+    # When its latest event was stored, as the conversations view orders and shows it: a
+    # message moves it only once it is a minute behind (transitions.activity_key_due).
+    last_event_at: str = ""
     # Personal data (livechat.domain.retention): the retention in force at its last write
     # that read the settings (None: written before retention existed), and its item's TTL.
     retention_days: int | None = None

@@ -47,6 +47,18 @@ CAPTURE_RECORDED = "captureRecorded"
 # How long after a deadline the sweeper steps in for a workflow that did not.
 SWEEP_GRACE_SECONDS = 20
 
+# A message moves the conversation's activity index keys (gsi3's live_activity_at, gsi1's
+# order key) only when they are this far behind it: each move is a delete and a put in the
+# index, two write units each (docs/performance.md, "Cost"). So the conversations view (its
+# order and lastActivityAt) may lag a message by up to this long; every message still writes
+# last_activity_at (no index key), which the inbox shows and the inactivity expiry decides on.
+ACTIVITY_KEY_STEP_SECONDS = 60
+
+
+def activity_key_due(key_at: str | None, at: str) -> bool:
+    """Whether an activity key last moved at `key_at` moves for a message at `at`."""
+    return not key_at or parse_iso(at) - parse_iso(key_at) >= timedelta(seconds=ACTIVITY_KEY_STEP_SECONDS)
+
 
 def sweep_deadline(moment: str) -> str:
     return iso(parse_iso(moment) + timedelta(seconds=SWEEP_GRACE_SECONDS))
@@ -175,11 +187,13 @@ def post_message(conv: Conversation, sender: str, text: str, client_message_id: 
                else {Status.ACTIVE})
     if conv.status not in allowed:
         raise Conflict(f"no live chat to send to (conversation is {conv.status})")
+    live = conv.status == Status.ACTIVE and activity_key_due(conv.live_activity_at, at)
     return Change(
         guard=Guard(conv.status),
         events=(NewEvent("message", "message", sender, text=text,
                          client_message_id=client_message_id, activity=True),),
-        set={"live_activity_at": at} if conv.status == Status.ACTIVE else {},
+        set={"live_activity_at": at} if live else {},
+        reorder=activity_key_due(conv.last_event_at, at),
     )
 
 
@@ -215,8 +229,10 @@ def withdrawn_offer(conv: Conversation) -> str | None:
 
 def expire(conv: Conversation, cutoff: str, at: str) -> Change:
     """active → expired when its last message is older than `cutoff`: a message racing it
-    lands first (the chat lives on) or finds the chat expired."""
-    if conv.status != Status.ACTIVE or not conv.live_activity_at or conv.live_activity_at >= cutoff:
+    lands first (the chat lives on) or finds the chat expired. The index key the sweep found
+    it by may lag the last message (ACTIVITY_KEY_STEP_SECONDS): last_activity_at does not."""
+    if (conv.status != Status.ACTIVE or not conv.live_activity_at
+            or max(conv.live_activity_at, conv.last_activity_at) >= cutoff):
         raise StillActive("not inactive")
     return Change(
         guard=Guard(Status.ACTIVE, live_activity_at=conv.live_activity_at),

@@ -8,15 +8,17 @@ import hashlib
 import hmac
 import json
 import re
+from datetime import timedelta
 from typing import Any
 
 from pynamodb.exceptions import PutError
 from pynamodb.transactions import TransactWrite
 
 from livechat.domain import retention
-from livechat.domain.clock import parse_iso
+from livechat.domain.clock import iso, parse_iso
 from livechat.domain.errors import BadRequest, NotFound
 from livechat.domain.snapshots import Conversation, Event
+from livechat.domain.transitions import ACTIVITY_KEY_STEP_SECONDS
 from livechat.store import keyring, limits, tables
 from livechat.store.keys import (
     ALL_CONVERSATIONS,
@@ -188,7 +190,13 @@ def _decode_cursor(cursor: str, reader: str) -> dict[str, Any]:
 
 
 def active_since(since: str) -> list[Conversation]:
-    """Every conversation with an event at or after `since`, newest activity first (gsi1)."""
+    """Every conversation with an event at or after `since`, newest activity first (gsi1).
+    Its order key may lag its last message (transitions.activity_key_due): the query reaches
+    back that far, and the conversation's own latest event decides."""
     tables.bind()
-    return [tables.conversation_of(c) for c in ConversationModel.by_activity.query(
-        ALL_CONVERSATIONS, ConversationModel.gsi1sk >= since, scan_index_forward=False)]
+    reach = iso(parse_iso(since) - timedelta(seconds=ACTIVITY_KEY_STEP_SECONDS))
+    found = [tables.conversation_of(c) for c in ConversationModel.by_activity.query(
+        ALL_CONVERSATIONS, ConversationModel.gsi1sk >= reach, scan_index_forward=False)]
+    latest = {c.conversation_id: max(c.last_event_at, c.last_activity_at) for c in found}
+    return sorted((c for c in found if latest[c.conversation_id] >= since),
+                  key=lambda c: latest[c.conversation_id], reverse=True)

@@ -6,8 +6,10 @@ the counter are written together or not at all) and every state transition is a
 condition, never a check-then-write. The agent's slot and the engagement counter a Change
 names ride in the same transaction.
 
-Index keys follow the fields: gsi1sk moves with every event (the conversations view),
-the inbox keys (gsi2) exist exactly while the chat is active.
+Index keys follow the fields: gsi1sk moves with every event (the conversations view)
+unless the Change says otherwise (a message moves it only when it is a minute behind:
+domain.transitions.activity_key_due), the inbox keys (gsi2) exist exactly while the chat is
+active.
 
 Retention (livechat.domain.retention): each event and message-id marker is written with
 `expiration` = now + retention days, and the conversation item's `expiration` is refreshed
@@ -190,7 +192,8 @@ def apply(conversation_id: str, plan: Plan, *, conversation: Conversation | None
             actions.append(ConversationModel.last_seq.set(seq))
             # gsi1 orders the conversations view by latest event; last_activity_at only
             # moves on activity (messages, a join), which is what inactivity expiry reads.
-            actions.append(ConversationModel.gsi1sk.set(activity_sk(at, conversation_id)))
+            if change.reorder:
+                actions.append(ConversationModel.gsi1sk.set(activity_sk(at, conversation_id)))
             if any(e.activity for e in change.events):
                 actions.append(ConversationModel.last_activity_at.set(at))
         guard: Condition = (ConversationModel.last_seq == conv.last_seq) & _condition(change.guard)
