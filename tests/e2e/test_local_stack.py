@@ -16,7 +16,7 @@ from pathlib import Path
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from tests.e2e.conftest import (
     ACCEPT_TIMEOUT,
@@ -324,6 +324,26 @@ def test_agent_without_the_live_chat_group_is_refused_at_the_handshake_with_403(
 
         # When they connect with their genuine ID token, Then the handshake is refused with 403
         assert await stack.handshake_status(token=token) == 403
+
+    run(scenario)
+
+
+def test_bad_credentials_are_refused_by_the_connect_authorizer_as_api_gateway_answers(stack: Stack) -> None:
+    async def scenario() -> None:
+        # When a forged token, no token and a user outside the LiveChat group connect
+        refusals = []
+        for query in ({"token": "forged"}, {}, {"token": stack.token_outside_the_group()}):
+            try:
+                client = await stack.connect("intruder", **query)
+            except InvalidStatus as refused:
+                refusals.append((refused.response.status_code, json.loads(refused.response.body)))
+            else:
+                await client.close()
+
+        # Then the template's authorizer refused them before $connect ran: API Gateway's own
+        # bodies, not $connect's reasons (issue 15: identity once per connection)
+        assert refusals == [(401, {"message": "Unauthorized"}), (401, {"message": "Unauthorized"}),
+                            (403, {"message": "Forbidden"})]
 
     run(scenario)
 
