@@ -3,8 +3,8 @@
 For every function of template.yaml: a fresh python3.13 process per measurement imports the
 handler module from `.aws-sam/build/<Function>/`, with the layer's `python/` dir and a stand-in
 for the runtime's boto3 behind it (Lambda's order: /var/task, /opt/python, /var/runtime; see
-scripts/local_runtime.py), and the time of the import alone is kept (not the interpreter's start).
-A bare `import boto3` is measured in the same rounds, and each function is shown as a multiple of
+scripts/local_runtime.py), and the CPU time of the import alone is kept (not the interpreter's
+start). A bare `import boto3` is measured in the same rounds, and each function is shown as a multiple of
 it. Next to each handler, in the same rounds, its third-party floor: a fresh process that runs
 only the import statements of boto3, botocore, pydantic, pynamodb and aws_lambda_powertools
 that our loaded code makes at import time (derived, not listed: the modules of ours the handler
@@ -45,11 +45,14 @@ BUILD = ROOT / ".aws-sam" / "build"
 RUNTIME = ROOT / ".aws-sam" / "lambda-runtime"
 NATIVE = ROOT / ".aws-sam" / "host-native"
 
+# CPU time of the importing process, not wall time: on this shared 2-core machine wall time
+# mostly measured the other processes (the same import varied 2-3x between rounds). An import
+# from a warm page cache is CPU-bound, so its CPU time is what a quiet machine's wall time is.
 TIMED = """import sys, time
 sys.path[:0] = {path!r}
-t = time.perf_counter()
+t = time.process_time()
 {statements}
-print((time.perf_counter() - t) * 1000)
+print((time.process_time() - t) * 1000)
 """
 
 # Which of the loaded modules are ours: the files of the handler import that live in the
@@ -200,7 +203,7 @@ def main() -> None:
         modes = {"pyc": None} if args.no_source_only else {"pyc": None, "no pyc": empty}
         times = {mode: measure(python, args.runs, prefix, targets) for mode, prefix in modes.items()}
 
-    print(f"Import time of each handler module, ms (median of {args.runs} fresh python3.13 processes);"
+    print(f"Import time (CPU) of each handler module, ms (median of {args.runs} fresh python3.13 processes);"
           " x = multiple of a bare `import boto3` measured in the same rounds")
     header = "".join(f"{mode + ' ms':>12}{'x':>7}" for mode in times)
     slowdown = "  no pyc / pyc" if len(times) == 2 else ""

@@ -13,7 +13,8 @@ from livechat.domain.transitions import ANSWER_RECORDED, CAPTURE_RECORDED
 
 
 class _Event(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    # Built when first sent, not at import: an invocation sends one or two kinds of frame.
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     def wire(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_none=True, by_alias=True)
@@ -61,7 +62,7 @@ class AvailabilityEvent(_Event):
 class PendingOffer(BaseModel):
     """An offer as the agent sees it: `chatOffered`, and each item of `listOffers`."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)  # as _Event's
     conversationId: str
     offerId: str
     visitor: dict[str, Any]
