@@ -147,6 +147,18 @@ def test_a_dialog_is_served_without_its_routing(world: World) -> None:
     assert "alice@example.com" not in response["body"]
 
 
+def test_a_dialog_says_the_widgets_language_and_the_workspaces_own_wording(world: World) -> None:
+    world.dialog({"id": "ventes", "language": "fr", "texts": {"launcher.open": "Parler à un conseiller"},
+                  "cards": [{"id": "hello", "kind": "message", "text": "Bonjour"}]})
+    world.live_dialog("sales", {"mode": "round_robin"})
+
+    french = json.loads(get("/dialogs/ventes", {})["body"])
+    english = json.loads(get("/dialogs/sales", {})["body"])
+
+    assert (french["language"], french["texts"]) == ("fr", {"launcher.open": "Parler à un conseiller"})
+    assert (english["language"], english["texts"]) == ("en", {})
+
+
 @pytest.mark.parametrize("dialog_id", ["nope", "a%20b", "..%2Fsales", "x" * 101])
 def test_an_unknown_dialog_is_not_found(world: World, dialog_id: str) -> None:
     world.live_dialog("sales", {"mode": "agent", "agent": "alice@example.com"})

@@ -1,4 +1,4 @@
-"""`GET /dialogs/{dialogId}`: the dialog as the widget renders it.
+"""`GET /dialogs/{dialogId}`: the dialog as the widget renders it, in its language.
 
 Public (no token): the cards a visitor will see anyway, without the server-side routing
 configuration of live chat cards (agents' e-mails, team names and rules stay private).
@@ -32,4 +32,6 @@ def public_dialog(dialog_id: str) -> dict[str, Any]:
     """The dialog tree without routing configs; `NotFound` for an unknown dialog."""
     dialog = catalog.get_dialog(dialog_id)
     data = dialog.model_dump(by_alias=True, mode="json")
-    return {"id": dialog.id, "cards": _public_cards(data["cards"])}
+    # language and texts: the widget's words (livechat.domain.widget_texts), docs/protocol.md
+    return {"id": dialog.id, "language": dialog.language, "texts": dict(dialog.texts),
+            "cards": _public_cards(data["cards"])}

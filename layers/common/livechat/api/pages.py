@@ -62,12 +62,14 @@ _JSON = "application/json"
 # of its own, and they share one local object, `livechat`: a shared/ module adds a helper to
 # it (livechat.dom, livechat.socket, ...), a page's module adds a part to livechat.<page>
 # (livechat.widget.view, ...), and the page's main.js, last, puts the parts together and
-# starts. A module is in the list of every script that uses it; tests/unit/test_web_bundles.py
-# checks that every module is listed and that the scripts parse.
+# starts. A `.json` module is data: `livechat.<page>.<NAME>` (its file name upper-cased) holds
+# it, for the modules after it (widget/texts.json: the widget's words in every language, also
+# read by livechat.domain.widget_texts). A module is in the list of every script that uses it;
+# tests/unit/test_web_bundles.py checks that every module is listed and that the scripts parse.
 BUNDLES: dict[str, tuple[str, ...]] = {
     "widget.js": (
         "shared/dom.js", "shared/ids.js", "shared/store.js", "shared/socket.js", "shared/composer.js",
-        "widget/texts.js", "widget/style.js", "widget/state.js", "widget/view.js", "widget/dialog.js",
+        "widget/texts.json", "widget/texts.js", "widget/style.js", "widget/state.js", "widget/view.js", "widget/dialog.js",
         "widget/capture.js", "widget/events.js", "widget/connection.js", "widget/conversation.js",
         "widget/composer.js", "widget/main.js",
     ),
@@ -131,6 +133,12 @@ def bundle(name: str) -> str:
         f"const livechat = {{ {page}: {{}} }};\n",
     ]
     for path in modules:
+        if path.endswith(".json"):
+            name = path.rsplit("/", 1)[-1].removesuffix(".json").upper()
+            data = module_source(path).rstrip()
+            json.loads(data)  # data only: a JSON value is also a JavaScript expression
+            parts.append(f"\n/* --- {path} --- */\nlivechat.{page}.{name} = {data};\n")
+            continue
         parts.append(f"\n/* --- {path} --- */\n(function () {{\n{module_source(path).rstrip()}\n}})();\n")
     parts.append("})();\n")
     return "".join(parts)

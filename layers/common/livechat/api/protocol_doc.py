@@ -84,6 +84,12 @@ round); the agent's other connections get `status` {{status}}.
   field, and nothing is stored. `livechat dev` also accepts `http://127.0.0.1:PORT/...`
   (no other `http://` URL) because it sets `LIVECHAT_ALLOW_LOOPBACK_PUSH`; a deployment
   never does, so its functions refuse every `http://` endpoint.
+- `GET /dialogs/{{dialogId}}` also carries `language` (`en`, `fr` or `zh`) and `texts` (an
+  object, key → text, often empty) *(addition)*: the language of the widget's own words for
+  this dialog and the workspace's rewording of any of them (workspace additions
+  `dialogs[].language`, `dialogs[].texts`; the keys and every language's words are
+  `web/widget/texts.json`, `{{name}}`-style placeholders are filled by the widget). A client
+  of its own may ignore both.
 - Web Push delivery (second round) follows protocol.md; where it is silent: the body is
   the `chatOffered` (or `offerWithdrawn`) frame exactly as the WebSocket carries it, cut to
   3,000 bytes by shortening the page's texts longest first (ending in `…`), then dropping

@@ -25,6 +25,8 @@ from pydantic import (
 
 from livechat.domain.push import DEFAULT_PUSH_SERVICES, pattern_problem
 from livechat.domain.retention import DEFAULT_DAYS, MAX_DAYS
+from livechat.domain.widget_texts import Language
+from livechat.domain.widget_texts import problems as wording_problems
 
 CAPTURE_FIELDS = ("firstName", "lastName", "email", "company", "jobTitle", "phone", "country")
 RULE_FIELDS = (
@@ -297,12 +299,20 @@ Card = Annotated[
 class Dialog(_Strict):
     id: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")
     cards: list[Card] = Field(min_length=1)
+    # The widget's own words for this dialog (livechat.domain.widget_texts): its language and
+    # any entry reworded; the visitor sees the cards' texts as written.
+    language: Language = "en"
+    texts: dict[str, str] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _check_tree(self) -> Dialog:
         problems = list(dialog_problems(self))
         if problems:
             raise ValueError("; ".join(f"{path}: {message}" for path, message in problems))
+        if self.texts:
+            worded = list(wording_problems(self.texts))
+            if worded:
+                raise ValueError("; ".join(worded))
         return self
 
     def walk(self) -> Iterator[tuple[str, Card]]:

@@ -2,7 +2,7 @@
  * in the browser with the server's own rules (/config.json's `capture`) before it is sent. */
 livechat.widget.capture = function (w) {
   const { el } = livechat.dom;
-  const { FIELD_LABELS, FIELD_HINTS } = livechat.widget.texts;
+  const { t, label, hint } = livechat.widget.texts;
   const s = w.state, v = w.view;
   const AUTOCOMPLETE = { firstName: "given-name", lastName: "family-name", email: "email", company: "organization",
     jobTitle: "organization-title", phone: "tel", country: "country" };
@@ -10,18 +10,18 @@ livechat.widget.capture = function (w) {
   // rules: /config.json's `capture` {maxLength, fields: {name: {pattern, message}}}, or null
   // when it could not be read (the server checks again either way).
   function validateField(rules, name, value, required) {
-    if (!value) return required ? "This field is required." : "";
-    if (rules && value.length > rules.maxLength) return "At most " + rules.maxLength + " characters.";
+    if (!value) return required ? t("capture.required") : "";
+    if (rules && value.length > rules.maxLength) return t("capture.maxLength", { max: rules.maxLength });
     const rule = rules && rules.fields[name];
     if (rule && !new RegExp(rule.pattern).test(value)) {
-      return FIELD_HINTS[name] || rule.message.charAt(0).toUpperCase() + rule.message.slice(1) + ".";
+      return hint(name) || rule.message.charAt(0).toUpperCase() + rule.message.slice(1) + ".";
     }
     return "";
   }
 
   function showCapture(card) {
     const required = card.required || []; // workspace.md: listed fields are optional by default
-    const form = el("form", { class: "capture", "data-card": card.id, novalidate: true, "aria-label": "Your details" });
+    const form = el("form", { class: "capture", "data-card": card.id, novalidate: true, "aria-label": t("capture.label") });
     const inputs = {};
     for (const name of card.fields) {
       const id = "lc-" + card.id + "-" + name;
@@ -34,10 +34,10 @@ livechat.widget.capture = function (w) {
       });
       inputs[name] = { input, err };
       form.append(el("label", { for: id }, document.createTextNode(
-        (FIELD_LABELS[name] || name) + (required.includes(name) ? " *" : "")), input, err));
+        label(name) + (required.includes(name) ? " *" : "")), input, err));
     }
     const formError = el("div", { class: "form-error", role: "alert" });
-    const submit = el("button", { type: "submit", class: "primary", text: "Continue" });
+    const submit = el("button", { type: "submit", class: "primary", text: t("capture.submit") });
     form.append(formError, submit);
     function setError(name, message) {
       const f = inputs[name];
@@ -67,14 +67,14 @@ livechat.widget.capture = function (w) {
         if (ack.type === "error") {
           const m = /^fields\.([A-Za-z0-9_]+):\s*(.*)$/.exec(ack.message || "");
           if (m && setError(m[1], m[2].charAt(0).toUpperCase() + m[2].slice(1) + ".")) inputs[m[1]].input.focus();
-          else formError.textContent = ack.message || "Something went wrong.";
+          else formError.textContent = ack.message || t("capture.failed");
           submit.disabled = false;
           return;
         }
         w.apply({ type: "captureRecorded", conversationId: s.conv.id, seq: ack.seq, cardId: card.id, fields });
       } catch (e) {
         submit.disabled = false;
-        formError.textContent = "Not sent: the connection dropped. Try again in a moment.";
+        formError.textContent = t("capture.dropped");
       }
     });
     s.interactive = form;

@@ -55,7 +55,7 @@ livechat.widget.conversation = function (w) {
         w.started();
         settle();
       } else {
-        w.note("The chat could not start: " + (answer.message || answer.type));
+        w.note(livechat.widget.texts.t("chat.couldNotStart", { why: answer.message || answer.type }));
       }
     } catch (e) { /* started after the reconnect */ } finally { s.starting = false; }
   }
@@ -64,7 +64,7 @@ livechat.widget.conversation = function (w) {
     v.log.replaceChildren();
     s.interactive = null; s.stack = s.dialog ? [{ cards: s.dialog.cards, i: 0 }] : [];
     s.seen = new Set(); s.agent = null; s.email = null; s.unconfirmed.clear();
-    v.avatar.hidden = true; v.title.firstChild.textContent = "Chat with us"; v.subtitle.textContent = "We usually answer in a few minutes";
+    v.avatar.hidden = true; v.relabel();
     w.setPhase("dialog");
   }
 

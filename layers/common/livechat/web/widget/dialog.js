@@ -80,7 +80,7 @@ livechat.widget.dialog = function (w) {
     if (s.conv) return Promise.resolve(s.conv);
     return new Promise((resolve, reject) => {
       startWaiters.push(resolve);
-      setTimeout(() => reject(new Error("not connected yet: try again in a moment")), 15000);
+      setTimeout(() => reject(new Error(livechat.widget.texts.t("dialog.notConnected"))), 15000);
     });
   }
   function started() { while (startWaiters.length) startWaiters.shift()(s.conv); }
@@ -94,7 +94,7 @@ livechat.widget.dialog = function (w) {
       w.apply({ type: "answerRecorded", conversationId: s.conv.id, seq: ack.seq, cardId: card.id, value: label });
     } catch (e) {
       choices.querySelectorAll("button").forEach((b) => { b.disabled = false; });
-      if (e && e.message !== "disconnected") w.note("Sorry, that did not work: " + e.message);
+      if (e && e.message !== "disconnected") w.note(livechat.widget.texts.t("dialog.failed", { why: e.message }));
     }
   }
 
@@ -113,7 +113,7 @@ livechat.widget.dialog = function (w) {
 
   function showLiveChat(card) {
     if (!v.log.querySelector('[data-said="' + cssEscape(card.id) + '"]')) {
-      w.bubble("bot", card.text || "Let me connect you with someone from our team.", null, { "data-said": card.id });
+      w.bubble("bot", card.text || livechat.widget.texts.t("live.intro"), null, { "data-said": card.id });
     }
     const marker = el("div", { "data-card": card.id, hidden: true });
     s.interactive = marker;
@@ -124,7 +124,7 @@ livechat.widget.dialog = function (w) {
   async function requestChat(card) {
     try {
       const answer = await w.socket.request({ action: "requestChat", conversationId: s.conv.id, cardId: card.id });
-      if (answer.type === "error") w.note("Live chat could not be requested: " + answer.message);
+      if (answer.type === "error") w.note(livechat.widget.texts.t("live.requestFailed", { why: answer.message }));
       else w.apply(answer);
     } catch (e) { /* retried after the reconnect (run() sees the same card) */ }
   }

@@ -2,7 +2,7 @@
  * answers and captures the widget records itself) applied to the view, once each by seq. */
 livechat.widget.events = function (w) {
   const { el, cssEscape } = livechat.dom;
-  const { FIELD_LABELS, END_REASONS, TRANSCRIPT } = livechat.widget.texts;
+  const { t, label } = livechat.widget.texts;
   const s = w.state, v = w.view;
 
   function setPhase(next) {
@@ -13,7 +13,7 @@ livechat.widget.events = function (w) {
   }
 
   function showAgent(a) {
-    const agent = s.agent = a || { name: "Agent", avatarUrl: "" };
+    const agent = s.agent = a || { name: t("agent.defaultName"), avatarUrl: "" };
     v.avatar.replaceChildren();
     v.avatar.hidden = false;
     const initials = (agent.name || "?").split(/\s+/).map((word) => word.charAt(0)).join("").slice(0, 2).toUpperCase();
@@ -25,12 +25,12 @@ livechat.widget.events = function (w) {
     } else {
       v.avatar.textContent = initials;
     }
-    v.title.firstChild.textContent = agent.name || "Agent";
-    v.subtitle.textContent = "is chatting with you";
+    v.title.firstChild.textContent = agent.name || t("agent.defaultName");
+    v.subtitle.textContent = t("header.agentSubtitle");
   }
 
   function offerRestart() {
-    const b = el("button", { type: "button", class: "primary", "data-role": "restart", text: "Start a new conversation",
+    const b = el("button", { type: "button", class: "primary", "data-role": "restart", text: t("restart"),
       onclick: () => { b.remove(); w.restart(); } });
     v.log.append(b); w.scrollDown();
   }
@@ -42,14 +42,14 @@ livechat.widget.events = function (w) {
     const conversationId = s.conv.id, address = s.email;
     const box = el("div", { class: "transcript-offer", "data-role": "email-transcript" });
     const said = el("div", { class: "note", role: "status" });
-    const b = el("button", { type: "button", class: "primary", text: TRANSCRIPT.offer, onclick: async () => {
-      b.disabled = true; said.textContent = TRANSCRIPT.sending;
+    const b = el("button", { type: "button", class: "primary", text: t("transcript.offer"), onclick: async () => {
+      b.disabled = true; said.textContent = t("transcript.sending");
       try {
         const answer = await w.socket.request({ action: "emailTranscript", conversationId });
         if (answer.type === "error") throw new Error(answer.message);
-        b.remove(); said.textContent = TRANSCRIPT.sent(address);
+        b.remove(); said.textContent = t("transcript.sent", { address });
       } catch (e) {
-        b.disabled = false; said.textContent = TRANSCRIPT.failed((e && e.message) || "not connected");
+        b.disabled = false; said.textContent = t("transcript.failed", { why: (e && e.message) || t("transcript.notConnected") });
       }
     } });
     box.append(b, said);
@@ -84,8 +84,8 @@ livechat.widget.events = function (w) {
         if (!path) return;
         w.clearInteractive();
         if (frame.fields && frame.fields.email) s.email = frame.fields.email;
-        const summary = Object.entries(frame.fields || {}).map(([k, value]) => (FIELD_LABELS[k] || k) + ": " + value).join("\n");
-        w.bubble("visitor", summary || "(no details)");
+        const summary = Object.entries(frame.fields || {}).map(([k, value]) => label(k) + ": " + value).join("\n");
+        w.bubble("visitor", summary || t("capture.summaryEmpty"));
         s.stack = path;
         s.stack[s.stack.length - 1].i++;
         w.run();
@@ -95,23 +95,24 @@ livechat.widget.events = function (w) {
         w.clearInteractive();
         if (s.phase === "dialog") {
           setPhase("routing");
-          w.note("Connecting you to someone…", "status").setAttribute("data-role", "connecting");
-          w.announce("Connecting you to someone…");
+          w.note(t("routing.connecting"), "status").setAttribute("data-role", "connecting");
+          w.announce(t("routing.connecting"));
         }
         return;
       case "agentJoined":
         w.clearInteractive();
         setPhase("live");
         showAgent(frame.agent);
-        w.note((frame.agent && frame.agent.name || "An agent") + " joined the chat", "status").setAttribute("data-role", "joined");
-        w.announce((frame.agent && frame.agent.name || "An agent") + " joined the chat");
+        const joined = t("agent.joined", { name: (frame.agent && frame.agent.name) || t("agent.someone") });
+        w.note(joined, "status").setAttribute("data-role", "joined");
+        w.announce(joined);
         if (!s.replaying && w.panelOpen()) v.textarea.focus();
         return;
       case "fallback":
         w.clearInteractive();
         setPhase("fallback");
-        w.bubble("bot", frame.message || "Nobody is available right now.", null, { "data-role": "fallback" });
-        w.announce(frame.message || "Nobody is available right now.");
+        w.bubble("bot", frame.message || t("fallback.default"), null, { "data-role": "fallback" });
+        w.announce(frame.message || t("fallback.default"));
         offerTranscript();
         offerRestart();
         return;
@@ -119,15 +120,18 @@ livechat.widget.events = function (w) {
         const mine = frame.from === "visitor";
         const waiting = frame.clientMessageId && s.unconfirmed.get(frame.clientMessageId);
         if (waiting) { s.unconfirmed.delete(frame.clientMessageId); waiting.node.remove(); }
-        const who = mine ? null : frame.from === "agent" ? (s.agent && s.agent.name) || "Agent" : "";
+        const who = mine ? null : frame.from === "agent" ? (s.agent && s.agent.name) || t("agent.defaultName") : "";
         w.bubble(mine ? "visitor" : "agent", frame.text, who, { "data-from": frame.from, "data-seq": frame.seq });
-        if (!mine) { w.announce((who || "Message") + ": " + frame.text); v.showTyping(""); }
+        if (!mine) {
+          w.announce(who ? t("message.announce", { name: who, text: frame.text }) : t("message.announceUnnamed", { text: frame.text }));
+          v.showTyping("");
+        }
         return;
       }
       case "chatEnded": {
         w.clearInteractive();
         setPhase("ended");
-        const words = END_REASONS[frame.reason] || "The chat has ended.";
+        const words = ["agent", "visitor", "inactivity"].includes(frame.reason) ? t("end." + frame.reason) : t("end.other");
         w.note(words, "status").setAttribute("data-role", "ended");
         w.announce(words);
         offerTranscript();
@@ -136,7 +140,8 @@ livechat.widget.events = function (w) {
       }
       case "typing":
         if (frame.from !== "visitor") {
-          v.showTyping(frame.isTyping ? ((s.agent && s.agent.name) || "The agent") + " is typing…" : "");
+          const name = s.agent && s.agent.name;
+          v.showTyping(frame.isTyping ? (name ? t("agent.typing", { name }) : t("agent.typingUnnamed")) : "");
         }
         return;
       default:

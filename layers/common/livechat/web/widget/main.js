@@ -35,7 +35,7 @@ function start(script) {
   function setOpen(open) {
     v.panel.hidden = !open;
     v.launcher.setAttribute("aria-expanded", String(open));
-    v.launcher.textContent = open ? "Close chat" : "Chat with us";
+    v.launcher.textContent = livechat.widget.texts.t(open ? "launcher.close" : "launcher.open");
     w.store.set("open:" + DIALOG, open);
     if (open) {
       if (!s.conv && w.socket.isOpen()) w.startConversation();
@@ -55,6 +55,8 @@ function start(script) {
       const r = await fetch(HTTP + "dialogs/" + encodeURIComponent(DIALOG));
       if (!r.ok) throw new Error("dialog " + DIALOG + ": HTTP " + r.status);
       s.dialog = await r.json();
+      livechat.widget.texts.use(s.dialog.language, s.dialog.texts);
+      v.relabel();
     } catch (e) {
       console.warn("livechat: the dialog could not be loaded", e);
       v.launcher.hidden = true;
