@@ -16,7 +16,11 @@ from bench.cost.scenario import (
     PING_EVERY_MIN,
     PINGS_MEASURED,
     SWEEPS_PER_MONTH,
+    TYPING_RENEW_SECONDS,
+    TYPING_SECONDS,
     VISITOR_MINUTES,
+    message_gap,
+    typing_frames,
 )
 from tests.support import metering
 from tests.support.template import load_template
@@ -190,7 +194,7 @@ def report(ledger: Ledger, chats: int, unanswered: int, messages: int, accept_ti
 def render(r: dict[str, Any]) -> str:
     s = r["scenario"]
     lines: dict[str, list[Line]] = r["_lines"]
-    typing = "typing on/off around each" if s.get("typing", True) else "no typing indicators"
+    typing = "typing as the clients throttle it" if s.get("typing", True) else "no typing indicators"
     out = [f"cost per 1,000 chats, us-east-1 on-demand, free tiers ignored (prices looked up {r['prices_checked']})",
            f"measured: {s['accepted_chats']} accepted chats ({s['messages']} messages each, {typing}) "
            f"and {s['unanswered_chats']} unanswered, after a warm-up of one each; all functions "
@@ -239,6 +243,12 @@ def render(r: dict[str, Any]) -> str:
             "  - DynamoDB units computed from item sizes (the rules above), not read from a bill; a transaction that "
             "failed its condition is charged as if written, a failed single write as the existing item;",
             "  - index writes are charged as standard writes (1 per KB), also inside a transaction;",
+            f"  - the messages are spread over the chat, one every {message_gap(s['messages']):g} s (the handlers' "
+            "clock is moved on between them; what a message writes depends on the time since the last one);",
+            "  - typing (the bench models the clients, web/shared/composer.js): each message typed in one go in "
+            f"{TYPING_SECONDS:g} s, so {typing_frames(TYPING_SECONDS)} `typing` on per message (one every "
+            f"{TYPING_RENEW_SECONDS:g} s while typing), no off (the message clears the line; an off goes only after "
+            "a pause without sending);",
             f"  - the bench's accept timeout is {s['accept_timeout_seconds_in_bench']} s instead of 100 s: the same "
             "states run, only sooner;",
             "  - not counted: data transfer out, X-Ray traces (tracing is active: sampled traces are billed), "

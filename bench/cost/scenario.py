@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
+from unittest.mock import patch
 
 import boto3
+from livechat.domain import clock
 
 from bench.cost.ledger import Ledger, metered_handlers
 from bench.cost.units import table_indexes
@@ -25,6 +29,17 @@ PING_EVERY_MIN = 4.5  # widget.js / inbox.js PING_MS: API Gateway closes sockets
 AGENTS, AGENT_HOURS = 20, 8.0  # the agents' shared connections: 20 agents online 8 h per 1,000 chats
 SWEEPS_PER_MONTH = 60 * 24 * 30  # timeout_sweeper: rate(1 minute)
 PINGS_MEASURED = 10  # an agent's pings, measured on their own for the agents' share
+# What web/shared/composer.js sends while a message is typed: "on" at the first keystroke and
+# again every TYPING_RENEW_MS; "off" only after a pause of TYPING_IDLE_MS without sending, or
+# for an emptied box; nothing for the message. Assumed: each message typed in one go (no
+# such pause) within TYPING_SECONDS.
+TYPING_RENEW_SECONDS = 15.0  # composer.js TYPING_RENEW_MS
+TYPING_SECONDS = 12.0
+
+
+def typing_frames(seconds: float) -> int:
+    """The `typing` frames the clients send for one message typed in `seconds` without a pause."""
+    return 1 + int(seconds // TYPING_RENEW_SECONDS)
 
 
 def http(ledger: Ledger, function: str, method: str, path: str, body: str = "", **route: Any) -> dict[str, Any]:
@@ -74,6 +89,39 @@ def pings(minutes: float) -> int:
     return int(minutes // PING_EVERY_MIN)
 
 
+def say(who: Client, conversation_id: str, n: int, i: int, *, typing: bool) -> None:
+    """One message as the client sends it: the `typing` frames while it is typed, then the
+    message (no "off" after it: the message clears the other side's line)."""
+    text = f"{'Hello, I have a question about the pricing' if i % 2 == 0 else 'Sure, happy to help'} ({i})"
+    for _ in range(typing_frames(TYPING_SECONDS) if typing else 0):
+        assert who.ask("typing", conversationId=conversation_id, isTyping=True)["type"] == "ack"
+    assert who.ask("sendMessage", conversationId=conversation_id, text=text,
+                   clientMessageId=f"m{n}-{i}")["type"] == "message"
+
+
+def message_gap(messages: int) -> float:
+    """Seconds between two messages: spread evenly over the accepted chat."""
+    return VISITOR_MINUTES["accepted"] * 60 / max(1, messages)
+
+
+@contextmanager
+def scripted_clock() -> Iterator[Callable[[float], None]]:
+    """The handlers' clock as the scripted chat's time passes (`wait(seconds)` moves it on),
+    back to the real one after: what a message writes depends on the time since the last
+    one (domain.transitions.activity_key_due), and the bench sends them milliseconds apart.
+    Only `clock.now` moves (what `now_iso` stamps events with); moto's timers, the
+    workflow's Wait and the rate-limit windows keep real time."""
+    ahead = timedelta()
+    real = clock.now
+
+    def wait(seconds: float) -> None:
+        nonlocal ahead
+        ahead += timedelta(seconds=seconds)
+
+    with patch.object(clock, "now", lambda: real() + ahead):
+        yield wait
+
+
 def accepted_chat(world: World, ledger: Ledger, agents: list[Client], n: int, messages: int, *,
                   typing: bool = True) -> None:
     visitor, conversation_id = visitor_arrives(world, ledger)
@@ -83,15 +131,10 @@ def accepted_chat(world: World, ledger: Ledger, agents: list[Client], n: int, me
     # Accepting before it ran would skip the wait and understate the transitions.
     first_task_done(ledger.scenario.executions[-1])
     assert agent.ask("accept", conversationId=conversation_id, offerId=offer["offerId"])["type"] == "chatAccepted"
-    for i in range(messages):
-        who = visitor if i % 2 == 0 else agent
-        text = f"{'Hello, I have a question about the pricing' if i % 2 == 0 else 'Sure, happy to help'} ({i})"
-        if typing:
-            who.ask("typing", conversationId=conversation_id, isTyping=True)
-        assert who.ask("sendMessage", conversationId=conversation_id, text=text,
-                       clientMessageId=f"m{n}-{i}")["type"] == "message"
-        if typing:
-            who.ask("typing", conversationId=conversation_id, isTyping=False)
+    with scripted_clock() as wait:
+        for i in range(messages):
+            wait(message_gap(messages))
+            say(visitor if i % 2 == 0 else agent, conversation_id, n, i, typing=typing)
     for _ in range(pings(VISITOR_MINUTES["accepted"])):
         assert visitor.ask("ping")["type"] == "pong"
     assert agent.ask("endChat", conversationId=conversation_id)["type"] == "chatEnded"
