@@ -44,7 +44,7 @@ CONNECT_ROUTES = ("$connect", "$disconnect")
 MESSAGE_ROUTES = (
     "$default", "startConversation", "answer", "capture", "requestChat", "availability",
     "setStatus", "accept", "decline", "listInbox", "listOffers", "listConversations", "getTranscript",
-    "subscribePush", "unsubscribePush", "sendMessage", "typing", "endChat", "resume", "ping",
+    "emailTranscript", "subscribePush", "unsubscribePush", "sendMessage", "typing", "endChat", "resume", "ping",
 )
 FUNCTIONS = {
     "WsAuthorizerFunction": "functions/ws_authorizer/",
@@ -733,7 +733,6 @@ def test_only_notify_failure_writes_to_a_queue_and_only_to_its_dead_letter_queue
     (statement,) = statements
     assert as_list(statement["Action"]) == ["sqs:SendMessage"]
     assert statement["Resource"] == {"Fn::GetAtt": [queues[function_id], "Arn"]}
-
 
 
 def test_the_workflow_may_only_invoke_route_chat_park_requests_and_deliver_its_logs(
