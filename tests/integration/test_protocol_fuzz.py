@@ -723,7 +723,7 @@ def send(fw: FuzzWorld, sender: Client, body: str) -> Outcome:
     try:
         # When the frame arrives
         try:
-            response = ws_message_app.handler(message_event(sender.connection_id, body),
+            response = ws_message_app.handler(message_event(sender.connection_id, body, authorizer=sender.identity),
                                               LambdaContext())
         except Exception:  # any escape is the failure being looked for
             pytest.fail(f"the handler raised:\n{traceback.format_exc()}")
