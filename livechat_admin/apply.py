@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from livechat.api.auth import LIVE_CHAT_GROUP
+from livechat.domain import schedules
 from livechat.domain.workspace import AgentSpec, Dialog, Workspace, WorkspaceSettings
 from livechat.store import agents, catalog
 from livechat.store import tables as models
@@ -125,12 +126,14 @@ def read_current(idp: Any, pool_id: str) -> Current:
 
 def _profile(spec: AgentSpec, settings: WorkspaceSettings) -> dict[str, Any]:
     return {"name": spec.name, "avatar_url": spec.avatar_url,
-            "max_chats": spec.max_chats or settings.default_max_chats, "teams": list(spec.teams)}
+            "max_chats": spec.max_chats or settings.default_max_chats, "teams": list(spec.teams),
+            # Stored merged and canonical, so an unchanged schedule compares equal.
+            "schedule": schedules.to_json(spec.schedule.to_schedule()) if spec.schedule else None}
 
 
 def _row_profile(row: AgentModel) -> dict[str, Any]:
     return {"name": row.name, "avatar_url": row.avatar_url or "", "max_chats": int(row.max_chats),
-            "teams": list(row.teams or [])}
+            "teams": list(row.teams or []), "schedule": row.schedule or None}
 
 
 def _settings_changes(workspace: Workspace, current: Current) -> Iterator[Change]:
@@ -293,6 +296,8 @@ class Applier:
                          AgentModel.avatar_url.set(profile["avatar_url"]),
                          AgentModel.max_chats.set(profile["max_chats"]),
                          AgentModel.teams.set(profile["teams"]),
+                         AgentModel.schedule.set(profile["schedule"]) if profile["schedule"]
+                         else AgentModel.schedule.remove(),
                          AgentModel.live_chat.set(True)],
                 condition=AgentModel.pk.exists())
 

@@ -178,8 +178,21 @@ def dry_run(card: LiveChatCard, visitor: Mapping[str, Any], agents: Sequence[Age
                 winner_found = winner_found or verdict == "gets the chat"
                 if verdict in ("next in line", "gets the chat") and not agent.connections:
                     verdict += " (by Web Push: no inbox open)"
+                verdict += schedule_note(agent)
             result.verdicts.append(Verdict(email, pool.name, verdict))
     return result
+
+
+def schedule_note(agent: Agent) -> str:
+    """Where the agent's schedule stands now, in their own time zone (the one the admin
+    wrote the blocks in); nothing for an agent without a schedule, or whose status will
+    not change by itself."""
+    state = routing.presence(agent)
+    if agent.schedule is None or state.until is None:
+        return ""
+    where = "on schedule" if state.on_schedule else "off schedule"
+    local = state.until.astimezone(agent.schedule.zone)
+    return f" [{where}, {state.status} until {local:%a %H:%M} {agent.schedule.timezone}]"
 
 
 def live_state(card: LiveChatCard, visitor: Mapping[str, Any], settings: WorkspaceSettings | None = None

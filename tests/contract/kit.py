@@ -18,12 +18,19 @@ ALICE = "alice@example.com"
 BOB = "bob@example.com"
 CAROL = "carol@example.com"
 DAVE = "dave@example.com"  # never given a status by any test but the one about new agents
+# Only test_schedules.py connects Sam: a schedule with no block (never on schedule, so never
+# offered a chat unless his own toggle says so), in a zone whose offset is not whole hours.
+SAM = "sam@example.com"
+SAM_TIMEZONE = "Pacific/Chatham"
+TO_SAM = "to-sam"  # one live chat card, routed to Sam (mode: agent)
 AGENTS = {  # e-mail -> (name, password)
     ALICE: ("Alice Adams", "Alice-contract-1"),
     BOB: ("Bob Brown", "Bob-contract-1"),
     CAROL: ("Carol Clark", "Carol-contract-1"),
     DAVE: ("Dave Dunn", "Dave-contract-1"),
+    SAM: ("Sam Shift", "Sam-contract-1"),
 }
+SCHEDULES = {SAM: f"{{timezone: {SAM_TIMEZONE}, weekly: {{}}}}"}  # e-mail -> the workspace's schedule
 ROUTED = (ALICE, BOB, CAROL)  # the agents each routing test connects, stating their status
 ACCEPT_TIMEOUT = 2
 INACTIVITY_TIMEOUT = 3
@@ -59,12 +66,13 @@ RR_DIALOG = f"""  - id: {RR}
 """
 
 
-def _agents_yaml(agents: dict[str, tuple[str, str]]) -> str:
+def _agents_yaml(agents: dict[str, tuple[str, str]], schedules: dict[str, str] | None = None) -> str:
     return "\n".join(f"""  - email: {email}
     name: {name}
     avatar_url: https://example.com/{email.split("@")[0]}.png
     max_chats: 5
-    password: "{password}\"""" for email, (name, password) in agents.items())
+    password: "{password}\"""" + (f"\n    schedule: {(schedules or {})[email]}" if email in (schedules or {}) else "")
+                     for email, (name, password) in agents.items())
 
 
 def _settings_yaml(plan: str = "prime", engagement_limit: int | None = None,
@@ -89,7 +97,7 @@ def _settings_yaml(plan: str = "prime", engagement_limit: int | None = None,
 def workspace_yaml() -> str:
     return f"""{_settings_yaml(account_routing=True)}
 agents:
-{_agents_yaml(AGENTS)}
+{_agents_yaml(AGENTS, SCHEDULES)}
 
 accounts:
   - domain: {ACCOUNT_DOMAIN}
@@ -116,7 +124,12 @@ dialogs:
               - id: bye
                 kind: message
                 text: "Happy browsing!"
-{RR_DIALOG}  - id: {RULES}
+{RR_DIALOG}  - id: {TO_SAM}
+    cards:
+      - id: {LIVE}
+        kind: live_chat
+        routing: {{mode: agent, agent: {SAM}}}
+  - id: {RULES}
     cards:
       - id: {LIVE}
         kind: live_chat

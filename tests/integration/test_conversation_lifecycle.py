@@ -759,7 +759,8 @@ def test_set_status_is_acked_and_only_the_agents_other_tabs_get_the_status(world
     # own) and only the other tab is told the new status
     assert answer == {"type": "ack", "action": "setStatus", "requestId": answer["requestId"]}
     assert tab.frames() == []
-    assert other_tab.frames() == [{"type": "status", "status": "away"}]
+    # (an agent without a schedule is always on it, and never changes status by itself)
+    assert other_tab.frames() == [{"type": "status", "status": "away", "onSchedule": True, "until": None}]
 
 
 # --- 12. every tab ----------------------------------------------------------------------

@@ -74,7 +74,7 @@ def test_a_request_on_a_conversation_past_its_dialog_is_refused(conv: Conversati
 # --- routing → offered --------------------------------------------------------------------
 
 def test_an_offer_binds_the_agent_and_claims_their_slot_in_one_change() -> None:
-    change = t.offer(ROUTING, ALICE.email, "o2", AT, LATER)
+    change = t.offer(ROUTING, ALICE, "o2", AT, LATER)
     assert change.guard == Guard(Status.ROUTING)
     assert fields(change) == {"status": Status.OFFERED, "offer_id": "o2", "offer_agent": ALICE.email,
                               "offer_expires_at": LATER, "sweep_at": "2026-12-05T10:02:00.000Z"}
@@ -83,13 +83,20 @@ def test_an_offer_binds_the_agent_and_claims_their_slot_in_one_change() -> None:
     assert isinstance(change.slot.on_fail(), AgentUnavailable)
 
 
+def test_an_offer_claims_the_slot_only_while_the_agents_status_and_override_are_as_read() -> None:
+    toggled = replace(ALICE, status="away", override_until=LATER)
+    change = t.offer(ROUTING, toggled, "o2", AT, LATER)
+    assert isinstance(change.slot, SlotClaim)
+    assert (change.slot.status, change.slot.override_until) == ("away", LATER)
+
+
 def test_an_agent_already_tried_for_this_request_is_not_offered_it_again() -> None:
-    raises(AgentUnavailable, t.offer, replace(ROUTING, tried=frozenset({ALICE.email})), ALICE.email, "o2", AT, LATER)
+    raises(AgentUnavailable, t.offer, replace(ROUTING, tried=frozenset({ALICE.email})), ALICE, "o2", AT, LATER)
 
 
 @pytest.mark.parametrize("status", [Status.AUTOMATED, Status.OFFERED, Status.ACTIVE, Status.ENDED])
 def test_only_a_routing_conversation_is_offered(status: Status) -> None:
-    raises(NotRouting, t.offer, replace(ROUTING, status=status), ALICE.email, "o2", AT, LATER)
+    raises(NotRouting, t.offer, replace(ROUTING, status=status), ALICE, "o2", AT, LATER)
 
 
 # --- offered → routing (declined, expired, unreachable) -----------------------------------

@@ -43,7 +43,10 @@ from livechat.chat import (
     workflow,
 )
 from livechat.chat.presence import AGENT, VISITOR, Caller
+from livechat.domain import routing
+from livechat.domain.clock import iso
 from livechat.domain.errors import BadRequest, Conflict, Forbidden
+from livechat.domain.schedules import Effective
 from livechat.domain.snapshots import Conversation
 from livechat.domain.states import Status
 from livechat.domain.transitions import withdrawn_offer
@@ -138,10 +141,15 @@ def email_transcript(caller: Caller, frame: EmailTranscript, notifier: Notifier)
 
 # --- agent ------------------------------------------------------------------------------
 
+def _presence_fields(state: Effective) -> dict[str, Any]:
+    return {"status": state.status, "onSchedule": state.on_schedule,
+            "until": iso(state.until) if state.until else None}
+
+
 def set_status(caller: Caller, frame: SetStatus, notifier: Notifier) -> None:
-    presence.set_status(caller.principal, frame.status)
+    state = presence.set_status(caller.principal, frame.status)
     # Answered by ack (the dispatcher's default); the agent's other tabs follow the change.
-    notifier.to_agent(caller.principal, StatusEvent(status=frame.status).wire(), exclude=caller.connection_id)
+    notifier.to_agent(caller.principal, StatusEvent(**_presence_fields(state)).wire(), exclude=caller.connection_id)
 
 
 def accept(caller: Caller, frame: AcceptFrame, notifier: Notifier) -> None:
@@ -167,7 +175,7 @@ def decline(caller: Caller, frame: DeclineFrame, notifier: Notifier) -> None:
 
 def list_inbox(caller: Caller, frame: ListInbox, notifier: Notifier) -> None:
     agent = agents.get_agent(caller.principal)
-    notifier.reply(InboxEvent(chats=conversations.inbox(caller.principal), status=agent.status,
+    notifier.reply(InboxEvent(chats=conversations.inbox(caller.principal), **_presence_fields(routing.presence(agent)),
                               pushSubscriptions=agent.push_subscriptions, name=agent.name).wire())
 
 

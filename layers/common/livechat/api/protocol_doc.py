@@ -43,11 +43,11 @@ STORED = f"""
 | `{CAPTURE_RECORDED}` *(addition)* | conversationId, seq, cardId, fields, at |
 
 `answer` and `capture` are answered by `ack` with the stored event's `seq` *(addition)*;
-`inbox` also carries the agent's stored `status` *(addition)*, so a reconnecting inbox
+`inbox` also carries the agent's effective `status` *(addition)*, so a reconnecting inbox
 shows it instead of overwriting it. `resume` replays every stored event after `afterSeq`
 in order and is then answered by `ack`
 with `seq` = the last seq sent *(addition)*. `setStatus` is answered by `ack` (second
-round); the agent's other connections get `status` {{status}}.
+round); the agent's other connections get `status` {{status, onSchedule, until}}.
 
 ## Additions and choices where the contract is silent
 
@@ -107,6 +107,21 @@ round); the agent's other connections get `status` {{status}}.
 - `inbox` also carries `pushSubscriptions` *(addition)*: how many Web Push subscriptions
   the agent holds, so the inbox can say whether offers reach them with every tab closed.
   `livechat route --dry-run` marks an agent reachable by push only.
+- Schedules (second round): `status` (the frame, and the `inbox` answer's field) is the
+  *effective* status, computed when read from the stored status, the schedule and the
+  override; `onSchedule` says whether now is inside one of the agent's blocks (always true
+  without a schedule) and `until` is the instant the effective status next changes by
+  itself (a block's start or end, or the override's end, where the status really differs;
+  adjacent blocks, also across midnight, are no change), or `null` — always sent, never
+  left out — when it does not change within the next 8 days (no schedule, or a schedule
+  always on or always off). For an agent with a schedule, `setStatus` stores the status
+  with the override's end (the next boundary or local midnight); without one, the status
+  holds until the next `setStatus`. A local time skipped by daylight saving moves to the
+  next valid minute; one that occurs twice is its first occurrence. An offer's slot claim
+  is conditioned on the status and override routing read, so a `setStatus` racing an
+  offer leaves exactly one order: the offer made first (it stands, as a pending offer
+  does when its agent goes away or off schedule), or the toggle first (the claim fails and
+  routing moves to the next agent).
 - `$connect` of an agent whose profile row kept changing while it was being created is
   refused with HTTP 409 (connect again); 401/403 are as the contract says.
 - Origins (second round): with `settings.allowed_origins` set, a request without an `Origin`

@@ -82,7 +82,7 @@ def route(
             candidates = routing.rotate(candidates, counters.next_ticket(pool.cursor))
         for agent in candidates:
             try:
-                offer_id, expires_at = _offer(conversation_id, agent.email, settings, conv)
+                offer_id, expires_at = _offer(conversation_id, agent, settings, conv)
             except AgentUnavailable:
                 continue
             except NotRouting:
@@ -106,14 +106,14 @@ def route(
     return fallback(conversation_id, reason, notifier, settings, target=plan.target)
 
 
-def _offer(conversation_id: str, email: str, settings: WorkspaceSettings,
+def _offer(conversation_id: str, agent: Agent, settings: WorkspaceSettings,
            conv: Conversation) -> tuple[str, str]:
     offer_id = new_id()
     at = now()
     expires_at = iso(at + timedelta(seconds=settings.accept_timeout_seconds))
     # The conversation read by the router is the one planned on; if it changed meanwhile,
     # the transaction's guard fails and apply plans again on a fresh read.
-    transaction.apply(conversation_id, partial(transitions.offer, agent=email, offer_id=offer_id, at=iso(at),
+    transaction.apply(conversation_id, partial(transitions.offer, agent=agent, offer_id=offer_id, at=iso(at),
                                    expires_at=expires_at), conversation=conv,
                       retention_days=settings.retention_days)
     return offer_id, expires_at

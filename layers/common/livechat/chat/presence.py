@@ -20,17 +20,19 @@ A visitor's $connect (spec/protocol.md, second round) is also where two abuse co
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from aws_lambda_powertools import Logger
 
 from livechat import runtime
+from livechat.domain import routing, schedules
 from livechat.domain.clock import iso, now, now_iso
 from livechat.domain.errors import Conflict, Forbidden, LivechatError, NotFound
 from livechat.domain.limits import effective
 from livechat.domain.origins import allowed
 from livechat.domain.retention import DEFAULT_DAYS as DEFAULT_RETENTION_DAYS
+from livechat.domain.schedules import Effective
 from livechat.domain.workspace import WorkspaceSettings
 from livechat.store import agents, catalog, connections
 
@@ -155,5 +157,11 @@ def disconnect(caller: Caller) -> None:
     logger.info("disconnected", role=caller.role, connection_id=connection_id)
 
 
-def set_status(email: str, status: str) -> None:
-    agents.set_status(email, status)
+def set_status(email: str, status: str) -> Effective:
+    """The agent's own toggle. With a schedule it overrides it until the next boundary or
+    local midnight (workspace.md); the answer is the effective status it leaves."""
+    agent = agents.get_agent(email)
+    at = now()
+    override = iso(schedules.override_end(agent.schedule, at)) if agent.schedule else None
+    agents.set_status(email, status, override)
+    return routing.presence(replace(agent, status=status, override_until=override), at)

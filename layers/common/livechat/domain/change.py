@@ -40,11 +40,14 @@ class Guard:
 @dataclass(frozen=True)
 class SlotClaim:
     """Take one of the agent's slots for this offer (the capacity semaphore): refused when
-    the agent is full, away, without the permission, disconnected, or holds it already."""
+    the agent is full, without the permission, disconnected, or holds it already, or when
+    their status or override is no longer the one routing read (it found them available)."""
 
     agent: str
     offer_id: str
     on_fail: Callable[[], LivechatError]
+    status: str  # the stored status, as read
+    override_until: str | None  # the stored override's end, as read
 
 
 @dataclass(frozen=True)

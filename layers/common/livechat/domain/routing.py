@@ -11,33 +11,48 @@ Account routing (workspace.md, second round) comes before all of that: a visitor
 e-mail domain names an account is offered to its owner first, in a pool of their own; the
 owner is then in `tried` (declined, expired, unreachable), so the card's own pools run
 without them.
+
+Schedules (workspace.md, second round): the status that counts is the effective one at the
+clock's now (livechat.domain.schedules), computed here from what was read; the slot claim
+is conditioned on the stored status and override as read, so a toggle racing an offer is
+settled by DynamoDB (livechat.store.agents.claim).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
+from livechat.domain import schedules
+from livechat.domain.clock import now, parse_iso
 from livechat.domain.rules import first_match
 from livechat.domain.snapshots import Agent
 from livechat.domain.workspace import AgentRouting, RoundRobinRouting, Routing, RulesRouting, TeamRouting
 
 ALL_POOL = "all"
 ACCOUNT_POOL_PREFIX = "account:"
-AVAILABLE = "available"
-AWAY = "away"
+AVAILABLE = schedules.AVAILABLE
+AWAY = schedules.AWAY
 
 
-def is_eligible(agent: Agent) -> bool:
-    return agent.live_chat and agent.status == AVAILABLE and agent.has_channel and (
-        agent.active < agent.max_chats)
+def presence(agent: Agent, at: datetime | None = None) -> schedules.Effective:
+    """The agent's effective status at `at` (default: now), whether they are on schedule,
+    and until when."""
+    override = parse_iso(agent.override_until) if agent.override_until else None
+    return schedules.effective(agent.status, override, agent.schedule, at or now())
 
 
-def why_not_eligible(agent: Agent) -> str | None:
+def is_eligible(agent: Agent, at: datetime | None = None) -> bool:
+    return why_not_eligible(agent, at) is None
+
+
+def why_not_eligible(agent: Agent, at: datetime | None = None) -> str | None:
     if not agent.live_chat:
         return "no Live Chat permission"
-    if agent.status != AVAILABLE:
-        return "away"
+    state = presence(agent, at)
+    if state.status != AVAILABLE:
+        return "away" if state.on_schedule else "off schedule"
     if not agent.has_channel:
         return "not reachable (no inbox open, no push subscription)"
     if agent.active >= agent.max_chats:

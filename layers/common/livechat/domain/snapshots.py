@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from livechat.domain.schedules import Schedule
 from livechat.domain.states import Status
 
 
@@ -65,6 +66,10 @@ class Agent:
     slots: Mapping[str, str] = field(default_factory=dict)  # conversation id -> offer id
     connections: frozenset[str] = frozenset()  # live inbox connections
     push_subscriptions: int = 0  # Web Push subscriptions held
+    schedule: Schedule | None = None  # none: always on schedule
+    # When the agent's own setStatus stops overriding the schedule (ISO-8601 UTC); only
+    # set for an agent with a schedule (livechat.domain.schedules).
+    override_until: str | None = None
 
     @property
     def has_channel(self) -> bool:

@@ -101,19 +101,22 @@ def request_chat(conv: Conversation, card_id: str, at: str, *, with_event: bool 
     )
 
 
-def offer(conv: Conversation, agent: str, offer_id: str, at: str, expires_at: str) -> Change:
+def offer(conv: Conversation, agent: Agent, offer_id: str, at: str, expires_at: str) -> Change:
     """routing → offered, claiming one of the agent's slots in the same transaction (a
-    crash between the two cannot leak a slot)."""
+    crash between the two cannot leak a slot), while the agent's presence is still the one
+    read (`agent`, found eligible)."""
     if conv.status != Status.ROUTING:
         raise NotRouting("conversation is not waiting for an agent")
-    if agent in conv.tried:
+    email = agent.email
+    if email in conv.tried:
         raise AgentUnavailable("agent already tried")
     return Change(
         guard=Guard(Status.ROUTING),
-        set={"status": Status.OFFERED, "offer_id": offer_id, "offer_agent": agent,
+        set={"status": Status.OFFERED, "offer_id": offer_id, "offer_agent": email,
              "offer_expires_at": expires_at, "sweep_at": sweep_deadline(expires_at)},
-        new_offer={"offerId": offer_id, "agent": agent, "at": at, "outcome": "pending"},
-        slot=SlotClaim(agent, offer_id, lambda: AgentUnavailable(f"agent {agent} cannot take the chat")),
+        new_offer={"offerId": offer_id, "agent": email, "at": at, "outcome": "pending"},
+        slot=SlotClaim(email, offer_id, lambda: AgentUnavailable(f"agent {email} cannot take the chat"),
+                       status=agent.status, override_until=agent.override_until),
     )
 
 

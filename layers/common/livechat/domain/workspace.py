@@ -23,6 +23,7 @@ from pydantic import (
     validate_email,
 )
 
+from livechat.domain import schedules
 from livechat.domain.push import DEFAULT_PUSH_SERVICES, pattern_problem
 from livechat.domain.retention import DEFAULT_DAYS, MAX_DAYS
 from livechat.domain.widget_texts import Language
@@ -133,6 +134,51 @@ class WorkspaceSettings(_Strict):
         return dict(self.account_owners) if self.account_routing else {}
 
 
+def _time_zone(name: str) -> str:
+    problem = schedules.zone_problem(name)
+    if problem:
+        raise ValueError(problem)
+    return name
+
+
+def _block(text: str) -> str:
+    schedules.parse_block(text)
+    return text
+
+
+ScheduleBlock = Annotated[str, AfterValidator(_block)]
+
+
+class WeeklySpec(_Strict):
+    mon: list[ScheduleBlock] = Field(default_factory=list)
+    tue: list[ScheduleBlock] = Field(default_factory=list)
+    wed: list[ScheduleBlock] = Field(default_factory=list)
+    thu: list[ScheduleBlock] = Field(default_factory=list)
+    fri: list[ScheduleBlock] = Field(default_factory=list)
+    sat: list[ScheduleBlock] = Field(default_factory=list)
+    sun: list[ScheduleBlock] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _no_overlaps(self) -> WeeklySpec:
+        # Messages start with the block's own path (mon[1]: ...): workspace_problems
+        # prefixes them with the path of this model.
+        problems = [p for day in schedules.DAYS
+                    for p in schedules.day_problems(day, [schedules.parse_block(b) for b in getattr(self, day)])]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+class ScheduleSpec(_Strict):
+    """workspace.md, second round: weekly blocks in the agent's time zone."""
+
+    timezone: Annotated[str, AfterValidator(_time_zone)]
+    weekly: WeeklySpec = Field(default_factory=WeeklySpec)
+
+    def to_schedule(self) -> schedules.Schedule:
+        return schedules.build(self.timezone, self.weekly.model_dump())
+
+
 class AgentSpec(_Strict):
     email: Email
     name: str = Field(min_length=1, max_length=200)
@@ -140,6 +186,7 @@ class AgentSpec(_Strict):
     max_chats: int | None = Field(default=None, ge=1, le=10)
     teams: list[str] = Field(default_factory=list)
     password: str | None = None
+    schedule: ScheduleSpec | None = None  # none: always on schedule
 
 
 class TeamSpec(_Strict):
@@ -455,6 +502,8 @@ def _loc_path(loc: tuple[int | str, ...]) -> str:
 
 
 _CARD_LISTS = ("cards", "next", "available", "unavailable")
+# WeeklySpec's own check names the blocks inside it (mon[1]: ...).
+_SCHEDULE_DAY = re.compile(rf"({'|'.join(schedules.DAYS)})\[\d+\]: ")
 
 
 def _card_at(data: Any, loc: tuple[int | str, ...]) -> str | None:
@@ -490,7 +539,7 @@ def workspace_problems(data: Any) -> list[str]:
             path = _loc_path(tuple(err["loc"]))
             message = str(err["msg"]).removeprefix("Value error, ")
             # A dialog's own check reports paths inside the dialog: prefix them.
-            if message.startswith("cards["):
+            if message.startswith("cards[") or _SCHEDULE_DAY.match(message):
                 lines.extend(
                     (f"{path}.{m}" if path else m).replace("(cards[", f"({path}.cards[" if path else "(cards[")
                     for m in message.split("; ")

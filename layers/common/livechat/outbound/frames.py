@@ -4,7 +4,7 @@ delivery and `resume`) and as transcript items."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -15,9 +15,13 @@ from livechat.domain.transitions import ANSWER_RECORDED, CAPTURE_RECORDED
 class _Event(BaseModel):
     # Built when first sent, not at import: an invocation sends one or two kinds of frame.
     model_config = ConfigDict(frozen=True, defer_build=True)
+    # Fields whose null means something (schedules' `until`: never changes by itself), sent
+    # as null rather than left out like other absent optional fields.
+    _null_sent: ClassVar[tuple[str, ...]] = ()
 
     def wire(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude_none=True, by_alias=True)
+        data = self.model_dump(mode="json", exclude_none=True, by_alias=True)
+        return data | {name: getattr(self, name) for name in self._null_sent if name not in data}
 
 
 class AgentCard(BaseModel):
@@ -95,13 +99,21 @@ class StatusEvent(_Event):
     answered by ack)."""
 
     type: Literal["status"] = "status"
-    status: str
+    status: str  # the effective status (livechat.domain.schedules)
+    onSchedule: bool = True
+    until: str | None = None  # when `status` next changes by itself (ISO-8601 UTC), or null
+    _null_sent = ("until",)
 
 
 class InboxEvent(_Event):
     type: Literal["inbox"] = "inbox"
     chats: list[dict[str, Any]]
-    status: str | None = None  # the agent's stored status (an addition: it persists)
+    # An addition: the agent's effective status (stored status, schedule and override),
+    # with the second round's `onSchedule` and `until` as in `status` frames.
+    status: str | None = None
+    onSchedule: bool = True
+    until: str | None = None
+    _null_sent = ("until",)
     # An addition (second round, reachability): how many Web Push subscriptions the agent
     # holds, so the inbox can say whether offers reach them with every tab closed.
     pushSubscriptions: int = 0

@@ -15,7 +15,6 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
 from livechat.domain.errors import NotFound
-from livechat.domain.routing import AVAILABLE
 from livechat.domain.snapshots import Agent
 from livechat.store import tables
 from livechat.store.keys import AGENT_PK
@@ -55,13 +54,21 @@ def create_if_absent(email: str, name: str, max_chats: int) -> bool:
     return True
 
 
-def claim(conversation_id: str, offer_id: str) -> tuple[list[Action], Condition]:
+def claim(conversation_id: str, offer_id: str, status: str, override_until: str | None
+          ) -> tuple[list[Action], Condition]:
+    """`status` and `override_until`: the agent's as routing read them, when it found them
+    available (livechat.domain.routing computes the effective status from them and the
+    schedule): a setStatus committed since fails the claim, which routing takes as "cannot
+    take the chat" and moves on."""
     slot = AgentModel.slots[conversation_id]
+    override = (AgentModel.override_until == override_until if override_until is not None
+                else AgentModel.override_until.does_not_exist())
     return (
         [AgentModel.active.add(1), slot.set(offer_id)],
         (AgentModel.active < AgentModel.max_chats)
         & slot.does_not_exist()
-        & (AgentModel.status == AVAILABLE)
+        & (AgentModel.status == status)
+        & override
         & (AgentModel.live_chat == True)  # noqa: E712 (a DynamoDB condition, not a bool)
         # Reachable: an inbox connection or a push subscription (protocol.md, second round).
         & (AgentModel.connections.exists() | (AgentModel.push_subscriptions > 0)),
@@ -88,8 +95,12 @@ def repair_slots(email: str, read: Agent, valid: Mapping[str, str]) -> bool:
     return True
 
 
-def set_status(email: str, status: str) -> None:
-    handle(email).update(actions=[AgentModel.status.set(status)], condition=AgentModel.pk.exists())
+def set_status(email: str, status: str, override_until: str | None = None) -> None:
+    """The status, and the end of the override it makes of the agent's schedule (None:
+    the agent has no schedule)."""
+    override = (AgentModel.override_until.set(override_until) if override_until is not None
+                else AgentModel.override_until.remove())
+    handle(email).update(actions=[AgentModel.status.set(status), override], condition=AgentModel.pk.exists())
 
 
 def add_connection(email: str, connection_id: str) -> None:

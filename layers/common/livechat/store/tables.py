@@ -43,6 +43,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from livechat import runtime
+from livechat.domain import schedules
 from livechat.domain.snapshots import Agent, Conversation, Event
 from livechat.domain.states import Status
 from livechat.store.keys import ALL_CONVERSATIONS
@@ -123,6 +124,12 @@ class AgentModel(_Item):
     # in the transactions that add and remove them): with `connections`, what the slot
     # claim's condition reads as "reachable" (protocol.md, second round).
     push_subscriptions = NumberAttribute(default=0)
+    # The workspace's schedule (livechat.domain.schedules.to_json), written by `livechat
+    # apply`; absent: always on schedule.
+    schedule = UnicodeAttribute(null=True)
+    # The end of the override the agent's last setStatus made (ISO-8601 UTC), with the
+    # status: the slot claim's condition reads both as they were when routing chose.
+    override_until = UnicodeAttribute(null=True)
 
     @property
     def email(self) -> str:
@@ -389,6 +396,8 @@ def agent_of(item: AgentModel) -> Agent:
         slots={k: str(v) for k, v in (plain(item.slots) or {}).items()},
         connections=frozenset(item.connections or ()),
         push_subscriptions=int(item.push_subscriptions or 0),
+        schedule=schedules.from_json(item.schedule) if item.schedule else None,
+        override_until=item.override_until,
     )
 
 

@@ -161,8 +161,11 @@ def _actions(conv: Conversation, change: Change) -> list[Action]:
 def _extras(conv: Conversation, change: Change) -> list[_Extra]:
     extras = []
     if change.slot is not None:
-        write = agents.claim if isinstance(change.slot, SlotClaim) else agents.release
-        actions, condition = write(conv.conversation_id, change.slot.offer_id)
+        if isinstance(change.slot, SlotClaim):
+            actions, condition = agents.claim(conv.conversation_id, change.slot.offer_id, change.slot.status,
+                                              change.slot.override_until)
+        else:
+            actions, condition = agents.release(conv.conversation_id, change.slot.offer_id)
         extras.append(_Extra(agents.handle(change.slot.agent), actions, condition, change.slot.on_fail))
     if change.engagement is not None:
         counter, increment, below_limit = counters.count_engagement(change.engagement.limit)

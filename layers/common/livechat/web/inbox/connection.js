@@ -75,7 +75,7 @@ livechat.inbox.connection = function (app) {
         if (frame.reason === "expired") app.toast("A chat offer expired.");
         else if (frame.reason === "visitor_left") app.toast("The visitor left before the chat started.");
         break;
-      case "status": app.showStatus(frame.status); session.set("status", frame.status); break;
+      case "status": app.showStatus(frame.status); session.set("status", frame.status); app.scheduleFrom(frame); break;
       case "message": app.addToChat(frame); break;
       case "chatEnded":
         app.addToChat(frame);
