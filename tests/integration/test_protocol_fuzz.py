@@ -346,6 +346,7 @@ VALID: dict[str, st.SearchStrategy[Any]] = {
     "clientMessageId": id_like,
     "clientConversationId": id_like,
     "isTyping": st.booleans(),
+    "includeText": st.booleans(),
     "afterSeq": st.integers(0, 12),
     "status": st.sampled_from(["available", "away"]),
     "cursor": st.none(),
@@ -367,6 +368,7 @@ WRONG: dict[str, st.SearchStrategy[Any]] = {
     "clientMessageId": st.sampled_from(["", "has space", "x" * 129]),
     "clientConversationId": st.sampled_from(["", "has space", "x" * 129]),
     "isTyping": st.sampled_from([0, 1, "true", "yes", None]),
+    "includeText": st.sampled_from([0, 1, "true", "yes", None]),
     "afterSeq": big_ints | st.sampled_from([-1, 1.0, "3", True]),
     "status": st.sampled_from(["Available", "busy", "", "away "]),
     "cursor": forged_cursors | any_text,
@@ -405,7 +407,7 @@ MODELS: dict[str, type[BaseModel]] = {
     "getTranscript": protocol.GetTranscript, "subscribePush": protocol.SubscribePush,
     "unsubscribePush": protocol.UnsubscribePush, "sendMessage": protocol.SendMessage,
     "typing": protocol.Typing, "endChat": protocol.EndChat, "resume": protocol.Resume,
-    "ping": protocol.Ping,
+    "ping": protocol.Ping, "emailTranscript": protocol.EmailTranscript,
 }
 FIELDS = {action: _fields_of(model) for action, model in MODELS.items()}
 
@@ -435,7 +437,8 @@ GOOD: dict[str, list[dict[str, Any]]] = {
     "listInbox": [{}],
     "listOffers": [{}],
     "listConversations": [{}, {"cursor": None}],
-    "getTranscript": [{"conversationId": Ref("live")}, {"conversationId": Ref("other_live")}],
+    "getTranscript": [{"conversationId": Ref("live")}, {"conversationId": Ref("other_live")},
+                      {"conversationId": Ref("live"), "includeText": True}],
     "subscribePush": [{"subscription": {"endpoint": ALICE_ENDPOINT, "keys": PUSH_KEYS}}],
     "unsubscribePush": [{"endpoint": ALICE_ENDPOINT}, {"endpoint": BOB_ENDPOINT}],
     "sendMessage": [{"conversationId": Ref(c), "text": "Hello?", "clientMessageId": "cm-1"}
@@ -445,6 +448,9 @@ GOOD: dict[str, list[dict[str, Any]]] = {
     "resume": [{"conversationId": Ref("live"), "afterSeq": 0},
                {"conversationId": Ref("live"), "afterSeq": 3}],
     "ping": [{}],
+    # No conversation of this world has ended: the good frame is answered CONFLICT, and the
+    # sent-once and per-address limits are tests/integration/test_transcript_email.py's.
+    "emailTranscript": [{"conversationId": Ref("live")}],
 }
 
 
@@ -477,7 +483,7 @@ EDGES: dict[str, list[dict[str, Any]]] = {
     "listInbox": [{}],
     "listOffers": [{}],
     "listConversations": [{"cursor": st.none() | forged_cursors}],
-    "getTranscript": [{"conversationId": any_conversation}],
+    "getTranscript": [{"conversationId": any_conversation, "includeText": st.booleans() | st.just(OMIT)}],
     "subscribePush": [{"subscription": st.fixed_dictionaries({
         "endpoint": push_endpoints,
         "keys": st.just(PUSH_KEYS) | st.fixed_dictionaries({
@@ -493,6 +499,7 @@ EDGES: dict[str, list[dict[str, Any]]] = {
     "resume": [{"conversationId": any_conversation,
                 "afterSeq": st.integers(0, 12) | big_ints.filter(lambda n: n >= 0)}],
     "ping": [{}],
+    "emailTranscript": [{"conversationId": any_conversation}],
 }
 
 
@@ -597,6 +604,7 @@ EXPECTED: dict[str, frozenset[str]] = {
     "endChat": frozenset({"chatEnded", "ack"}),
     "resume": frozenset({"ack"}),
     "ping": frozenset({"pong"}),
+    "emailTranscript": frozenset({"ack"}),
 }
 # Actions that only read: even when they succeed, nothing stored changes.
 READ_ONLY = frozenset({"availability", "listInbox", "listOffers", "listConversations", "getTranscript",
