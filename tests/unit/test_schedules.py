@@ -6,7 +6,7 @@ clock is read."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -128,6 +128,20 @@ def test_a_local_time_that_exists_twice_is_its_first_occurrence() -> None:
     repeated = schedules.build(PARIS, {"sun": ["02:30-05:00"]})
     # 02:30 happens at 00:30 UTC (CEST) and again at 01:30 UTC (CET): the first counts.
     assert effective(utc(2027, 10, 31, 0, 0), repeated).until == utc(2027, 10, 31, 0, 30)
+
+
+@pytest.mark.parametrize(("schedule", "start"), [
+    (SPLIT_SHIFT, utc(2026, 12, 6, 0, 0)),
+    (schedules.build(PARIS, {"sun": ["02:30-04:00", "22:00-24:00"], "mon": ["00:00-01:00"]}), utc(2027, 3, 26, 0, 0)),
+    (schedules.build(PARIS, {"sun": ["02:30-05:00"]}), utc(2027, 10, 29, 0, 0)),
+])
+def test_routings_quick_answer_agrees_with_the_full_one_every_quarter_hour_of_a_week(
+        schedule: schedules.Schedule, start: datetime) -> None:
+    override = start + timedelta(hours=30)
+    for quarter in range(7 * 24 * 4):
+        at = start + timedelta(minutes=15 * quarter)
+        full = effective(at, schedule, AWAY, override)
+        assert schedules.current(AWAY, override, schedule, at) == (full.status, full.on_schedule), at
 
 
 # --- routing reads the effective status ----------------------------------------------------

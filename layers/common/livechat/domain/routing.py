@@ -36,11 +36,14 @@ AVAILABLE = schedules.AVAILABLE
 AWAY = schedules.AWAY
 
 
+def _override(agent: Agent) -> datetime | None:
+    return parse_iso(agent.override_until) if agent.override_until else None
+
+
 def presence(agent: Agent, at: datetime | None = None) -> schedules.Effective:
     """The agent's effective status at `at` (default: now), whether they are on schedule,
     and until when."""
-    override = parse_iso(agent.override_until) if agent.override_until else None
-    return schedules.effective(agent.status, override, agent.schedule, at or now())
+    return schedules.effective(agent.status, _override(agent), agent.schedule, at or now())
 
 
 def is_eligible(agent: Agent, at: datetime | None = None) -> bool:
@@ -50,9 +53,9 @@ def is_eligible(agent: Agent, at: datetime | None = None) -> bool:
 def why_not_eligible(agent: Agent, at: datetime | None = None) -> str | None:
     if not agent.live_chat:
         return "no Live Chat permission"
-    state = presence(agent, at)
-    if state.status != AVAILABLE:
-        return "away" if state.on_schedule else "off schedule"
+    status, on_schedule = schedules.current(agent.status, _override(agent), agent.schedule, at or now())
+    if status != AVAILABLE:
+        return "away" if on_schedule else "off schedule"
     if not agent.has_channel:
         return "not reachable (no inbox open, no push subscription)"
     if agent.active >= agent.max_chats:

@@ -140,21 +140,22 @@ def _at(zone: ZoneInfo, day: date, minute: int) -> datetime:
     return _instant(zone, datetime.combine(day, time()) + timedelta(minutes=minute))
 
 
-def _intervals(schedule: Schedule, around: datetime) -> tuple[list[tuple[datetime, datetime]], datetime]:
-    """The schedule's blocks as UTC instants, from the day before `around` (local) to the
-    horizon, and the horizon (the end of the last day computed: a block ending there may
-    go on the next day, so it is no boundary). A block skipped whole by a clock change is
-    empty and dropped."""
+def _intervals(schedule: Schedule, around: datetime, days: int = HORIZON_DAYS
+               ) -> tuple[list[tuple[datetime, datetime]], datetime]:
+    """The schedule's blocks as UTC instants, from the day before `around` (local) to
+    `days` after it, and that horizon (the end of the last day computed: a block ending
+    there may go on the next day, so it is no boundary). A block skipped whole by a clock
+    change is empty and dropped."""
     zone = schedule.zone
     first = around.astimezone(zone).date() - timedelta(days=1)
     spans = []
-    for offset in range(HORIZON_DAYS + 2):
+    for offset in range(days + 2):
         day = first + timedelta(days=offset)
         for start, end in schedule.weekly.get(DAYS[day.weekday()], ()):
             begin, finish = _at(zone, day, start), _at(zone, day, end)
             if begin < finish:
                 spans.append((begin, finish))
-    return spans, _at(zone, first + timedelta(days=HORIZON_DAYS + 2), 0)
+    return spans, _at(zone, first + timedelta(days=days + 2), 0)
 
 
 def _boundaries(spans: Sequence[tuple[datetime, datetime]], horizon: datetime, *, after: datetime
@@ -175,6 +176,23 @@ def override_end(schedule: Schedule, at: datetime) -> datetime:
     return min(following, midnight)
 
 
+def _status_at(status: str, override_until: datetime | None, spans: Sequence[tuple[datetime, datetime]],
+               moment: datetime) -> str:
+    if override_until is not None and moment < override_until:
+        return status
+    return AVAILABLE if _inside(spans, moment) else AWAY
+
+
+def current(status: str, override_until: datetime | None, schedule: Schedule | None,
+            now: datetime) -> tuple[str, bool]:
+    """`effective` without `until`: the status and whether on schedule, from today's
+    blocks alone (what routing asks of every agent, on every request)."""
+    if schedule is None:
+        return status, True
+    spans, _ = _intervals(schedule, now, days=0)
+    return _status_at(status, override_until, spans, now), _inside(spans, now)
+
+
 def effective(status: str, override_until: datetime | None, schedule: Schedule | None,
               now: datetime) -> Effective:
     """The status that counts at `now`, whether `now` is inside a block, and the next
@@ -183,15 +201,9 @@ def effective(status: str, override_until: datetime | None, schedule: Schedule |
     if schedule is None:
         return Effective(status, True, None)
     spans, horizon = _intervals(schedule, now)
-
-    def status_at(moment: datetime) -> str:
-        if override_until is not None and moment < override_until:
-            return status
-        return AVAILABLE if _inside(spans, moment) else AWAY
-
-    current = status_at(now)
+    at_now = _status_at(status, override_until, spans, now)
     changes = set(_boundaries(spans, horizon, after=now))
     if override_until is not None and override_until > now:
         changes.add(override_until)
-    until = next((t for t in sorted(changes) if status_at(t) != current), None)
-    return Effective(current, _inside(spans, now), until)
+    until = next((t for t in sorted(changes) if _status_at(status, override_until, spans, t) != at_now), None)
+    return Effective(at_now, _inside(spans, now), until)
