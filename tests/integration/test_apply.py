@@ -248,9 +248,11 @@ def test_the_dry_run_prints_the_plan_and_changes_nothing(
         "create team emea",
         "create team amer",
         "create dialog sales",
+        "create dialog sales-fr",
+        "create dialog sales-zh",
         "create agent alice@example.com: Cognito user (invitation e-mail); add to group LiveChat; profile row",
         "create agent bob@example.com: Cognito user (invitation e-mail); add to group LiveChat; profile row",
-        "6 change(s) planned (dry run: nothing changed)",
+        "8 change(s) planned (dry run: nothing changed)",
     ]
     assert table_snapshot() == []
     assert deployment.cognito() == {"users": [], "group": []}
@@ -332,7 +334,7 @@ def test_removing_a_dialog_and_a_team_deletes_them(
     assert code == 0
     assert out.splitlines()[:-1] == ["remove dialog support", "remove team apac"]
     assert catalog.team_names() == {"emea", "amer"}
-    assert {i["sk"]["S"] for i in table_snapshot() if i["pk"]["S"] == "DIALOG"} == {"sales"}
+    assert {i["sk"]["S"] for i in table_snapshot() if i["pk"]["S"] == "DIALOG"} == {"sales", "sales-fr", "sales-zh"}
 
 
 def test_changed_settings_are_listed_by_field(
