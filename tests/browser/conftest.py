@@ -142,8 +142,9 @@ def new_page(browser: Any) -> Iterator[Any]:
     contexts: list[Any] = []
     errors: list[str] = []
 
-    def make(width: int = 1100, height: int = 720) -> Any:
-        context = browser.new_context(viewport={"width": width, "height": height})
+    def make(width: int = 1100, height: int = 720, **options: Any) -> Any:
+        # options: Playwright's own for the context (e.g. timezone_id for the page's clock)
+        context = browser.new_context(viewport={"width": width, "height": height}, **options)
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(10_000)

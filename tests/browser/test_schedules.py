@@ -64,23 +64,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 
 @pytest.fixture
-def utc_page(browser: Any) -> Iterator[Callable[[], Any]]:
-    """Pages whose clock reads UTC (the schedules' zone); an uncaught error fails the test."""
-    contexts: list[Any] = []
-    errors: list[str] = []
-
-    def make() -> Any:
-        context = browser.new_context(viewport={"width": 1100, "height": 720}, timezone_id="UTC")
-        contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(10_000)
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        return page
-
-    yield make
-    for context in contexts:
-        context.close()
-    assert not errors, f"uncaught errors in the pages: {errors}"
+def utc_page(new_page: Callable[..., Any]) -> Callable[[], Any]:
+    """Pages whose clock reads UTC (the schedules' zone)."""
+    return lambda: new_page(timezone_id="UTC")
 
 
 def sign_in(page: Any, stack: Stack, email: str) -> None:
