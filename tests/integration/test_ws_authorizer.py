@@ -71,7 +71,24 @@ def test_a_valid_agent_token_is_allowed_with_the_agent_as_context(world: World) 
     assert answer["policyDocument"]["Statement"] == [{
         "Action": "execute-api:Invoke", "Effect": "Allow",
         "Resource": authorizer_event("c-auth=", {})["methodArn"]}]
-    assert answer["context"] == {"role": "agent", "principal": ALICE}
+    assert answer["context"] == {"role": "agent", "principal": ALICE, "admin": "false"}
+
+
+def test_an_agent_in_the_admin_group_is_marked_admin_in_the_context(world: World) -> None:
+    # The performance dashboard (getStats) is for LiveChatAdmin members: the flag rides on
+    # every later event of the connection, so a frame reads no group.
+    answer = authorize({"token": world.token(ALICE, groups=("LiveChat", "LiveChatAdmin"))})
+
+    assert answer["context"] == {"role": "agent", "principal": ALICE, "admin": "true"}
+
+
+def test_a_connection_without_the_admin_flag_may_not_read_the_dashboard(world: World) -> None:
+    # Opened before the flag existed: its context has none, so it is not admin (reconnect).
+    world.agent(ALICE)
+    client = world.agent_client(ALICE)
+    client.world.identities[client.connection_id] = {"role": "agent", "principal": ALICE}
+    answer = client.ask("getStats", **{"from": "2026-12-01", "to": "2026-12-06"})
+    assert (answer["type"], answer["code"]) == ("error", "FORBIDDEN"), answer
 
 
 def test_a_valid_visitor_token_is_allowed_with_the_visitor_as_context(world: World) -> None:
@@ -80,7 +97,7 @@ def test_a_valid_visitor_token_is_allowed_with_the_visitor_as_context(world: Wor
     answer = authorize({"visitorToken": session["visitorToken"]})
 
     assert answer["policyDocument"]["Statement"][0]["Effect"] == "Allow"
-    assert answer["context"] == {"role": "visitor", "principal": session["visitorId"]}
+    assert answer["context"] == {"role": "visitor", "principal": session["visitorId"], "admin": "false"}
 
 
 def test_the_context_holds_only_strings(world: World) -> None:

@@ -184,7 +184,8 @@ class World:
                 # the attributes named here in its tokens.
                 ReadAttributes=["email", "email_verified", "name"],
             )["UserPoolClient"]["ClientId"]
-            idp.create_group(UserPoolId=pool_id, GroupName="LiveChat")
+            for group in ("LiveChat", "LiveChatAdmin"):  # as template.yaml defines them
+                idp.create_group(UserPoolId=pool_id, GroupName=group)
             import os
 
             from livechat import runtime

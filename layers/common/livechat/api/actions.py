@@ -17,6 +17,7 @@ from livechat.api.protocol import (
     DeclineFrame,
     EmailTranscript,
     EndChat,
+    GetStats,
     GetTranscript,
     ListConversations,
     ListInbox,
@@ -39,6 +40,7 @@ from livechat.chat import (
     presence,
     push_subscriptions,
     requests,
+    stats,
     transcript_mail,
     workflow,
 )
@@ -60,6 +62,7 @@ from livechat.outbound.frames import (
     InboxEvent,
     OffersEvent,
     PongEvent,
+    StatsEvent,
     StatusEvent,
     TranscriptEvent,
     TypingEvent,
@@ -185,6 +188,12 @@ def list_offers(caller: Caller, frame: ListOffers, notifier: Notifier) -> None:
     notifier.reply(OffersEvent(items=items, serverTime=server_time).wire())
 
 
+def get_stats(caller: Caller, frame: GetStats, notifier: Notifier) -> None:
+    """Admins only: livechat.api.gateway checks the connection's flag first."""
+    body = stats.get_stats(frame.from_, frame.to)
+    notifier.reply(StatsEvent.model_validate(body).wire())
+
+
 def subscribe_push(caller: Caller, frame: SubscribePush, notifier: Notifier) -> None:
     sub = frame.subscription
     push_subscriptions.subscribe(caller.principal, sub.endpoint, sub.keys.p256dh, sub.keys.auth)
@@ -284,6 +293,9 @@ def ping(caller: Caller, frame: Ping, notifier: Notifier) -> None:
     notifier.reply(PongEvent().wire())
 
 
+# Agent actions for admins only (the LiveChatAdmin group, the $connect authorizer's flag).
+ADMIN_ACTIONS = frozenset({"getStats"})
+
 HANDLERS: dict[str, Handler] = {
     "startConversation": start_conversation,
     "answer": answer,
@@ -296,6 +308,7 @@ HANDLERS: dict[str, Handler] = {
     "decline": decline,
     "listInbox": list_inbox,
     "listOffers": list_offers,
+    "getStats": get_stats,
     "listConversations": list_conversations,
     "getTranscript": get_transcript,
     "subscribePush": subscribe_push,

@@ -25,6 +25,8 @@ from livechat.runtime import get_settings
 from livechat.store import keyring
 
 LIVE_CHAT_GROUP = "LiveChat"
+# The performance dashboard (getStats): agents also in this group (workspace `admin: true`).
+ADMIN_GROUP = "LiveChatAdmin"
 _VISITOR_AUDIENCE = "livechat:visitor"
 _JWKS_TTL_SECONDS = 3600.0
 
@@ -32,6 +34,7 @@ _JWKS_TTL_SECONDS = 3600.0
 @dataclass(frozen=True)
 class AgentIdentity:
     email: str
+    admin: bool = False  # in the LiveChatAdmin group
 
 
 @dataclass(frozen=True)
@@ -83,10 +86,17 @@ def identify(query: dict[str, str]) -> tuple[str, str]:
     """(role, principal) of a connecting client from its query string: an agent by
     `token`, a visitor by `visitorToken`. Raises Unauthorized/Forbidden (refused at the
     handshake)."""
+    role, principal, _ = identify_with_admin(query)
+    return role, principal
+
+
+def identify_with_admin(query: dict[str, str]) -> tuple[str, str, bool]:
+    """identify(), and whether the agent is in the LiveChatAdmin group (False for a visitor)."""
     if query.get("token"):
-        return "agent", verify_agent_token(query["token"]).email
+        agent = verify_agent_token(query["token"])
+        return "agent", agent.email, agent.admin
     if query.get("visitorToken"):
-        return "visitor", verify_visitor_token(query["visitorToken"]).visitor_id
+        return "visitor", verify_visitor_token(query["visitorToken"]).visitor_id, False
     raise Unauthorized("a token (agent) or visitorToken (visitor) is required")
 
 
@@ -127,7 +137,7 @@ def verify_agent_token(token: str) -> AgentIdentity:
     groups = claims.get("cognito:groups") or []
     if not isinstance(groups, list) or LIVE_CHAT_GROUP not in groups:
         raise Forbidden("the Live Chat permission (group LiveChat) is required")
-    return AgentIdentity(email=_agent_name(claims))
+    return AgentIdentity(email=_agent_name(claims), admin=ADMIN_GROUP in groups)
 
 
 def _agent_name(claims: dict[str, Any]) -> str:

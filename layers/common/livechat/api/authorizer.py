@@ -9,8 +9,10 @@ What an authorizer can answer, and how the statuses clients see stay as they wer
 - a token that is missing, malformed, forged or expired: the error "Unauthorized", which
   API Gateway answers with 401;
 - a valid agent token without the LiveChat group: a Deny policy, answered with 403;
-- otherwise Allow, with the role and principal as context (strings only: API Gateway
-  refuses an object or array there).
+- otherwise Allow, with the role, principal and admin flag as context (strings only: API
+  Gateway refuses an object or array there). `admin` is "true" for an agent whose token
+  carries the LiveChatAdmin group (the performance dashboard, getStats); a connection opened
+  before the flag existed carries none and counts as not admin until it reconnects.
 The checks that read the table (the origin of a visitor's page → 403, the visitor's
 connection limit → 429, a revoked agent → 403) stay in `$connect`, which alone can answer
 429 and whose role alone may read the table.
@@ -54,6 +56,7 @@ class Identity(BaseModel):
 
     role: Literal["agent", "visitor"]
     principal: str = Field(min_length=1)  # the agent's e-mail or the visitor's id
+    admin: bool = False  # "true": in the LiveChatAdmin group (API Gateway hands strings on)
 
 
 class Refused(Exception):
@@ -66,15 +69,17 @@ class Refused(Exception):
 def authorize(event: AuthorizerEvent) -> dict[str, Any]:
     """The policy for one handshake; raises Refused (401) for a bad or missing token."""
     try:
-        role, principal = auth.identify(event.query_string_parameters or {})
+        role, principal, admin = auth.identify_with_admin(event.query_string_parameters or {})
     except Forbidden as exc:
         logger.info("connect denied", code=exc.code, reason=exc.message)
         return _policy("Deny", event.method_arn, principal="denied")
     except Unauthorized as exc:
         logger.info("connect unauthorized", code=exc.code, reason=exc.message)
         raise Refused from None
-    identity = Identity.model_validate({"role": role, "principal": principal})
-    return _policy("Allow", event.method_arn, principal=principal, context=identity.model_dump())
+    identity = Identity.model_validate({"role": role, "principal": principal, "admin": admin})
+    context = {"role": identity.role, "principal": identity.principal,
+               "admin": "true" if identity.admin else "false"}
+    return _policy("Allow", event.method_arn, principal=principal, context=context)
 
 
 def _policy(effect: str, method_arn: str, *, principal: str,

@@ -26,7 +26,7 @@ from pydantic import Field
 
 from livechat import runtime
 from livechat.api import auth, cors
-from livechat.api.actions import ANSWER_TYPES, HANDLERS, authorize
+from livechat.api.actions import ADMIN_ACTIONS, ANSWER_TYPES, HANDLERS, authorize
 from livechat.api.authorizer import Identity
 from livechat.api.protocol import parse_frame, request_id_of
 from livechat.chat import presence
@@ -132,6 +132,10 @@ def on_message(event: MessageEvent) -> dict[str, Any]:
         if caller is None:
             raise Unauthorized("this connection is not registered; reconnect")
         authorize(caller, frame.action)
+        if frame.action in ADMIN_ACTIONS and not (ctx.authorizer is not None and ctx.authorizer.admin):
+            # The flag is the $connect authorizer's: a connection opened before the agent
+            # was made admin (or before the flag existed) gets it by reconnecting.
+            raise Forbidden(f"{frame.action} needs the LiveChatAdmin group (sign in again once granted)")
         action: str = frame.action
         notifier.answer_types = ANSWER_TYPES.get(action, frozenset())
         notifier.answered = False

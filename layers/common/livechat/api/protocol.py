@@ -189,12 +189,22 @@ class Ping(_Frame):
     action: Literal["ping"]
 
 
+class GetStats(_Frame):
+    """An addition (issue 16): the performance dashboard's counters for the UTC days
+    `from`..`to` (inclusive, YYYY-MM-DD, at most 92 days); admins only."""
+
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True, populate_by_name=True)
+    action: Literal["getStats"]
+    from_: Annotated[str, Field(alias="from", max_length=10)]
+    to: Annotated[str, Field(max_length=10)]
+
+
 VISITOR_ACTIONS = frozenset(
     {"startConversation", "answer", "capture", "requestChat", "availability", "emailTranscript"}
 )
 AGENT_ACTIONS = frozenset(
     {"setStatus", "accept", "decline", "listInbox", "listOffers", "listConversations",
-     "getTranscript", "subscribePush", "unsubscribePush"}
+     "getTranscript", "subscribePush", "unsubscribePush", "getStats"}
 )
 SHARED_ACTIONS = frozenset({"sendMessage", "typing", "endChat", "resume", "ping"})
 
@@ -214,6 +224,7 @@ Inbound = Annotated[
     | GetTranscript
     | SubscribePush
     | UnsubscribePush
+    | GetStats
     | SendMessage
     | Typing
     | EndChat

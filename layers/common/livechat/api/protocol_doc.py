@@ -165,6 +165,28 @@ round); the agent's other connections get `status` {{status, onSchedule, until}}
   the inbox's "Download transcript" saves it (and the JSON of the transcript).
 - `inbox` also carries the agent's `name` *(addition)*: the inbox labels the agent's own
   messages with it.
+- `getStats` {{from, to}} *(addition, issue 16: the performance dashboard)*: UTC dates
+  `YYYY-MM-DD`, both included, `to` not before `from`, at most 92 days; anything else →
+  `BAD_REQUEST` whose message starts with the field's name. Only for an agent whose ID token
+  carried the `LiveChatAdmin` group when the connection opened (workspace `admin: true`,
+  kept by `livechat apply`): the `$connect` authorizer puts `admin` on the connection, so
+  an agent made admin (or a connection opened before this flag existed) reconnects first;
+  any other agent, and a visitor, → `FORBIDDEN`. Answered by `stats` {{from, to, totals,
+  days: [{{day, …row}}], agents: [{{agent, name, …row}}], teams: [{{team, …row}}]}}: every day of
+  the range (zeros included), the agents and teams with any count in it. A row is
+  `requested`, `connected`, `missed`, `missedByReason` {{not_accepted, no_agent,
+  no_rule_matched, quota_reached}}, `abandoned` (the visitor left while routed or offered),
+  `offered`, `offersExpired`, `offersDeclined`, `offersUnreachable`,
+  `avgTimeToAcceptSeconds`, `firstResponses`, `avgFirstResponseSeconds`, `chatsEnded`,
+  `avgChatLengthSeconds` (averages in seconds, one decimal, `null` without a sample). Each
+  number counts on the UTC day its transition happened. The team is the one the chat's
+  card (or its matched rule) routes to; an agent's row counts their own offers, accepts,
+  first responses and chat lengths (a request or a fallback is the chat's, not an agent's).
+  Time to accept: per chat from the request's first offer (what the visitor waited), per
+  agent from their own offer. First response: from the accept to the agent's first
+  message. Chat length: from the accept to the end (to the last activity for an
+  inactivity end). The counters are kept as chats happen (docs/architecture.md); the
+  answer reads no conversation.
 """
 
 
@@ -202,6 +224,8 @@ def render() -> str:
                 else "agent" if action in protocol.AGENT_ACTIONS else "both")
         if action == "getTranscript":
             role = "agent (any); visitor (own)"
+        if action == "getStats":
+            role = "agent (admin)"
         lines.append(f"| `{action}` | {role} | {_fields(model, {'action', 'requestId'})} |")
     lines += ["", "## Server events", "", "| type | fields |", "|---|---|"]
     for model in sorted(frames._Event.__subclasses__(), key=lambda m: m.__name__):

@@ -34,6 +34,7 @@ class Conversation:
     agent_name: str | None = None
     agent_avatar: str | None = None  # snapshot taken at accept
     accepted_at: str | None = None
+    first_reply_at: str | None = None  # the agent's first message (the dashboard's response time)
     ended_at: str | None = None
     end_reason: str | None = None
     fallback_reason: str | None = None

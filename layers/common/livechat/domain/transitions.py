@@ -191,11 +191,14 @@ def post_message(conv: Conversation, sender: str, text: str, client_message_id: 
     if conv.status not in allowed:
         raise Conflict(f"no live chat to send to (conversation is {conv.status})")
     live = conv.status == Status.ACTIVE and activity_key_due(conv.live_activity_at, at)
+    marks: dict[str, str] = {"live_activity_at": at} if live else {}
+    if sender == "agent" and conv.first_reply_at is None:
+        marks["first_reply_at"] = at  # the dashboard's first response time (domain.stats)
     return Change(
         guard=Guard(conv.status),
         events=(NewEvent("message", "message", sender, text=text,
                          client_message_id=client_message_id, activity=True),),
-        set={"live_activity_at": at} if live else {},
+        set=marks,
         reorder=activity_key_due(conv.last_event_at, at),
     )
 

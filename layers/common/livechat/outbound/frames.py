@@ -133,6 +133,22 @@ class OffersEvent(_Event):
     requestId: str | None = None
 
 
+class StatsEvent(_Event):
+    """The answer to getStats (an addition, issue 16): per UTC day (every day of the range),
+    per agent and per team (those with any count), and the totals; each row as
+    livechat.domain.stats.row makes it. Averages are seconds, null without a sample."""
+
+    model_config = ConfigDict(populate_by_name=True)
+    type: Literal["stats"] = "stats"
+    from_: str = Field(alias="from")
+    to: str
+    totals: dict[str, Any]
+    days: list[dict[str, Any]]
+    agents: list[dict[str, Any]]
+    teams: list[dict[str, Any]]
+    requestId: str | None = None
+
+
 class ConversationsEvent(_Event):
     type: Literal["conversations"] = "conversations"
     items: list[dict[str, Any]]

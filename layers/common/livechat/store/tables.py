@@ -178,6 +178,7 @@ class ConversationModel(_Item):
     agent_name = UnicodeAttribute(null=True)
     agent_avatar = UnicodeAttribute(null=True)  # snapshot taken at accept
     accepted_at = UnicodeAttribute(null=True)
+    first_reply_at = UnicodeAttribute(null=True)  # the agent's first message (livechat.domain.stats)
     started_at = UnicodeAttribute()
     last_activity_at = UnicodeAttribute()
     ended_at = UnicodeAttribute(null=True)
@@ -370,6 +371,7 @@ def conversation_of(item: ConversationModel) -> Conversation:
         agent_name=item.agent_name,
         agent_avatar=item.agent_avatar,
         accepted_at=item.accepted_at,
+        first_reply_at=item.first_reply_at,
         ended_at=item.ended_at,
         end_reason=item.end_reason,
         fallback_reason=item.fallback_reason,

@@ -36,7 +36,7 @@ from livechat.domain.clock import now_iso, parse_iso
 from livechat.domain.errors import Conflict, LivechatError
 from livechat.domain.snapshots import Conversation, Event
 from livechat.domain.states import Status
-from livechat.store import agents, conversations, counters, limits, tables
+from livechat.store import agents, conversations, counters, limits, stats, tables
 from livechat.store.keys import META_SK, activity_sk, conv_pk, event_sk, inbox_pk, message_id_sk
 from livechat.store.tables import ConversationModel, EventModel, MessageIdModel
 
@@ -170,6 +170,9 @@ def _extras(conv: Conversation, change: Change) -> list[_Extra]:
     if change.engagement is not None:
         counter, increment, below_limit = counters.count_engagement(change.engagement.limit)
         extras.append(_Extra(counter, increment, below_limit, change.engagement.on_fail))
+    # The dashboard's counters (store.stats): ADD without a condition, so never failed
+    # (their on_fail is never called) and never the index a cancellation names.
+    extras += [_Extra(item, adds, None, lambda: Conflict("stats")) for item, adds in stats.updates(conv, change)]
     return extras
 
 
