@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from livechat.api.auth import LIVE_CHAT_GROUP
+from livechat.api.auth import ADMIN_GROUP, LIVE_CHAT_GROUP
 from livechat.domain import schedules
 from livechat.domain.workspace import AgentSpec, Dialog, Workspace, WorkspaceSettings
 from livechat.store import agents, catalog
@@ -73,6 +73,7 @@ class Current:
     rows: dict[str, AgentModel] = field(default_factory=dict)
     users: dict[str, CognitoUser] = field(default_factory=dict)  # by e-mail
     group: set[str] = field(default_factory=set)  # e-mails in LiveChat
+    admins: set[str] = field(default_factory=set)  # e-mails in LiveChatAdmin (the dashboard)
 
     def username(self, email: str) -> str:
         """The user name the Cognito calls take: the e-mail for a user this code created."""
@@ -119,7 +120,20 @@ def read_current(idp: Any, pool_id: str) -> Current:
     for page in idp.get_paginator("list_users_in_group").paginate(UserPoolId=pool_id,
                                                                   GroupName=LIVE_CHAT_GROUP):
         current.group.update(_email_of(user) for user in page["Users"])
+    current.admins = _admin_group_members(idp, pool_id)
     return current
+
+
+def _admin_group_members(idp: Any, pool_id: str) -> set[str]:
+    """The LiveChatAdmin group's members; none when the pool predates the group (applying
+    an `admin: true` agent then creates it, as the template would)."""
+    members: set[str] = set()
+    try:
+        for page in idp.get_paginator("list_users_in_group").paginate(UserPoolId=pool_id, GroupName=ADMIN_GROUP):
+            members.update(_email_of(user) for user in page["Users"])
+    except idp.exceptions.ResourceNotFoundException:
+        pass
+    return members
 
 
 # --- the plan ---------------------------------------------------------------------------
@@ -161,6 +175,10 @@ def _agent_change(spec: AgentSpec, workspace: Workspace, current: Current, local
         details.append(f"Cognito name {user.name!r} → {spec.name!r}")
     if email not in current.group:
         details.append(f"add to group {LIVE_CHAT_GROUP}")
+    if spec.admin and email not in current.admins:
+        details.append(f"add to group {ADMIN_GROUP}")
+    elif not spec.admin and email in current.admins:
+        details.append(f"remove from group {ADMIN_GROUP}")
     row = current.rows.get(email)
     wanted = _profile(spec, workspace.settings)
     if row is None:
@@ -178,11 +196,13 @@ def _agent_change(spec: AgentSpec, workspace: Workspace, current: Current, local
 def _removed_agents(workspace: Workspace, current: Current) -> Iterator[Change]:
     keep = {str(a.email).lower() for a in workspace.agents}
     with_permission = {email for email, row in current.rows.items() if row.live_chat}
-    for email in sorted((with_permission | current.group) - keep):
+    for email in sorted((with_permission | current.group | current.admins) - keep):
         details = []
         row = current.rows.get(email)
         if email in current.group:
             details.append(f"remove from group {LIVE_CHAT_GROUP}")
+        if email in current.admins:
+            details.append(f"remove from group {ADMIN_GROUP}")
         if row is not None and row.live_chat:
             details.append("Live Chat permission off")
         if email in current.users:
@@ -283,6 +303,10 @@ class Applier:
                 UserPoolId=pool, Username=username, UserAttributes=[{"Name": "name", "Value": spec.name}])
         if email not in self.current.group:
             self.idp.admin_add_user_to_group(UserPoolId=pool, Username=username, GroupName=LIVE_CHAT_GROUP)
+        if spec.admin and email not in self.current.admins:
+            self._add_admin(username)
+        elif not spec.admin and email in self.current.admins:
+            self.idp.admin_remove_user_from_group(UserPoolId=pool, Username=username, GroupName=ADMIN_GROUP)
         profile = _profile(spec, self.workspace.settings)
         row = self.current.rows.get(email)
         if row is None:
@@ -303,6 +327,15 @@ class Applier:
 
     _update_agent = _create_agent
 
+    def _add_admin(self, username: str) -> None:
+        """Into LiveChatAdmin; the group is made first in a pool that predates it."""
+        try:
+            self.idp.admin_add_user_to_group(UserPoolId=self.pool_id, Username=username, GroupName=ADMIN_GROUP)
+        except self.idp.exceptions.ResourceNotFoundException:
+            self.idp.create_group(UserPoolId=self.pool_id, GroupName=ADMIN_GROUP,
+                                  Description="Agents who see the live chat performance dashboard")
+            self.idp.admin_add_user_to_group(UserPoolId=self.pool_id, Username=username, GroupName=ADMIN_GROUP)
+
     def _remove_agent(self, change: Change) -> None:
         email, pool = change.key, self.pool_id
         username = self.current.username(email)
@@ -314,6 +347,8 @@ class Applier:
         if email in self.current.group:
             self.idp.admin_remove_user_from_group(UserPoolId=pool, Username=username,
                                                   GroupName=LIVE_CHAT_GROUP)
+        if email in self.current.admins:
+            self.idp.admin_remove_user_from_group(UserPoolId=pool, Username=username, GroupName=ADMIN_GROUP)
         if email in self.current.users:
             self.idp.admin_user_global_sign_out(UserPoolId=pool, Username=username)
         connections = set(row.connections or ()) if row is not None else set()

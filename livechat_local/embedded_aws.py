@@ -97,8 +97,8 @@ class EmbeddedAws:
         pool_logical_id = next(key for key, r in resources.items() if r["Type"] == "AWS::Cognito::UserPool")
         client_props = next(r["Properties"] for r in resources.values()
                             if r["Type"] == "AWS::Cognito::UserPoolClient")
-        group = next(r["Properties"]["GroupName"] for r in resources.values()
-                     if r["Type"] == "AWS::Cognito::UserPoolGroup")
+        groups = [r["Properties"]["GroupName"] for r in resources.values()
+                  if r["Type"] == "AWS::Cognito::UserPoolGroup"]  # LiveChat, LiveChatAdmin
         idp = self.client("cognito-idp")
         # As the template defines it: user names are the agents' e-mails.
         pool = idp.create_user_pool(
@@ -108,7 +108,8 @@ class EmbeddedAws:
             ExplicitAuthFlows=client_props.get("ExplicitAuthFlows",
                                                ["ALLOW_USER_PASSWORD_AUTH"]),
         )["UserPoolClient"]["ClientId"]
-        idp.create_group(UserPoolId=pool, GroupName=group)
+        for group in groups:
+            idp.create_group(UserPoolId=pool, GroupName=group)
         return pool, client
 
     def _state_machine(self, template: dict[str, Any], routing_dlq: str) -> str:

@@ -31,6 +31,11 @@ AGENTS = {  # e-mail -> (name, password)
     SAM: ("Sam Shift", "Sam-contract-1"),
 }
 SCHEDULES = {SAM: f"{{timezone: {SAM_TIMEZONE}, weekly: {{}}}}"}  # e-mail -> the workspace's schedule
+# Only test_dashboard.py connects Olga: `admin: true` (the LiveChatAdmin group, getStats); she
+# sets herself away at once, so she is never offered a chat.
+OLGA = "olga@example.com"
+AGENTS[OLGA] = ("Olga Owens", "Olga-contract-1")
+ADMINS = {OLGA}
 ROUTED = (ALICE, BOB, CAROL)  # the agents each routing test connects, stating their status
 ACCEPT_TIMEOUT = 2
 INACTIVITY_TIMEOUT = 3
@@ -72,6 +77,7 @@ def _agents_yaml(agents: dict[str, tuple[str, str]], schedules: dict[str, str] |
     avatar_url: https://example.com/{email.split("@")[0]}.png
     max_chats: 5
     password: "{password}\"""" + (f"\n    schedule: {(schedules or {})[email]}" if email in (schedules or {}) else "")
+                     + ("\n    admin: true" if email in ADMINS else "")
                      for email, (name, password) in agents.items())
 
 

@@ -33,6 +33,36 @@ def state(deployment: Deployment) -> tuple[list[dict[str, Any]], dict[str, Any]]
     return table_snapshot(), deployment.cognito()
 
 
+def admin_members(deployment: Deployment) -> list[str]:
+    idp = boto3.client("cognito-idp", region_name=REGION)
+    members = idp.get_paginator("list_users_in_group").paginate(
+        UserPoolId=deployment.pool_id, GroupName="LiveChatAdmin").build_full_result()
+    return sorted(u["Username"] for u in members["Users"])
+
+
+def test_admin_true_keeps_the_livechatadmin_group_membership(
+    deployment: Deployment, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given the demo applied (Alice is admin: true; the pool predates the group: apply makes it)
+    data = demo()
+    apply(capsys, write(tmp_path, data))
+    assert admin_members(deployment) == ["alice@example.com"]
+    # When Bob becomes admin and Alice stops being one
+    for agent in data["agents"]:
+        agent["admin"] = agent["email"] == "bob@example.com"
+    code, out, _ = apply(capsys, write(tmp_path, data))
+    # Then the plan says so and the group follows
+    assert code == 0
+    assert "update agent alice@example.com: remove from group LiveChatAdmin" in out
+    assert "update agent bob@example.com: add to group LiveChatAdmin" in out
+    assert admin_members(deployment) == ["bob@example.com"]
+    # And removing Bob from the file takes him out of both groups
+    data["agents"] = [a for a in data["agents"] if a["email"] != "bob@example.com"]
+    code, out, _ = apply(capsys, write(tmp_path, data))
+    assert "remove agent bob@example.com: remove from group LiveChat; remove from group LiveChatAdmin;" in out
+    assert admin_members(deployment) == []
+
+
 def test_the_example_file_creates_agents_in_the_group_with_rows_teams_dialogs_and_settings(
     deployment: Deployment, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -55,7 +85,9 @@ def test_the_example_file_creates_agents_in_the_group_with_rows_teams_dialogs_an
     assert catalog.get_workspace_settings().fallback_message.startswith("Our team is busy")
     assert out.splitlines()[:3] == ["create settings workspace", "create team emea", "create team amer"]
     assert "create agent alice@example.com: Cognito user (invitation e-mail); add to group LiveChat;" \
-           " profile row" in out
+           " add to group LiveChatAdmin; profile row" in out
+    # And the agent marked `admin: true` is in LiveChatAdmin too (the performance dashboard)
+    assert admin_members(deployment) == ["alice@example.com"]
 
 
 def test_each_agent_is_a_cognito_user_named_by_their_lower_cased_email(
@@ -107,7 +139,8 @@ def test_after_the_user_pool_is_replaced_apply_invites_every_agent_again_and_kee
     # Then every agent is created in the new pool, named by their e-mail, and invited by Cognito
     assert code == 0
     assert out.splitlines() == [
-        "update agent alice@example.com: Cognito user (invitation e-mail); add to group LiveChat",
+        "update agent alice@example.com: Cognito user (invitation e-mail); add to group LiveChat;"
+        " add to group LiveChatAdmin",
         "update agent bob@example.com: Cognito user (invitation e-mail); add to group LiveChat",
         "2 change(s)",
     ]
@@ -250,7 +283,8 @@ def test_the_dry_run_prints_the_plan_and_changes_nothing(
         "create dialog sales",
         "create dialog sales-fr",
         "create dialog sales-zh",
-        "create agent alice@example.com: Cognito user (invitation e-mail); add to group LiveChat; profile row",
+        "create agent alice@example.com: Cognito user (invitation e-mail); add to group LiveChat;"
+        " add to group LiveChatAdmin; profile row",
         "create agent bob@example.com: Cognito user (invitation e-mail); add to group LiveChat; profile row",
         "8 change(s) planned (dry run: nothing changed)",
     ]

@@ -21,7 +21,7 @@ import pytest
 from cfnlint.api import ManualArgs, lint
 from cfnlint.rules import Match
 from livechat.api import pages as web_assets
-from livechat.api.auth import LIVE_CHAT_GROUP
+from livechat.api.auth import ADMIN_GROUP, LIVE_CHAT_GROUP
 from livechat.api.protocol import ACTIONS
 from livechat.store.keys import CONFIG_PK, DIALOG_PK, VAPID_PRIVATE_PK, VAPID_PUBLIC_PK, rate_pk
 from samtranslator.model.exceptions import InvalidDocumentException
@@ -45,6 +45,7 @@ MESSAGE_ROUTES = (
     "$default", "startConversation", "answer", "capture", "requestChat", "availability",
     "setStatus", "accept", "decline", "listInbox", "listOffers", "listConversations", "getTranscript",
     "emailTranscript", "subscribePush", "unsubscribePush", "sendMessage", "typing", "endChat", "resume", "ping",
+    "getStats",
 )
 FUNCTIONS = {
     "WsAuthorizerFunction": "functions/ws_authorizer/",
@@ -1118,7 +1119,7 @@ def test_agents_are_invited_email_users_of_a_public_client_with_a_livechat_group
 ) -> None:
     pool = template["Resources"]["UserPool"]["Properties"]
     client = template["Resources"]["UserPoolClient"]["Properties"]
-    (group,) = resources_of(template, "AWS::Cognito::UserPoolGroup").values()
+    group, admin_group = resources_of(template, "AWS::Cognito::UserPoolGroup").values()
 
     # The user name is the agent's e-mail (the protocol's "Names"; livechat apply creates it
     # lower-cased): no UsernameAttributes (user names would be UUIDs), no e-mail alias
@@ -1137,6 +1138,9 @@ def test_agents_are_invited_email_users_of_a_public_client_with_a_livechat_group
             "TokenValidityUnits"} <= client.keys()
     assert group["Properties"]["GroupName"] == LIVE_CHAT_GROUP == "LiveChat"
     assert group["Properties"]["UserPoolId"] == {"Ref": "UserPool"}
+    # The performance dashboard's (getStats): `admin: true` agents, kept by livechat apply.
+    assert admin_group["Properties"]["GroupName"] == ADMIN_GROUP == "LiveChatAdmin"
+    assert admin_group["Properties"]["UserPoolId"] == {"Ref": "UserPool"}
 
 
 def test_the_session_function_answers_the_post_and_its_cors_preflight_itself(template: Template) -> None:

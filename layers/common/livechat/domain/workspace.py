@@ -187,6 +187,8 @@ class AgentSpec(_Strict):
     teams: list[str] = Field(default_factory=list)
     password: str | None = None
     schedule: ScheduleSpec | None = None  # none: always on schedule
+    # Also in the LiveChatAdmin group (`livechat apply`): the performance dashboard.
+    admin: bool = False
 
 
 class TeamSpec(_Strict):
