@@ -77,7 +77,7 @@ BUNDLES: dict[str, tuple[str, ...]] = {
         "shared/dom.js", "shared/ids.js", "shared/store.js", "shared/socket.js", "shared/composer.js",
         "inbox/texts.js", "inbox/alerts.js", "inbox/auth.js", "inbox/connection.js", "inbox/status.js",
         "inbox/offers.js", "inbox/push.js", "inbox/transcript.js", "inbox/chats.js", "inbox/composer.js",
-        "inbox/conversations.js", "inbox/download.js", "inbox/main.js",
+        "inbox/conversations.js", "inbox/download.js", "inbox/performance.js", "inbox/main.js",
     ),
 }
 

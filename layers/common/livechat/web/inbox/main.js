@@ -25,12 +25,14 @@ parts.chats(app);
 parts.composer(app);
 parts.conversations(app);
 parts.download(app);
+parts.performance(app);
 const session = app.session, s = app.state;
 
 function startApp() {
   const tokens = session.get("tokens");
   $("signin").hidden = true; $("app").hidden = false;
   $("me").textContent = tokens.email;
+  app.showAdminTab();
   app.showStatus(session.get("status") || "available");
   app.showNotifyBanner();
   for (const frame of session.get("offers") || []) if (Date.parse(frame.expiresAt) > Date.now()) app.showOffer(frame, true);
