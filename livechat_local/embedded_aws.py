@@ -115,7 +115,10 @@ class EmbeddedAws:
     def _state_machine(self, template: dict[str, Any], routing_dlq: str) -> str:
         definition = json.dumps(tpl.state_machine_definition(template))
         values = {
-            "RouteChatFunctionArn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:route_chat",
+            # as the template names it (its alias), the function named as the dispatcher knows it
+            "RouteChatFunctionArn": tpl.function_reference(
+                template, template["Resources"]["OfferStateMachine"]["Properties"]
+                ["DefinitionSubstitutions"]["RouteChatFunctionArn"], region=REGION, account=ACCOUNT),
             "DeadLetterQueueUrl": routing_dlq,
         }
         props = template["Resources"]["OfferStateMachine"]["Properties"]

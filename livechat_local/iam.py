@@ -347,6 +347,13 @@ class Resolver:
                 return name
             if attribute == "Arn":
                 return d.function_arn(name)
+        elif kind == "AWS::Lambda::Alias" and attribute in (None, "AliasArn"):
+            # SAM's AutoPublishAlias: Ref is the alias's ARN, function:<name>:<alias>
+            props = self.resources[logical_id]["Properties"]
+            target = props["FunctionName"]
+            if not (isinstance(target, dict) and "Ref" in target):
+                raise UnsupportedPolicy(f"{logical_id}: FunctionName {target!r} is not a function of the template")
+            return f"{d.function_arn(function_name(self.source_resources, target['Ref']))}:{props['Name']}"
         elif kind == "AWS::StepFunctions::StateMachine":
             if attribute in (None, "Arn"):
                 return d.state_machine_arn

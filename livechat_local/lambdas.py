@@ -76,7 +76,10 @@ class Dispatcher:
             backend: Any, function_name: str, qualifier: str | None, body: Any,
             headers: Any, response_headers: dict[str, str],
         ) -> bytes:
-            name = function_name.split(":")[6] if function_name.startswith("arn:") else function_name
+            # an ARN (function or alias: arn:aws:lambda:r:a:function:name[:qualifier]), a name or
+            # name:qualifier; the qualifier (the template's alias) runs the same handler
+            name = function_name.split(":")[6] if function_name.startswith("arn:") \
+                else function_name.partition(":")[0]
             if name not in FUNCTIONS:
                 response_headers["x-amz-function-error"] = "Unhandled"
                 return json.dumps({"errorType": "ResourceNotFoundException",

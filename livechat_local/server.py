@@ -20,7 +20,7 @@ from aiohttp import web
 from livechat_admin.workspace_file import InvalidWorkspace, read_workspace
 from livechat_local import seed
 from livechat_local import template as tpl
-from livechat_local.embedded_aws import REGION, EmbeddedAws, visitor_secret
+from livechat_local.embedded_aws import ACCOUNT, REGION, EmbeddedAws, visitor_secret
 from livechat_local.gateway import Gateway, Limits
 from livechat_local.lambdas import FUNCTIONS, Dispatcher
 
@@ -89,6 +89,15 @@ def _connect_authorizer() -> str | None:
     return None
 
 
+def _notify_function() -> str:
+    """What the template gives the functions as LIVECHAT_NOTIFY_FUNCTION (the notifier's alias),
+    in the dispatcher's names."""
+    template = tpl.load_template()
+    variables = template["Resources"]["WsMessageFunction"]["Properties"]["Environment"]["Variables"]
+    return tpl.function_reference(template, variables["LIVECHAT_NOTIFY_FUNCTION"], region=REGION,
+                                  account=ACCOUNT)
+
+
 def _http_routes() -> dict[tuple[str, str], str]:
     """The HttpApi events of the template's functions: (method, path) -> the function's
     name in the dispatcher (the folder of its CodeUri, functions/<name>/)."""
@@ -132,7 +141,7 @@ async def serve(options: Options, workspace: Any) -> None:
         "LIVECHAT_JWKS_URL": f"{base}/dev/jwks/{resources.user_pool_id}.json",
         "LIVECHAT_VISITOR_SECRET": visitor_secret(),
         "LIVECHAT_STATE_MACHINE_ARN": resources.state_machine_arn,
-        "LIVECHAT_NOTIFY_FUNCTION": "notify_failure",
+        "LIVECHAT_NOTIFY_FUNCTION": _notify_function(),
         "LIVECHAT_WS_MANAGEMENT_ENDPOINT": base,
         "LIVECHAT_INBOX_URL": f"{base}/inbox.html",
         # What the web function puts in /config.json: the inbox signs in through the

@@ -172,12 +172,51 @@ def definition_placeholders(definition: Any) -> set[str]:
     return set()
 
 
-_ARN_OF = re.compile(r"\$\{([A-Za-z0-9]+)\.Arn\}")
+# `${Function.Arn}` (the function) or `${FunctionAlias<name>}` (SAM: the alias AutoPublishAlias
+# makes, by the logical id SAM gives it)
+_ARN_OF = re.compile(r"\$\{([A-Za-z0-9]+?)(?:\.Arn|Alias[A-Za-z0-9]+)\}")
+
+
+def function_alias(template: dict[str, Any], logical_id: str) -> str | None:
+    """The alias SAM publishes for a function (its ``AutoPublishAlias``, else the Globals'),
+    or None."""
+    props = template["Resources"][logical_id].get("Properties", {})
+    alias = props.get("AutoPublishAlias",
+                      template.get("Globals", {}).get("Function", {}).get("AutoPublishAlias"))
+    return str(alias) if alias else None
+
+
+def function_reference(template: dict[str, Any], reference: Any, *, region: str, account: str,
+                       partition: str = "aws") -> str:
+    """The ARN a template's reference to one of its functions gives, the function named as the
+    local stack names it (the folder of its CodeUri, functions/<name>/): ``!GetAtt F.Arn`` is
+    the function's ARN, ``!Ref F.Alias`` (SAM) its alias's, ``...:function:<name>:<alias>``."""
+    if isinstance(reference, dict) and "Fn::GetAtt" in reference:
+        target = reference["Fn::GetAtt"]
+        logical_id, attribute = target if isinstance(target, list) else target.split(".", 1)
+        qualifier = None
+        if attribute != "Arn":
+            raise ValueError(f"{reference!r} is not a function's ARN")
+    elif isinstance(reference, dict) and isinstance(reference.get("Ref"), str) \
+            and reference["Ref"].endswith(".Alias"):
+        logical_id = reference["Ref"].removesuffix(".Alias")
+        qualifier = function_alias(template, logical_id)
+        if qualifier is None:
+            raise ValueError(f"{reference!r}: {logical_id} has no AutoPublishAlias")
+    else:
+        raise ValueError(f"{reference!r} is not a reference to a function of the template")
+    resource = template["Resources"].get(logical_id)
+    if resource is None or resource["Type"] != "AWS::Serverless::Function":
+        raise ValueError(f"{reference!r} names no function of the template")
+    name = Path(resource["Properties"]["CodeUri"]).name
+    arn = f"arn:{partition}:lambda:{region}:{account}:function:{name}"
+    return f"{arn}:{qualifier}" if qualifier else arn
 
 
 def authorizer_function(resources: dict[str, Any], authorizer_id: Any) -> str:
     """The logical id of the Lambda function an ``AWS::ApiGatewayV2::Authorizer`` invokes
-    (``AuthorizerId: !Ref <authorizer>``; its ``AuthorizerUri`` names ``${<Function>.Arn}``)."""
+    (``AuthorizerId: !Ref <authorizer>``; its ``AuthorizerUri`` names ``${<Function>.Arn}`` or
+    its alias, ``${<Function>Alias<name>}``)."""
     if not isinstance(authorizer_id, dict) or "Ref" not in authorizer_id:
         raise ValueError(f"AuthorizerId {authorizer_id!r} is not a !Ref to an authorizer of the template")
     uri = resources[authorizer_id["Ref"]]["Properties"]["AuthorizerUri"]

@@ -39,7 +39,7 @@ from livechat_local.iam import (
 from tests.support.aws import REGION, TABLE, WS_ENDPOINT
 from tests.support.iam import QUEUES, deployment, pytest_runtest_makereport, refusals
 from tests.support.iam_report import unused_grants
-from tests.support.workflow import SENDER, TEAM, Workflow, eventually, function_arn
+from tests.support.workflow import SENDER, TEAM, Workflow, alias_arn, eventually, function_arn
 from tests.support.world import LambdaContext, World, connect_event
 
 pytestmark = [pytest.mark.integration,
@@ -270,9 +270,12 @@ def test_a_post_to_a_connection_is_authorised_on_that_connection_of_the_stage(ch
 
 
 def test_invocations_executions_mail_and_queues_are_authorised_on_their_resources(checker: Checker) -> None:
-    notify = {"FunctionName": function_arn("notify_failure"), "InvocationType": "Event"}
+    notify = {"FunctionName": alias_arn("notify_failure"), "InvocationType": "Event"}
     assert allowed(checker, "WsMessageFunction", "lambda", "Invoke", notify)
     assert not allowed(checker, "WebFunction", "lambda", "Invoke", notify)
+    # through its alias only (what SnapStart restores), never $LATEST
+    assert not allowed(checker, "WsMessageFunction", "lambda", "Invoke",
+                       {"FunctionName": function_arn("notify_failure"), "InvocationType": "Event"})
     assert not allowed(checker, "WsMessageFunction", "lambda", "Invoke", {"FunctionName": "route_chat"})
     start = {"stateMachineArn": names_of_the_tests().state_machine_arn, "input": "{}"}
     assert allowed(checker, "TimeoutSweeperFunction", "stepfunctions", "StartExecution", start)
@@ -284,8 +287,8 @@ def test_invocations_executions_mail_and_queues_are_authorised_on_their_resource
     assert allowed(checker, "NotifyFailureFunction", "sqs", "SendMessage", {"QueueUrl": dlq + "notify-dlq"})
     assert allowed(checker, "OfferStateMachine", "sqs", "SendMessage", {"QueueUrl": dlq + "routing-dlq"})
     assert not allowed(checker, "OfferStateMachine", "sqs", "SendMessage", {"QueueUrl": dlq + "notify-dlq"})
-    assert allowed(checker, "OfferStateMachine", "lambda", "Invoke", {"FunctionName": function_arn("route_chat")})
-    assert not allowed(checker, "OfferStateMachine", "lambda", "Invoke", {"FunctionName": function_arn("notify_failure")})
+    assert allowed(checker, "OfferStateMachine", "lambda", "Invoke", {"FunctionName": alias_arn("route_chat")})
+    assert not allowed(checker, "OfferStateMachine", "lambda", "Invoke", {"FunctionName": alias_arn("notify_failure")})
 
 
 def test_the_visitor_secret_is_read_by_the_token_verifiers_and_never_by_the_public_or_workflow_functions(

@@ -58,7 +58,7 @@ from livechat_local.lambdas import Dispatcher
 from tests.support.aws import REGION, TABLE, Gateway
 from tests.support.clock import FakeClock, controlled_clock
 from tests.support.template import load_template, table_create_kwargs
-from tests.support.workflow import SENDER, function_arn, sent_mails
+from tests.support.workflow import SENDER, alias_arn, sent_mails
 from tests.support.workflow import TEAM as TEAM_MAILBOX
 from tests.support.world import LambdaContext, World, disconnect_event, message_event
 
@@ -815,7 +815,7 @@ def harness(aws: Gateway, monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
     """notify_failure wired as the workflow fixture does (async invocations dispatched to
     the real handler, inline), but no state machine: the test plays the timer."""
     monkeypatch.delenv("LIVECHAT_STATE_MACHINE_ARN", raising=False)
-    monkeypatch.setenv("LIVECHAT_NOTIFY_FUNCTION", function_arn("notify_failure"))
+    monkeypatch.setenv("LIVECHAT_NOTIFY_FUNCTION", alias_arn("notify_failure"))
     monkeypatch.setenv("LIVECHAT_INBOX_URL", INBOX)
     monkeypatch.setenv("MOTO_ACCOUNT_ID", DEFAULT_ACCOUNT_ID)
     runtime.reset()

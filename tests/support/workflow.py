@@ -18,6 +18,7 @@ from livechat import runtime
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 
+from livechat_local import template
 from livechat_local.lambdas import Dispatcher
 from tests.support.aws import REGION, Gateway
 
@@ -29,6 +30,11 @@ T = TypeVar("T")
 
 def function_arn(name: str) -> str:
     return f"arn:aws:lambda:{REGION}:{DEFAULT_ACCOUNT_ID}:function:{name}"
+
+
+def alias_arn(name: str) -> str:
+    """The ARN the template's invokers use: the function's alias (Globals' AutoPublishAlias)."""
+    return f"{function_arn(name)}:{template.load_template()['Globals']['Function']['AutoPublishAlias']}"
 
 
 @dataclass
@@ -90,14 +96,14 @@ def offer_workflow() -> Iterator[Workflow]:
     notify_dlq = sqs.create_queue(QueueName="notify-dlq")["QueueUrl"]
     boto3.client("sesv2", region_name=REGION).create_email_identity(EmailIdentity=SENDER)
     definition = (ROOT / "statemachine" / "offer.asl.json").read_text()
-    definition = definition.replace("${RouteChatFunctionArn}", function_arn("route_chat"))
+    definition = definition.replace("${RouteChatFunctionArn}", alias_arn("route_chat"))
     definition = definition.replace("${DeadLetterQueueUrl}", routing_dlq)
     sfn = boto3.client("stepfunctions", region_name=REGION)
     arn = sfn.create_state_machine(
         name="offer", definition=definition, type="STANDARD",
         roleArn=f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:role/offer",
     )["stateMachineArn"]
-    environment = {"LIVECHAT_STATE_MACHINE_ARN": arn, "LIVECHAT_NOTIFY_FUNCTION": function_arn("notify_failure"),
+    environment = {"LIVECHAT_STATE_MACHINE_ARN": arn, "LIVECHAT_NOTIFY_FUNCTION": alias_arn("notify_failure"),
                    "LIVECHAT_INBOX_URL": "https://chat.example.com/inbox", "MOTO_ACCOUNT_ID": DEFAULT_ACCOUNT_ID}
     before = {key: os.environ.get(key) for key in environment}
     os.environ.update(environment)

@@ -226,7 +226,7 @@ def function_behind(template: Template, route: dict[str, Any]) -> str:
     assert target, f"unexpected Target {route['Target']!r}"
     integration = template["Resources"][target.group(1)]
     assert integration["Type"] == "AWS::ApiGatewayV2::Integration"
-    uri = re.search(r"/functions/\$\{(\w+)\.Arn\}/invocations$",
+    uri = re.search(r"/functions/\$\{(\w+?)Aliaslive\}/invocations$",
                     sub_text(integration["Properties"]["IntegrationUri"]))
     assert uri, f"not a Lambda invoke ARN: {integration['Properties']['IntegrationUri']!r}"
     return uri.group(1)
@@ -354,8 +354,12 @@ def test_the_deployment_waits_for_every_route_and_the_stage_uses_it(template: Te
 def test_api_gateway_may_invoke_each_ws_function_from_this_api_only(template: Template) -> None:
     permissions = resources_of(template, "AWS::Lambda::Permission").values()
 
-    granted = {p["Properties"]["FunctionName"]["Ref"]: p["Properties"] for p in permissions}
+    # Ref "<Function>.Alias": the function's alias, which every invoker calls (SnapStart)
+    granted = {p["Properties"]["FunctionName"]["Ref"].removesuffix(".Alias"): p["Properties"]
+               for p in permissions}
 
+    for function_id in ("WsConnectFunction", "WsMessageFunction", "WsAuthorizerFunction"):
+        assert granted[function_id]["FunctionName"] == {"Ref": f"{function_id}.Alias"}
     for function_id in ("WsConnectFunction", "WsMessageFunction"):
         assert granted[function_id]["Principal"] == "apigateway.amazonaws.com"
         assert sub_text(granted[function_id]["SourceArn"]) == (
@@ -385,7 +389,7 @@ def test_connect_alone_is_authorized_by_the_lambda_authorizer_which_has_no_ident
     # With an IdentitySource, API Gateway would answer 401 before invoking the authorizer
     # whenever that one parameter is missing: agents send `token`, visitors `visitorToken`.
     assert "IdentitySource" not in props
-    assert re.search(r"/functions/\$\{WsAuthorizerFunction\.Arn\}/invocations$", sub_text(props["AuthorizerUri"]))
+    assert re.search(r"/functions/\$\{WsAuthorizerFunctionAliaslive\}/invocations$", sub_text(props["AuthorizerUri"]))
 
 
 # --- functions --------------------------------------------------------------------------
@@ -512,7 +516,7 @@ def test_each_function_gets_exactly_its_own_variables_besides_the_shared_ones(
     if "LIVECHAT_STATE_MACHINE_ARN" in own:  # the Ref of a state machine is its ARN
         assert variables["LIVECHAT_STATE_MACHINE_ARN"] == {"Ref": "OfferStateMachine"}
     if "LIVECHAT_NOTIFY_FUNCTION" in own:
-        assert variables["LIVECHAT_NOTIFY_FUNCTION"] == {"Ref": "NotifyFailureFunction"}
+        assert variables["LIVECHAT_NOTIFY_FUNCTION"] == {"Ref": "NotifyFailureFunctionAliaslive"}
     if "LIVECHAT_INBOX_URL" in own:
         assert variables["LIVECHAT_INBOX_URL"] == {"Ref": "InboxUrl"}
     if "LIVECHAT_PUBLIC_WEBSOCKET_URL" in own:  # what /config.json hands the pages
@@ -701,7 +705,7 @@ def test_only_the_failure_reporters_invoke_a_function_and_only_notify_failure(
         return
     (statement,) = statements
     assert as_list(statement["Action"]) == ["lambda:InvokeFunction"]
-    assert statement["Resource"] == {"Fn::GetAtt": ["NotifyFailureFunction", "Arn"]}
+    assert statement["Resource"] == {"Ref": "NotifyFailureFunctionAliaslive"}
 
 
 @pytest.mark.parametrize("function_id", FUNCTIONS)
@@ -854,7 +858,7 @@ def test_every_placeholder_of_the_definition_has_a_substitution_and_no_more(
 
     assert definition_placeholders(definition) == set(substitutions)
     assert substitutions == {
-        "RouteChatFunctionArn": {"Fn::GetAtt": ["RouteChatFunction", "Arn"]},
+        "RouteChatFunctionArn": {"Ref": "RouteChatFunction.Alias"},
         "DeadLetterQueueUrl": {"Ref": "RoutingDeadLetterQueue"},
     }
 
@@ -925,6 +929,7 @@ def test_notify_failure_retries_twice_within_six_hours_then_parks_in_its_queue(
     assert props["DeadLetterQueue"] == {
         "Type": "SQS", "TargetArn": {"Fn::GetAtt": ["NotifyDeadLetterQueue", "Arn"]}}
     assert config["FunctionName"] == {"Ref": "NotifyFailureFunction"}
+    assert config["Qualifier"] == "live"  # the alias, which the reporters invoke
     assert config["MaximumRetryAttempts"] == 2
     assert config["MaximumEventAgeInSeconds"] == 21600
     assert translated["DeadLetterConfig"] == {
@@ -936,12 +941,11 @@ def test_the_sweeper_runs_every_minute_and_only_events_may_invoke_it(cfn: Templa
     (rule_id, rule), = rules.items()
     (permission,) = [p["Properties"] for p in
                      resources_of(cfn, "AWS::Lambda::Permission").values()
-                     if p["Properties"]["FunctionName"] == {"Ref": "TimeoutSweeperFunction"}]
+                     if p["Properties"]["FunctionName"] == {"Ref": "TimeoutSweeperFunctionAliaslive"}]
 
     assert rule["Properties"]["ScheduleExpression"] == "rate(1 minute)"
     assert rule["Properties"].get("State", "ENABLED") == "ENABLED"
-    assert [t["Arn"] for t in rule["Properties"]["Targets"]] == [
-        {"Fn::GetAtt": ["TimeoutSweeperFunction", "Arn"]}]
+    assert [t["Arn"] for t in rule["Properties"]["Targets"]] == [{"Ref": "TimeoutSweeperFunctionAliaslive"}]
     assert permission["Principal"] == "events.amazonaws.com"
     assert permission["SourceArn"] == {"Fn::GetAtt": [rule_id, "Arn"]}
 
@@ -1186,6 +1190,8 @@ def test_parameters_and_outputs(template: Template) -> None:
     assert parameters["ReservedConcurrency"]["Default"] == 0
     assert parameters["AccessLogs"]["Default"] == "false"
     assert parameters["KmsKeyArn"]["Default"] == ""
+    # Off unless asked: it bills the snapshots while idle (docs/deploy.md, "SnapStart").
+    assert parameters["SnapStart"]["Default"] == "false"
     assert set(outputs) == {"WebSocketUrl", "HttpApiUrl", "UserPoolId", "UserPoolClientId",
                             "TableName", "VisitorSecretArn", "OfferStateMachineArn",
                             "NotifyDeadLetterQueueUrl", "DashboardUrl", "WidgetSnippet",
@@ -1325,3 +1331,118 @@ def test_reserved_concurrency_and_access_logs_apply_only_when_asked(template: Te
         assert {"requestId", "ip", "routeKey", "status"} <= set(fields), api_id
         group = settings["DestinationArn"]["Fn::GetAtt"][0]
         assert template["Resources"][group]["Condition"] == "HasAccessLogs"
+
+
+# --- SnapStart (a parameter, off by default) ------------------------------------------------
+
+SNAPSTART_FUNCTIONS = {"WsAuthorizerFunction", "WsConnectFunction", "WsMessageFunction",
+                       "VisitorSessionFunction", "WebFunction", "RouteChatFunction"}
+
+
+def _with_snapstart(template: Template, value: str) -> Template:
+    """The translation with the SnapStart parameter's condition decided (as CloudFormation does
+    at deploy time): each ``Fn::If`` on HasSnapStart replaced by the branch taken."""
+    def decide(node: Any) -> Any:
+        if isinstance(node, dict):
+            if set(node) == {"Fn::If"} and node["Fn::If"][0] == "HasSnapStart":
+                return decide(node["Fn::If"][1] if value == "true" else node["Fn::If"][2])
+            return {k: decide(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [decide(v) for v in node]
+        return node
+    return decide(template)  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("value", ["false", "true"])
+def test_snapstart_applies_to_the_functions_a_person_waits_on_only_when_asked(
+        cfn: Template, value: str) -> None:
+    decided = _with_snapstart(cfn, value)
+    applied = {function_id for function_id in FUNCTIONS
+               if decided["Resources"][function_id]["Properties"]["SnapStart"]["ApplyOn"] != "None"}
+
+    assert applied == (SNAPSTART_FUNCTIONS if value == "true" else set())
+    assert all(decided["Resources"][f]["Properties"]["SnapStart"]["ApplyOn"] in ("None", "PublishedVersions")
+               for f in FUNCTIONS)
+    assert cfn["Conditions"]["HasSnapStart"] == {"Fn::Equals": [{"Ref": "SnapStart"}, "true"]}
+
+
+def test_every_function_publishes_a_version_on_any_change_behind_its_alias_and_keeps_no_old_one(
+        template: Template, cfn: Template) -> None:
+    globals_ = template["Globals"]["Function"]
+    assert (globals_["AutoPublishAlias"], globals_["VersionDeletionPolicy"]) == ("live", "Delete")
+    for function_id in FUNCTIONS:
+        props = template["Resources"][function_id]["Properties"]
+        assert "AutoPublishAlias" not in props, function_id
+        # Without it SAM publishes a version only when the code's location changes: a new layer
+        # (all of our code) or a new variable would never reach the alias.
+        assert props["AutoPublishAliasAllProperties"] is True, function_id
+        (alias,) = [r for r in resources_of(cfn, "AWS::Lambda::Alias").values()
+                    if r["Properties"]["FunctionName"] == {"Ref": function_id}]
+        assert alias["Properties"]["Name"] == "live"
+        (version,) = [(k, r) for k, r in resources_of(cfn, "AWS::Lambda::Version").items()
+                      if r["Properties"]["FunctionName"] == {"Ref": function_id}]
+        assert version[1]["DeletionPolicy"] == "Delete"
+        assert alias["Properties"]["FunctionVersion"] == {"Fn::GetAtt": [version[0], "Version"]}
+
+
+@pytest.mark.parametrize("change", ["layer", "variable", "code"])
+def test_a_new_layer_variable_or_code_publishes_a_new_version_of_every_function(
+        template: Template, change: str) -> None:
+    def versions(layer: str, variable: str, code: str) -> dict[str, str]:
+        changed = copy.deepcopy(template)
+        changed["Resources"]["CommonLayer"]["Properties"]["ContentUri"] = f"s3://bucket/{layer}.zip"
+        changed["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"] = variable
+        for function_id in FUNCTIONS:
+            changed["Resources"][function_id]["Properties"]["CodeUri"] = f"s3://bucket/{function_id}-{code}.zip"
+        translated = translate(changed)
+        return {r["Properties"]["FunctionName"]["Ref"]: k
+                for k, r in resources_of(translated, "AWS::Lambda::Version").items()}
+
+    before = versions("layer-1", "livechat", "code-1")
+    after = versions(*{"layer": ("layer-2", "livechat", "code-1"), "variable": ("layer-1", "other", "code-1"),
+                       "code": ("layer-1", "livechat", "code-2")}[change])
+
+    assert set(before) == set(after) == set(FUNCTIONS)
+    assert all(before[f] != after[f] for f in FUNCTIONS), change
+
+
+def _function_of_arn(value: Any) -> tuple[str, str]:
+    """(function, "Alias" | "Arn") of a reference in the translated template: Ref of a SAM
+    alias, GetAtt of a function's Arn, or either inside a Sub (${FooFunctionAliaslive})."""
+    if isinstance(value, dict) and "Ref" in value:
+        found = re.fullmatch(r"(\w+Function)Aliaslive", value["Ref"])
+        if found:
+            return found.group(1), "Alias"
+        return value["Ref"], "Ref"
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        return value["Fn::GetAtt"][0], value["Fn::GetAtt"][1]
+    text = sub_text(value)
+    found = re.search(r"/functions/\$\{(\w+Function)(Aliaslive|\.Arn)\}/invocations$", text)
+    assert found, f"not a function invoke ARN: {value!r}"
+    return found.group(1), "Alias" if found.group(2) == "Aliaslive" else "Arn"
+
+
+def test_every_invoker_calls_a_function_through_its_alias(cfn: Template) -> None:
+    resources = cfn["Resources"]
+    invokers: list[tuple[str, Any]] = []
+    for rid, r in resources_of(cfn, "AWS::ApiGatewayV2::Integration").items():
+        invokers.append((rid, r["Properties"]["IntegrationUri"]))
+    for rid, r in resources_of(cfn, "AWS::ApiGatewayV2::Authorizer").items():
+        invokers.append((rid, r["Properties"]["AuthorizerUri"]))
+    for rid, r in resources_of(cfn, "AWS::Lambda::Permission").items():
+        invokers.append((rid, r["Properties"]["FunctionName"]))
+    for rid, r in resources_of(cfn, "AWS::Events::Rule").items():
+        invokers.extend((rid, t["Arn"]) for t in r["Properties"]["Targets"])
+    invokers.append(("OfferStateMachine",
+                     resources["OfferStateMachine"]["Properties"]["DefinitionSubstitutions"]["RouteChatFunctionArn"]))
+    for function_id in FAILURE_REPORTERS:
+        invokers.append((function_id, resources[function_id]["Properties"]["Environment"]["Variables"]
+                         ["LIVECHAT_NOTIFY_FUNCTION"]))
+    # the HTTP API's integrations (SAM's, in its OpenAPI body) name the alias too
+    body = json.dumps(resources["HttpApi"]["Properties"]["Body"])
+    assert "FunctionAliaslive" in body and ".Arn}/invocations" not in body
+
+    assert len(invokers) > 10
+    for rid, reference in invokers:
+        function_id, how = _function_of_arn(reference)
+        assert function_id in FUNCTIONS and how == "Alias", (rid, reference)

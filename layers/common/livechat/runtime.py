@@ -9,11 +9,18 @@ cache derived from them (the table binding in livechat.store, the JWKS and the v
 secret in livechat.api.auth, the failure mail's idempotency store) registers its own
 clearing with `on_reset`, so tests and the local stack, which point everything elsewhere,
 have exactly one thing to call.
+
+With Lambda SnapStart (template parameter `SnapStart`), an execution environment is restored
+from a snapshot taken after the handler's import: `reset()` also runs after each restore
+(`snapshot_restore_py`, Lambda's Python runtime only), and reseeds `random`, so that no
+client, connection, credential or random sequence of the snapshot is shared by the
+environments restored from it.
 """
 
 from __future__ import annotations
 
 import os
+import random
 import threading
 from collections.abc import Callable, Mapping
 from functools import lru_cache
@@ -171,3 +178,29 @@ def reset() -> None:
         _clients.clear()
     for clear in _on_reset:
         clear()
+
+
+# --- Lambda SnapStart ----------------------------------------------------------------------
+
+
+def after_restore() -> None:
+    """Run by Lambda after it restores an execution environment from a SnapStart snapshot:
+    nothing built before the snapshot is kept (a client, its connections and credentials; a
+    cache), and `random` gets a sequence of its own (botocore's retry jitter draws from it:
+    every environment restored from one snapshot would otherwise retry in step)."""
+    random.seed()
+    reset()
+
+
+def register_snapstart_hooks() -> bool:
+    """Register `after_restore` with Lambda's runtime hooks; False where there are none
+    (`snapshot_restore_py` ships with Lambda's Python runtimes, not with the layer)."""
+    try:
+        from snapshot_restore_py import register_after_restore  # type: ignore[import-not-found]
+    except ImportError:
+        return False
+    register_after_restore(after_restore)
+    return True
+
+
+register_snapstart_hooks()
