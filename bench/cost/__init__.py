@@ -28,8 +28,10 @@ functions/route_chat, as tests/support/workflow.py does), and is counted:
   here) is charged to the nested function only;
 - Step Functions state transitions from each execution's history in moto;
 - SES recipients of the failure e-mails; CloudWatch Logs bytes: what the functions print at the
-  template's POWERTOOLS_LOG_LEVEL=INFO (Powertools JSON lines and metrics), plus Lambda's
-  START/END/REPORT lines per invocation (estimated from their documented format).
+  template's POWERTOOLS_LOG_LEVEL=INFO (Powertools JSON lines and metrics), plus Lambda's own
+  records per invocation as each function's LoggingConfig lets them through (JSON at
+  SystemLogLevel WARN: none for an invocation that succeeds, its report when it fails; the
+  text format's START/END/REPORT lines otherwise; shapes from their documented formats).
 Prices: us-east-1, on-demand, free tiers ignored; each line printed with its source. Prints
 figures, never pass/fail.
 

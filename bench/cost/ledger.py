@@ -12,6 +12,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, redirect_stdout
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from unittest.mock import patch
 
@@ -20,6 +21,7 @@ from livechat_local.lambdas import FUNCTIONS
 from tests.support import metering
 from tests.support.aws import TABLE
 from tests.support.metering import quiet
+from tests.support.template import load_template
 
 # Lambda's own lines per invocation (text log format, X-Ray active): the shape of the real ones.
 PLATFORM_LINES = (
@@ -29,6 +31,42 @@ PLATFORM_LINES = (
     "Memory Size: 512 MB\tMax Memory Used: 98 MB\t\n"
     "XRAY TraceId: 1-6740a1b2-0c1d2e3f4a5b6c7d8e9f0a1b\tSegmentId: 1a2b3c4d5e6f7a8b\tSampled: true\t\n"
 )
+# The same records in the JSON log format (Lambda's telemetry shapes), each with its system log
+# level as Lambda's "system log level event mapping" gives it: platform.start INFO;
+# platform.runtimeDone DEBUG when it succeeded, WARN when not; platform.report INFO when the
+# invocation succeeded, WARN when it failed or timed out.
+_TRACING = ('"tracing":{"spanId":"1a2b3c4d5e6f7a8b","type":"X-Amzn-Trace-Id",'
+            '"value":"Root=1-6740a1b2-0c1d2e3f4a5b6c7d8e9f0a1b;Parent=0a1b2c3d4e5f6a7b;Sampled=1"}')
+JSON_RECORDS = {
+    "start": ('{"time":"2026-12-06T04:42:00.000Z","type":"platform.start","record":{"requestId":'
+              '"3f0e8a4c-1b2d-4e5f-8a9b-0c1d2e3f4a5b","version":"$LATEST",' + _TRACING + "}}\n"),
+    "runtimeDone": ('{"time":"2026-12-06T04:42:00.013Z","type":"platform.runtimeDone","record":{"requestId":'
+                    '"3f0e8a4c-1b2d-4e5f-8a9b-0c1d2e3f4a5b","status":"error","errorType":"Runtime.Unknown",'
+                    + _TRACING + ',"metrics":{"durationMs":12.34,"producedBytes":0}}}\n'),
+    "report": ('{"time":"2026-12-06T04:42:00.014Z","type":"platform.report","record":{"requestId":'
+               '"3f0e8a4c-1b2d-4e5f-8a9b-0c1d2e3f4a5b","status":"error","errorType":"Runtime.Unknown",'
+               '"metrics":{"durationMs":12.34,"billedDurationMs":13,"memorySizeMB":512,"maxMemoryUsedMB":98},'
+               + _TRACING + "}}\n"),
+}
+_LEVELS = ("DEBUG", "INFO", "WARN")
+
+
+def platform_bytes(config: dict[str, Any], failed: bool) -> int:
+    """What Lambda itself logs for one invocation under a function's LoggingConfig."""
+    if config.get("LogFormat", "Text").lower() != "json":
+        return len(PLATFORM_LINES)
+    floor = _LEVELS.index(str(config.get("SystemLogLevel", "INFO")).upper())
+    levels = {"start": "INFO", "runtimeDone": "WARN" if failed else "DEBUG", "report": "WARN" if failed else "INFO"}
+    return sum(len(JSON_RECORDS[name]) for name, level in levels.items() if _LEVELS.index(level) >= floor)
+
+
+def logging_configs() -> dict[str, dict[str, Any]]:
+    """Each function's LoggingConfig as template.yaml deploys it (Globals', then its own), by
+    the name the dispatcher knows it by (the folder of its CodeUri)."""
+    template = load_template()
+    shared = template.get("Globals", {}).get("Function", {}).get("LoggingConfig", {})
+    return {Path(r["Properties"]["CodeUri"]).name: {**shared, **r["Properties"].get("LoggingConfig", {})}
+            for r in template["Resources"].values() if r["Type"] == "AWS::Serverless::Function"}
 
 
 @dataclass
@@ -70,6 +108,7 @@ class Ledger:
         self.current = "setup"
         self.local = threading.local()
         self.lock = threading.RLock()
+        self.logging = logging_configs()
 
     # which function is running on this thread
     def stack(self) -> list[list[Any]]:
@@ -94,8 +133,11 @@ class Ledger:
             stack = self.stack()
             stack.append([name, 0.0])
             started = time.perf_counter()
+            failed = True
             try:
-                return handler(event, context)
+                result = handler(event, context)
+                failed = False
+                return result
             finally:
                 elapsed = time.perf_counter() - started
                 _, nested = stack.pop()
@@ -103,7 +145,7 @@ class Ledger:
                     usage = self.scenario.usage[name]
                     usage.invocations += 1
                     usage.ms.append((elapsed - nested) * 1000)
-                    usage.log_bytes += len(PLATFORM_LINES)
+                    usage.log_bytes += platform_bytes(self.logging.get(name, {}), failed)
                     if name == "ws_message":
                         self.scenario.frames_in.append(len(str(event.get("body") or "").encode()))
                 if stack:

@@ -86,7 +86,7 @@ def scenario_lines(s: Scenario, per: int, minutes: float, memory_gb: float) -> l
         Line("SES e-mail recipients (failure e-mails)", s.recipients / per, "ses_recipient",
              "one team address here"),
         Line("CloudWatch Logs GB ingested", log_gb, "logs_gb",
-             f"{log_gb * 1e9:.0f} B per chat: INFO JSON lines + metrics + START/END/REPORT"),
+             f"{log_gb * 1e9:.0f} B per chat: INFO JSON lines + metrics + Lambda's own records"),
     ]
 
 

@@ -1333,7 +1333,7 @@ def test_reserved_concurrency_and_access_logs_apply_only_when_asked(template: Te
         assert template["Resources"][group]["Condition"] == "HasAccessLogs"
 
 
-# --- SnapStart (a parameter, off by default) ------------------------------------------------
+# --- SnapStart (a parameter, off by default) and Lambda's own log lines --------------------
 
 SNAPSTART_FUNCTIONS = {"WsAuthorizerFunction", "WsConnectFunction", "WsMessageFunction",
                        "VisitorSessionFunction", "WebFunction", "RouteChatFunction"}
@@ -1446,3 +1446,35 @@ def test_every_invoker_calls_a_function_through_its_alias(cfn: Template) -> None
     for rid, reference in invokers:
         function_id, how = _function_of_arn(reference)
         assert function_id in FUNCTIONS and how == "Alias", (rid, reference)
+
+
+def test_every_function_logs_json_and_lambda_logs_only_its_warnings(template: Template, cfn: Template) -> None:
+    for function_id in FUNCTIONS:
+        config = cfn["Resources"][function_id]["Properties"]["LoggingConfig"]
+        # JSON is what level filtering needs; at WARN a successful invocation has no START or
+        # REPORT record (a failed or timed-out one keeps its report).
+        assert (config["LogFormat"], config["SystemLogLevel"]) == ("JSON", "WARN"), function_id
+        # Powertools follows AWS_LAMBDA_LOG_LEVEL (this) over POWERTOOLS_LOG_LEVEL: the same level
+        assert config["ApplicationLogLevel"] == template["Globals"]["Function"]["Environment"][
+            "Variables"]["POWERTOOLS_LOG_LEVEL"], function_id
+        assert config["LogGroup"] == {"Ref": function_id.replace("Function", "LogGroup")}, function_id
+
+
+def test_the_metric_filters_match_the_json_lines_powertools_writes(template: Template) -> None:
+    import io
+    import logging
+
+    from aws_lambda_powertools import Logger
+
+    stream = io.StringIO()
+    logger = Logger(service="livechat-filter-test", logger_handler=logging.StreamHandler(stream))
+    logger.info("chat requested", conversation_id="c1")
+    line = json.loads(stream.getvalue().splitlines()[-1])
+    filters = [r["Properties"]["FilterPattern"]
+               for r in resources_of(template, "AWS::Logs::MetricFilter").values()]
+
+    # the filters read $.message of a JSON line; Lambda's JSON format keeps our lines as they
+    # are (it only reads their "level" to filter them, and INFO passes at INFO)
+    assert line["message"] == "chat requested" and line["level"] == "INFO"
+    assert filters and all(re.fullmatch(r'\{ \$\.message = "[a-z ]+" \}', f) for f in filters)
+
