@@ -1,4 +1,4 @@
-"""livechat.runtime: what a SnapStart restore resets."""
+"""livechat.runtime: the settings read from the environment, and what a SnapStart restore resets."""
 
 from __future__ import annotations
 
@@ -9,8 +9,70 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from livechat import runtime
+from livechat.runtime import InvalidSettings, Settings
 
 pytestmark = pytest.mark.unit
+
+
+def test_settings_take_livechat_variables_in_any_case_and_the_region_from_aws_region() -> None:
+    settings = Settings.from_environment({
+        "LIVECHAT_TABLE_NAME": "chat-table", "livechat_inbox_url": "https://x/inbox.html",
+        "LIVECHAT_REGION": "eu-west-3", "AWS_REGION": "eu-west-1", "HOME": "/root",
+        "LIVECHAT_SOMETHING_ELSE": "ignored",
+    })
+
+    assert settings.table_name == "chat-table"
+    assert settings.inbox_url == "https://x/inbox.html"
+    assert settings.region == "eu-west-1"  # never LIVECHAT_REGION
+
+
+def test_settings_convert_numbers_and_booleans_as_pydantic_read_them() -> None:
+    settings = Settings.from_environment({
+        "LIVECHAT_TABLE_NAME": "chat", "LIVECHAT_VISITOR_TOKEN_DAYS": " 7 ",
+        "LIVECHAT_FRAMES_PER_SECOND": "0", "LIVECHAT_CONFIG_CACHE_SECONDS": "2.5",
+        "LIVECHAT_ALLOW_LOOPBACK_PUSH": "True", "LIVECHAT_DEFAULT_RATE_LIMITS": "off",
+        "LIVECHAT_JWKS_URL": "",
+    })
+
+    assert (settings.visitor_token_days, settings.frames_per_second, settings.config_cache_seconds) == (7, 0.0, 2.5)
+    assert (settings.allow_loopback_push, settings.default_rate_limits) == (True, False)
+    assert settings.jwks_url == ""
+
+
+def test_unset_settings_take_their_defaults() -> None:
+    settings = Settings(table_name="livechat")
+
+    assert settings.region == "us-east-1"
+    assert settings.config_cache_seconds == 10.0
+    assert settings.default_rate_limits is True
+    assert settings.notify_function is None
+    assert settings.cognito_jwks_url() == "https://cognito-idp.us-east-1.amazonaws.com//.well-known/jwks.json"
+
+
+@pytest.mark.parametrize(("environ", "named"), [
+    ({}, "table_name: missing"),
+    ({"LIVECHAT_TABLE_NAME": "ab"}, "table_name: at least 3 characters"),
+    ({"LIVECHAT_TABLE_NAME": "chat", "LIVECHAT_VISITOR_TOKEN_DAYS": "366"}, "visitor_token_days: 366"),
+    ({"LIVECHAT_TABLE_NAME": "chat", "LIVECHAT_MAX_FRAME_BYTES": "100"}, "max_frame_bytes: 100"),
+    ({"LIVECHAT_TABLE_NAME": "chat", "LIVECHAT_FRAME_BURST": "ten"}, "frame_burst: invalid literal"),
+    ({"LIVECHAT_TABLE_NAME": "chat", "LIVECHAT_ALLOW_LOOPBACK_PUSH": "maybe"}, "allow_loopback_push: 'maybe'"),
+    ({"LIVECHAT_TABLE_NAME": "chat", "LIVECHAT_FRAMES_PER_SECOND": "-1"}, "frames_per_second: -1.0"),
+])
+def test_a_bad_setting_fails_with_its_name(environ: dict[str, str], named: str) -> None:
+    with pytest.raises(InvalidSettings, match=named):
+        Settings.from_environment(environ)
+
+
+def test_settings_are_read_once_per_container_until_reset(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LIVECHAT_TABLE_NAME", "first")
+    runtime.reset()
+    first = runtime.get_settings()
+    monkeypatch.setenv("LIVECHAT_TABLE_NAME", "second")
+
+    assert runtime.get_settings() is first
+    runtime.reset()
+    assert runtime.get_settings().table_name == "second"
+    runtime.reset()
 
 
 # --- SnapStart ------------------------------------------------------------------------------

@@ -2,13 +2,16 @@
 clients, and every cache built from them — all built lazily, never at import, and all
 forgotten by one `reset()`.
 
-Settings come from the environment (`LIVECHAT_*`), validated once (a plain pydantic model
-filled by `Settings.from_environment`: pydantic-settings would bring asyncio and its own
-sources into every cold start for a dozen variables). A module that keeps a
-cache derived from them (the table binding in livechat.store, the JWKS and the visitor
-secret in livechat.api.auth, the failure mail's idempotency store) registers its own
-clearing with `on_reset`, so tests and the local stack, which point everything elsewhere,
-have exactly one thing to call.
+Settings come from the environment (`LIVECHAT_*`), checked once when first read: a frozen
+dataclass whose fields say their type and bounds, filled by `Settings.from_environment`.
+Not pydantic (issue 15, cold start): a pydantic model of three dozen fields cost ~5 ms of
+every cold start to define, for a dozen variables a deployment sets (pydantic-settings
+before it brought asyncio as well); the conversions are the few a variable needs (str, an
+optional str, int, float, bool as pydantic reads them), and a bad value still fails the
+first invocation with every problem named. A module that keeps a cache derived from them
+(the table binding in livechat.store, the JWKS and the visitor secret in livechat.api.auth,
+the failure mail's idempotency store) registers its own clearing with `on_reset`, so tests
+and the local stack, which point everything elsewhere, have exactly one thing to call.
 
 With Lambda SnapStart (template parameter `SnapStart`), an execution environment is restored
 from a snapshot taken after the handler's import: `reset()` also runs after each restore
@@ -19,28 +22,38 @@ environments restored from it.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
 import threading
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
-from pydantic import BaseModel, ConfigDict, Field
 
 if TYPE_CHECKING:
     from mypy_boto3_apigatewaymanagementapi import ApiGatewayManagementApiClient
 
 
 _PREFIX = "LIVECHAT_"
+_TRUE = frozenset({"1", "true", "t", "yes", "y", "on"})  # what pydantic reads as a bool
+_FALSE = frozenset({"0", "false", "f", "no", "n", "off"})
 
 
-class Settings(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+def _bounds(ge: float | None = None, le: float | None = None, min_length: int | None = None) -> dict[str, Any]:
+    return {"ge": ge, "le": le, "min_length": min_length}
 
-    table_name: str = Field(min_length=3)
+
+class InvalidSettings(ValueError):
+    """An environment variable the functions cannot run with; the message names each one."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    table_name: str = field(metadata=_bounds(min_length=3))
     region: str = "us-east-1"  # AWS_REGION, as Lambda sets it (never LIVECHAT_REGION)
     # Optional endpoint overrides: the local stack points every client at its emulator.
     dynamodb_endpoint: str | None = None
@@ -54,8 +67,9 @@ class Settings(BaseModel):
     # The visitor-token signing key: literal (local stack, tests) or a Secrets Manager ARN.
     visitor_secret: str | None = None
     visitor_secret_arn: str | None = None
-    visitor_token_days: int = Field(default=30, ge=1, le=365)
-    # The offer workflow (Step Functions) and the failure notifier (Lambda, invoked async).
+    visitor_token_days: int = field(default=30, metadata=_bounds(ge=1, le=365))
+    # The offer workflow (Step Functions) and the failure notifier (Lambda, invoked async;
+    # template.yaml gives its alias's ARN).
     state_machine_arn: str | None = None
     notify_function: str | None = None
     lambda_endpoint: str | None = None
@@ -69,8 +83,8 @@ class Settings(BaseModel):
     public_websocket_url: str = ""
     public_http_url: str = ""
     cognito_endpoint: str = ""
-    max_message_chars: int = Field(default=4000, ge=1, le=20000)
-    max_frame_bytes: int = Field(default=32 * 1024, ge=1024)
+    max_message_chars: int = field(default=4000, metadata=_bounds(ge=1, le=20000))
+    max_frame_bytes: int = field(default=32 * 1024, metadata=_bounds(ge=1024))
     # Web Push endpoints may also be http://127.0.0.1:PORT/... (the local stack's own test
     # push services). Set only by livechat_local, never in template.yaml: a deployment
     # refuses every http:// endpoint.
@@ -81,22 +95,41 @@ class Settings(BaseModel):
     # Frames per connection per second (and at once) that one container takes before
     # answering RATE_LIMITED (livechat.api.gateway); 0 turns the bound off, as the local
     # stack does unless its workspace has a `rate_limits` block.
-    frames_per_second: float = Field(default=10.0, ge=0)
-    frame_burst: int = Field(default=20, ge=1)
+    frames_per_second: float = field(default=10.0, metadata=_bounds(ge=0))
+    frame_burst: int = field(default=20, metadata=_bounds(ge=1))
     # How long a container keeps the workspace configuration (settings and dialogs) it read
     # (livechat.store.catalog): an admin's `livechat apply` shows within this time. 0 reads
     # on every request, as the local stack does (`livechat apply --local` is another process).
-    config_cache_seconds: float = Field(default=10.0, ge=0)
+    config_cache_seconds: float = field(default=10.0, metadata=_bounds(ge=0))
+
+    def __post_init__(self) -> None:
+        problems = [problem for f in dataclasses.fields(self)
+                    if (problem := _bound_problem(f, getattr(self, f.name)))]
+        if problems:
+            raise InvalidSettings("invalid settings: " + "; ".join(problems))
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str]) -> Settings:
-        """`LIVECHAT_<FIELD>` for each field (the name in any case), the region from AWS_REGION."""
-        values: dict[str, str] = {key[len(_PREFIX):].lower(): value for key, value in environ.items()
-                                  if key.upper().startswith(_PREFIX)}
-        values.pop("region", None)
+        """`LIVECHAT_<FIELD>` for each field (the name in any case), the region from AWS_REGION;
+        other variables are ignored."""
+        given: dict[str, str] = {key[len(_PREFIX):].lower(): value for key, value in environ.items()
+                                 if key.upper().startswith(_PREFIX)}
+        given.pop("region", None)
         if "AWS_REGION" in environ:
-            values["region"] = environ["AWS_REGION"]
-        return cls.model_validate(values)
+            given["region"] = environ["AWS_REGION"]
+        values: dict[str, Any] = {}
+        problems: list[str] = []
+        for f in dataclasses.fields(cls):
+            if f.name in given:
+                try:
+                    values[f.name] = _convert(str(f.type), given[f.name])
+                except ValueError as exc:
+                    problems.append(f"{f.name}: {exc}")
+        if "table_name" not in given:
+            problems.append("table_name: missing (LIVECHAT_TABLE_NAME)")
+        if problems:
+            raise InvalidSettings("invalid settings: " + "; ".join(problems))
+        return cls(**values)
 
     def cognito_jwks_url(self) -> str:
         if self.jwks_url:
@@ -105,6 +138,31 @@ class Settings(BaseModel):
 
     def cognito_issuer(self) -> str:
         return f"https://cognito-idp.{self.region}.amazonaws.com/{self.user_pool_id}"
+
+
+def _convert(kind: str, text: str) -> Any:
+    """An environment variable's text as a field of this type (the annotation, a string)."""
+    if kind in ("str", "str | None"):
+        return text
+    if kind == "int":
+        return int(text.strip())
+    if kind == "float":
+        return float(text.strip())
+    if kind == "bool":
+        word = text.strip().lower()
+        if word in _TRUE or word in _FALSE:
+            return word in _TRUE
+        raise ValueError(f"{text!r} is not a boolean (true/false, 1/0, yes/no, on/off)")
+    raise TypeError(f"no conversion for a {kind} setting")
+
+
+def _bound_problem(f: dataclasses.Field[Any], value: Any) -> str | None:
+    ge, le, min_length = (f.metadata.get(k) for k in ("ge", "le", "min_length"))
+    if min_length is not None and len(value) < min_length:
+        return f"{f.name}: at least {min_length} characters"
+    if (ge is not None and value < ge) or (le is not None and value > le):
+        return f"{f.name}: {value} is not within [{ge}, {le if le is not None else '...'}]"
+    return None
 
 
 @lru_cache(maxsize=1)
