@@ -7,6 +7,7 @@ import sys
 import types
 from collections.abc import Callable, Iterator
 
+import boto3
 import pytest
 from livechat import runtime
 from livechat.runtime import InvalidSettings, Settings
@@ -83,6 +84,7 @@ def lambda_runtime_hooks(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Calla
     """A stand-in for `snapshot_restore_py`, which only Lambda's Python runtime has."""
     registered: list[Callable[[], None]] = []
     module = types.ModuleType("snapshot_restore_py")
+    module.register_before_snapshot = registered.append  # type: ignore[attr-defined]
     module.register_after_restore = registered.append  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "snapshot_restore_py", module)
     yield registered
@@ -98,7 +100,7 @@ def test_a_restored_environment_builds_its_own_clients_and_random_sequence(
         lambda_runtime_hooks: list[Callable[[], None]], monkeypatch: pytest.MonkeyPatch) -> None:
     # Given the hook registered, and a client and settings built before the snapshot
     assert runtime.register_snapstart_hooks() is True
-    (hook,) = lambda_runtime_hooks
+    (_, hook) = lambda_runtime_hooks
     monkeypatch.setenv("LIVECHAT_TABLE_NAME", "livechat")
     monkeypatch.setenv("AWS_REGION", "us-east-1")
     runtime.reset()
@@ -116,3 +118,27 @@ def test_a_restored_environment_builds_its_own_clients_and_random_sequence(
     assert runtime.get_settings() is not settings
     assert random.getstate() != snapshot
     runtime.reset()
+
+
+def test_before_the_snapshot_the_clients_models_are_loaded_but_no_client_or_credential_kept(
+        lambda_runtime_hooks: list[Callable[[], None]], monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given the hooks registered, and credentials that must not be read before the snapshot
+    assert runtime.register_snapstart_hooks() is True
+    (before_snapshot, _) = lambda_runtime_hooks
+    monkeypatch.setenv("AWS_REGION", "eu-west-3")
+    runtime.reset()
+    session = boto3.DEFAULT_SESSION
+
+    # When Lambda takes the snapshot
+    before_snapshot()
+
+    # Then no client of ours exists, boto3's default session resolved no credential, and it
+    # holds the services' models
+    assert runtime._clients == {}
+    assert boto3.DEFAULT_SESSION is not None
+    assert vars(boto3.DEFAULT_SESSION._session)["_credentials"] is None
+    loader = boto3.DEFAULT_SESSION._session.get_component("data_loader")
+    cached = " ".join(str(key) for key in loader._cache)
+    assert all(service in cached for service in ("apigatewaymanagementapi", "dynamodb", "stepfunctions"))
+    if session is None:
+        boto3.DEFAULT_SESSION = None

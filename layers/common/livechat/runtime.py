@@ -14,10 +14,11 @@ the failure mail's idempotency store) registers its own clearing with `on_reset`
 and the local stack, which point everything elsewhere, have exactly one thing to call.
 
 With Lambda SnapStart (template parameter `SnapStart`), an execution environment is restored
-from a snapshot taken after the handler's import: `reset()` also runs after each restore
-(`snapshot_restore_py`, Lambda's Python runtime only), and reseeds `random`, so that no
-client, connection, credential or random sequence of the snapshot is shared by the
-environments restored from it.
+from a snapshot taken after the handler's import: before the snapshot, boto3's default
+session loads what the clients below need (no client or credential is kept), and after each
+restore `reset()` runs and `random` is reseeded (`snapshot_restore_py`, Lambda's Python
+runtime only), so that no client, connection, credential or random sequence of the snapshot
+is shared by the environments restored from it.
 """
 
 from __future__ import annotations
@@ -250,13 +251,35 @@ def after_restore() -> None:
     reset()
 
 
+# The services of the clients above: their models are what a first client loads.
+_SERVICES = ("apigatewaymanagementapi", "dynamodb", "lambda", "stepfunctions", "sesv2", "secretsmanager")
+
+
+def before_snapshot() -> None:
+    """Run by Lambda before it takes the snapshot (at deploy time, not at a cold start): load
+    into boto3's default session what a first client loads — the endpoint rules and each
+    service's model, ~55 ms of CPU for the first client, 2.5 ms for the next — so that the
+    environments restored from the snapshot start from there. Each client is built with
+    placeholder keys and dropped at once: no credential is resolved or kept, no connection
+    opened, none of `_clients` filled (after_restore builds the real ones on first use)."""
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    for service in _SERVICES:
+        boto3.client(service, region_name=region,  # type: ignore[call-overload]
+                     aws_access_key_id="snapshot", aws_secret_access_key="snapshot")
+
+
 def register_snapstart_hooks() -> bool:
-    """Register `after_restore` with Lambda's runtime hooks; False where there are none
-    (`snapshot_restore_py` ships with Lambda's Python runtimes, not with the layer)."""
+    """Register `before_snapshot` and `after_restore` with Lambda's runtime hooks; False where
+    there are none (`snapshot_restore_py` ships with Lambda's Python runtimes, not with the
+    layer). Without SnapStart neither ever runs."""
     try:
-        from snapshot_restore_py import register_after_restore  # type: ignore[import-not-found]
+        from snapshot_restore_py import (  # type: ignore[import-not-found]
+            register_after_restore,
+            register_before_snapshot,
+        )
     except ImportError:
         return False
+    register_before_snapshot(before_snapshot)
     register_after_restore(after_restore)
     return True
 
