@@ -247,8 +247,20 @@ def test_who_may_write_when(conv: Conversation, sender: str, ok: bool) -> None:
         return
     change = t.post_message(conv, sender, "hi", "m1", A_MINUTE_ON)
     assert change.guard == Guard(conv.status)
-    # Only a live chat's messages restart its inactivity clock.
-    assert fields(change) == ({"live_activity_at": A_MINUTE_ON} if conv.status == Status.ACTIVE else {})
+    # Only a live chat's messages restart its inactivity clock (and the agent's first one
+    # marks the first response, for the dashboard).
+    expected = {"live_activity_at": A_MINUTE_ON} if conv.status == Status.ACTIVE else {}
+    if sender == "agent":
+        expected["first_reply_at"] = A_MINUTE_ON
+    assert fields(change) == expected
+
+
+def test_only_the_agents_first_message_marks_the_first_response() -> None:
+    first = t.post_message(ACTIVE, "agent", "hi", "m1", ALMOST_A_MINUTE_ON)
+    assert fields(first)["first_reply_at"] == ALMOST_A_MINUTE_ON
+    replied = replace(ACTIVE, first_reply_at=ALMOST_A_MINUTE_ON, last_event_at=ALMOST_A_MINUTE_ON)
+    assert "first_reply_at" not in fields(t.post_message(replied, "agent", "again", "m2", A_MINUTE_ON))
+    assert "first_reply_at" not in fields(t.post_message(ACTIVE, "visitor", "hi", "m3", A_MINUTE_ON))
 
 
 def test_a_message_within_a_minute_of_the_activity_keys_leaves_them_where_they_are() -> None:
@@ -258,7 +270,7 @@ def test_a_message_within_a_minute_of_the_activity_keys_leaves_them_where_they_a
 
 
 def test_a_message_a_minute_after_the_activity_keys_moves_them() -> None:
-    change = t.post_message(replace(ACTIVE, last_event_at=AT), "agent", "hi", "m1", A_MINUTE_ON)
+    change = t.post_message(replace(ACTIVE, last_event_at=AT, first_reply_at=AT), "agent", "hi", "m1", A_MINUTE_ON)
     assert (fields(change), change.reorder) == ({"live_activity_at": A_MINUTE_ON}, True)
 
 
