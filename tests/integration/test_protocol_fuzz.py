@@ -42,6 +42,7 @@ from livechat.outbound.frames import (
     OffersEvent,
     OfferWithdrawnEvent,
     PongEvent,
+    StatsEvent,
     StatusEvent,
     TranscriptEvent,
     TypingEvent,
@@ -147,7 +148,9 @@ def fuzz(world: World) -> FuzzWorld:
     world.agent(BOB, name="Bob Stone", max_chats=2)
     ids: dict[str, str] = {}
 
-    # Only alice is connected while V1's chats are routed: both go to her.
+    # Only alice is connected while V1's chats are routed: both go to her. She is admin
+    # (LiveChatAdmin: getStats answers her); bob is not.
+    world.token(ALICE, groups=("LiveChat", "LiveChatAdmin"))
     agent, agent_tab = world.agent_client(ALICE), world.agent_client(ALICE)
     token = world.visitor_token()["visitorToken"]
     visitor, visitor_tab = world.visitor_client(token), world.visitor_client(token)
@@ -353,6 +356,8 @@ VALID: dict[str, st.SearchStrategy[Any]] = {
     "page": pages,
     "subscription": good_subscriptions,
     "endpoint": st.sampled_from([ALICE_ENDPOINT, BOB_ENDPOINT]),
+    "from": st.sampled_from(["2026-09-06", "2026-12-01", "2026-12-06"]),
+    "to": st.sampled_from(["2026-12-06", "2026-12-07"]),
 }
 # Values of the right kind that are wrong: unknown ids, ids of the other role's kind,
 # out-of-range numbers, forged cursors.
@@ -376,6 +381,8 @@ WRONG: dict[str, st.SearchStrategy[Any]] = {
     "subscription": st.fixed_dictionaries({"endpoint": push_endpoints, "keys": json_values})
     | st.fixed_dictionaries({"endpoint": json_values}) | json_values,
     "endpoint": push_endpoints | st.sampled_from(["", "x" * 2049]),
+    "from": st.sampled_from(["", "2026-13-01", "06/12/2026", "2026-12-06T00:00:00Z", 20261206, None]) | any_text,
+    "to": st.sampled_from(["", "2026-02-30", "2025-01-01", "12/07/2026", 20261207, None]) | any_text,
 }
 
 
@@ -394,7 +401,8 @@ def one_bad(name: str) -> st.SearchStrategy[Any]:
 
 
 def _fields_of(model: type[BaseModel]) -> tuple[str, ...]:
-    return tuple(n for n in model.model_fields if n not in ("action", "requestId"))
+    # As on the wire: getStats' `from` is the field `from_`.
+    return tuple(info.alias or n for n, info in model.model_fields.items() if n not in ("action", "requestId"))
 
 
 MODELS: dict[str, type[BaseModel]] = {
@@ -408,6 +416,7 @@ MODELS: dict[str, type[BaseModel]] = {
     "unsubscribePush": protocol.UnsubscribePush, "sendMessage": protocol.SendMessage,
     "typing": protocol.Typing, "endChat": protocol.EndChat, "resume": protocol.Resume,
     "ping": protocol.Ping, "emailTranscript": protocol.EmailTranscript,
+    "getStats": protocol.GetStats,
 }
 FIELDS = {action: _fields_of(model) for action, model in MODELS.items()}
 
@@ -451,6 +460,7 @@ GOOD: dict[str, list[dict[str, Any]]] = {
     # No conversation of this world has ended: the good frame is answered CONFLICT, and the
     # sent-once and per-address limits are tests/integration/test_transcript_email.py's.
     "emailTranscript": [{"conversationId": Ref("live")}],
+    "getStats": [{"from": "2026-12-01", "to": "2026-12-06"}, {"from": "2026-09-06", "to": "2026-12-06"}],
 }
 
 
@@ -500,6 +510,9 @@ EDGES: dict[str, list[dict[str, Any]]] = {
                 "afterSeq": st.integers(0, 12) | big_ints.filter(lambda n: n >= 0)}],
     "ping": [{}],
     "emailTranscript": [{"conversationId": any_conversation}],
+    # Around the 92-day bound and the order of the two dates.
+    "getStats": [{"from": st.sampled_from(["2026-09-05", "2026-09-06", "2026-12-06", "2026-12-07", "2024-02-29"]),
+                  "to": st.sampled_from(["2026-12-06", "2026-12-05", "2024-05-30", "2024-05-31"])}],
 }
 
 
@@ -605,9 +618,10 @@ EXPECTED: dict[str, frozenset[str]] = {
     "resume": frozenset({"ack"}),
     "ping": frozenset({"pong"}),
     "emailTranscript": frozenset({"ack"}),
+    "getStats": frozenset({"stats"}),
 }
 # Actions that only read: even when they succeed, nothing stored changes.
-READ_ONLY = frozenset({"availability", "listInbox", "listOffers", "listConversations", "getTranscript",
+READ_ONLY = frozenset({"availability", "listInbox", "listOffers", "listConversations", "getTranscript", "getStats",
                        "typing", "resume", "ping"})
 ERROR_CODES = frozenset({"BAD_REQUEST", "UNAUTHORIZED", "FORBIDDEN", "NOT_FOUND",
                          "OFFER_EXPIRED", "CONFLICT", "RATE_LIMITED"})  # INTERNAL = a crash
@@ -617,7 +631,7 @@ EVENT_MODELS: dict[str, type[server_frames._Event]] = {
     "chatOffered": ChatOfferedEvent, "offerWithdrawn": OfferWithdrawnEvent,
     "typing": TypingEvent, "status": StatusEvent, "inbox": InboxEvent, "offers": OffersEvent,
     "conversations": ConversationsEvent, "transcript": TranscriptEvent,
-    "chatAccepted": ChatAcceptedEvent,
+    "chatAccepted": ChatAcceptedEvent, "stats": StatsEvent,
 }
 # Stored events have no outbound model: their fields per the spec's "Server events".
 STORED_EVENTS: dict[str, dict[str, type]] = {
