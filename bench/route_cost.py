@@ -80,13 +80,17 @@ def measure(chats: int, agent_count: int) -> dict[str, Any]:
 WHY = """Why (read off the operations above):
   - a frame knows its caller from the $connect authorizer's context (requestContext.authorizer):
     no connection item is read (the authorizer itself makes no table call; connect counts it);
-  - routing reads every agent in one Query (the one read the floor allows); the move to
-    routing is its own transaction; the round-robin cursor is its own UpdateItem ADD (the
-    ticket); the offer binds conversation + agent slot in one transaction ("acquire");
-  - event appends ride in the same transaction as the state change (Put event inside the
-    TransactWriteItems): they cost items, not round trips;
-  - each broadcast reads the visitor item for its connections, and the agent item unless its
-    connections are at hand; accept also queries the events for the transcript;"""
+  - a frame on a conversation reads it with its parties' connections in one BatchGetItem: the
+    conversation id starts with the visitor's id (the visitor item is addressed before the read),
+    an agent brings their own e-mail, and the chat's agent's connections are mirrored on the
+    conversation (livechat.store.mirror);
+  - routing reads every agent and the round-robin cursors in one Query (the agents' partition);
+    requestChat commits the request, its first offer, the agent's slot and the cursor's move in
+    one transaction ("acquire"); a router that read a cursor another one moved reads again;
+  - accept reads the conversation and its events in one Query (the transcript), takes the
+    agent's name from the offer, and reads the visitor item for the agentJoined;
+  - event appends (and the dashboard's counters) ride in the transaction of the state change:
+    they cost items, not round trips;"""
 
 
 def render(r: dict[str, Any]) -> str:

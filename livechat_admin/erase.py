@@ -33,7 +33,7 @@ from typing import Any
 from livechat.chat.limits import connection_subject, records_subject, visitor_subject
 from livechat.store import erasure
 from livechat.store.erasure import LIVE, ConversationRow, StillLive
-from livechat.store.keys import CONNECTION_SK, VISITOR_SK, connection_pk, visitor_pk
+from livechat.store.keys import CONNECTION_SK, connection_pk
 
 from livechat_admin.stack import Target
 
@@ -58,7 +58,7 @@ class Visitor:
 
     def keys(self) -> list[tuple[str, str]]:
         """Every item of this visitor outside the conversations."""
-        own = [(visitor_pk(self.visitor_id), VISITOR_SK)] if self.has_item else []
+        own = erasure.visitor_keys(self.visitor_id) if self.has_item else []
         return own + [(connection_pk(c), CONNECTION_SK) for c in sorted(self.connections)] + self.rate_counters
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from boto3.dynamodb.types import TypeDeserializer
 from livechat.domain.clock import parse_iso
-from livechat.store.keys import META_SK, conv_pk
+from livechat.store.keys import META_SK, conv_pk, visitor_pk
 from livechat.store.tables import ConversationModel
 
 from tests.support.clock import FakeClock, controlled_clock
@@ -110,7 +110,7 @@ def test_every_item_of_a_live_chat_expires_retention_days_after_its_write(world:
     assert conversation["expiration"] >= max(e["expiration"] for e in events.values())
     assert conversation["retention_days"] == 30
     # and the visitor's item 30 days after the visitor connected; a connection's item a day
-    visitor_item = stored[(f"VISITOR#{visitor.principal}", "VISITOR")]
+    visitor_item = stored[(visitor_pk(visitor.principal), "VISITOR")]
     assert visitor_item["expiration"] == epoch(START) + 30 * DAY
     assert stored[(f"CONN#{visitor.connection_id}", "CONN")]["expiration"] == epoch(START) + DAY
     assert stored[(f"CONN#{alice.connection_id}", "CONN")]["expiration"] == epoch(START) + DAY
@@ -128,7 +128,7 @@ def test_without_a_setting_items_are_kept_365_days(world: World, clock: FakeCloc
         "EVT#0000000001": epoch(START) + 10 + 365 * DAY,
         "EVT#0000000002": epoch(START) + 20 + 365 * DAY,
     }
-    assert items()[(f"VISITOR#{visitor.principal}", "VISITOR")]["expiration"] == epoch(START) + 365 * DAY
+    assert items()[(visitor_pk(visitor.principal), "VISITOR")]["expiration"] == epoch(START) + 365 * DAY
 
 
 def test_a_setting_change_applies_to_the_writes_after_it(world: World, clock: FakeClock) -> None:
@@ -177,7 +177,7 @@ def test_a_setting_change_applies_to_the_writes_after_it(world: World, clock: Fa
     started = again.ask("startConversation", dialogId="sales", page={"url": "https://example.com/"})
     fresh = partition(str(started["conversationId"]))[META_SK]
     assert fresh["expiration"] == epoch(clock.now()) + 7 * DAY and fresh["retention_days"] == 7
-    assert items()[(f"VISITOR#{again.principal}", "VISITOR")]["expiration"] == epoch(clock.now()) + 7 * DAY
+    assert items()[(visitor_pk(again.principal), "VISITOR")]["expiration"] == epoch(clock.now()) + 7 * DAY
 
 
 def test_a_conversation_written_before_retention_existed_gets_the_default(world: World, clock: FakeClock) -> None:

@@ -173,9 +173,8 @@ def routing_conversation(world: World) -> str:
     return conversation_id
 
 
-def route_on(conversation_id: str, read: list[Any]) -> offers.Outcome:
-    return offers.route(conversation_id, Notifier(WS_ENDPOINT), catalog.get_workspace_settings(),
-                        agent_list=read)
+def route_on(conversation_id: str, read: tuple[list[Any], dict[str, int]]) -> offers.Outcome:
+    return offers.route(conversation_id, Notifier(WS_ENDPOINT), catalog.get_workspace_settings(), roster=read)
 
 
 def test_a_toggle_committed_after_routing_read_the_agent_fails_the_claim(world: World, clock: FakeClock) -> None:
@@ -187,7 +186,7 @@ def test_a_toggle_committed_after_routing_read_the_agent_fails_the_claim(world: 
     alice = world.agent_client(ALICE)
     world.live_dialog("sales", {"mode": "round_robin"})
     conversation_id = routing_conversation(world)
-    read = agents.list_agents()
+    read = agents.roster()
     # When she sets herself away again before the router claims her slot (same stored
     # status, a new override)
     assert alice.ask("setStatus", status="away")["type"] == "ack"
@@ -205,7 +204,7 @@ def test_a_router_that_read_the_current_presence_claims_the_slot(world: World, c
     world.agent_client(ALICE)
     world.live_dialog("sales", {"mode": "round_robin"})
     conversation_id = routing_conversation(world)
-    assert route_on(conversation_id, agents.list_agents()).result == "offered"
+    assert route_on(conversation_id, agents.roster()).result == "offered"
     assert world.agent_item(ALICE).active == 1
 
 

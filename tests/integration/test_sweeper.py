@@ -8,10 +8,12 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import pytest
-from livechat.chat import offers, sweeper
+from livechat.chat import sweeper
+from livechat.domain import transitions
 from livechat.domain.change import Change
 from livechat.domain.clock import iso, now, parse_iso
 from livechat.outbound.delivery import Notifier
@@ -367,12 +369,10 @@ def test_a_request_stuck_in_routing_is_offered_by_the_sweeper(
     visitor = world.visitor_client()
     conversation_id = world.walk_to_live_card(visitor, "sales")
 
-    def crash(*args: Any, **kwargs: Any) -> None:
-        raise RuntimeError("the Lambda died between the request and the offer")
-
-    with monkeypatch.context() as patch:
-        patch.setattr(offers, "route", crash)
-        visitor.send("requestChat", conversationId=conversation_id, cardId="live")
+    # A request moved to routing and never offered: the state a router of the previous
+    # release left when it died between its two writes (this one commits the request with
+    # its first offer, and stores a request alone only to answer it with the fallback).
+    store.apply(conversation_id, partial(transitions.request_chat, card_id="live", at=iso(now())))
     assert status_of(conversation_id) == "routing"
     assert [f for f in alice.frames() if f["type"] == "chatOffered"] == []
 

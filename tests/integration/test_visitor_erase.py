@@ -15,6 +15,7 @@ import pytest
 from livechat.chat import workflow
 from livechat.outbound.delivery import Notifier
 from livechat.store import catalog
+from livechat.store.keys import visitor_handle
 
 from tests.support.admin import STACK, Deployment, livechat
 from tests.support.aws import WS_ENDPOINT
@@ -87,7 +88,8 @@ def test_erase_removes_everything_of_the_visitor_and_nothing_else(
     otto_chat = live_chat_that_ended(world, otto, alice, OTTO)
     otto_other = anonymous(otto)
     before = table_snapshot()
-    vera_ids = (VERA, vera.principal, laptop.principal, chat, other, elsewhere, vera.connection_id)
+    vera_ids = (VERA, vera.principal, laptop.principal, visitor_handle(vera.principal),
+                visitor_handle(laptop.principal), chat, other, elsewhere, vera.connection_id)
     assert any(mentions(item, VERA) for item in before)
     assert sum(mentions(item, *vera_ids) for item in before) >= 20
 

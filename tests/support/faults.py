@@ -107,6 +107,8 @@ def item_kind(key: dict[str, Any]) -> str:
     pk, sk = str(key.get("pk", {}).get("S", "")), str(key.get("sk", {}).get("S", ""))
     if pk.startswith("CONV#"):
         return {"EVT": "event", "CMID": "message-id"}.get(sk.split("#", 1)[0], "conversation")
+    if pk == "AGENT" and sk.startswith("#RR#"):  # a round-robin cursor, in the agents' partition
+        return "rr-cursor"
     return pk.split("#", 1)[0].lower()
 
 

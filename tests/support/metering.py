@@ -75,8 +75,10 @@ def kind(key: dict[str, Any]) -> str:
     head = pk.split("#", maxsplit=1)[0]
     if head == "CONV" and sk != "META":  # the conversation's partition: event, message id
         head = sk.split("#", maxsplit=1)[0]
-    if head == "COUNTER":  # RR#<pool> is a round-robin cursor, ENGAGEMENTS the quota
-        return "rr-cursor" if sk.startswith("RR#") else "engagements"
+    if head == "COUNTER":  # RR#<pool>: a cursor of an earlier release; ENGAGEMENTS the quota
+        return "rr-cursor (old)" if sk.startswith("RR#") else "engagements"
+    if head == "AGENT" and sk.startswith("#RR#"):  # a round-robin cursor, in the agents' partition
+        return "rr-cursor"
     return NAMES.get(head, head)
 
 
@@ -94,6 +96,9 @@ def label(service: str, op: str, params: dict[str, Any]) -> str:
         pk = str(value.get("S", "?")).split("#")[0]
         where = f" via {params['IndexName']}" if "IndexName" in params else ""
         return f"{op} {NAMES.get(pk, pk)} partition{where}"
+    if op == "BatchGetItem":
+        keys = [key for request in params["RequestItems"].values() for key in request["Keys"]]
+        return f"{op} [{', '.join(kind(key) for key in keys)}]"
     return f"{op} {kind(params.get('Key') or params.get('Item') or {})}"
 
 

@@ -66,7 +66,8 @@ TABLE_ACTIONS = {
     # TransactWriteItems is authorised per item through these actions.
     # (No transaction has a ConditionCheck item: no ConditionCheckItem; the IAM check in the
     # tests, livechat_local/iam.py, refuses any call outside these.)
-    "WsMessageFunction": ITEM_ACTIONS,
+    # BatchGetItem: a frame reads its conversation with the parties' items in one call.
+    "WsMessageFunction": ITEM_ACTIONS | {"BatchGetItem"},
     # Reads the settings (allowed_origins, rate_limits) and counts sessions per address.
     "VisitorSessionFunction": {"GetItem", "UpdateItem"},
     "RouteChatFunction": ITEM_ACTIONS,

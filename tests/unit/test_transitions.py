@@ -77,10 +77,40 @@ def test_an_offer_binds_the_agent_and_claims_their_slot_in_one_change() -> None:
     change = t.offer(ROUTING, ALICE, "o2", AT, LATER)
     assert change.guard == Guard(Status.ROUTING)
     assert fields(change) == {"status": Status.OFFERED, "offer_id": "o2", "offer_agent": ALICE.email,
-                              "offer_expires_at": LATER, "sweep_at": "2026-12-05T10:02:00.000Z"}
-    assert change.new_offer == {"offerId": "o2", "agent": ALICE.email, "at": AT, "outcome": "pending"}
+                              "offer_expires_at": LATER, "sweep_at": "2026-12-05T10:02:00.000Z",
+                              "agent_mirrored": True}
+    # An agent with no live connection (reachable by push): the mirror is emptied, not kept
+    assert change.remove == ("agent_connections",)
+    assert change.new_offer == {"offerId": "o2", "agent": ALICE.email, "at": AT, "outcome": "pending",
+                                "name": "Alice", "avatarUrl": "https://example.com/a.png"}
     assert isinstance(change.slot, SlotClaim) and (change.slot.agent, change.slot.offer_id) == (ALICE.email, "o2")
     assert isinstance(change.slot.on_fail(), AgentUnavailable)
+
+
+def test_an_offer_mirrors_the_connections_routing_read_on_the_conversation() -> None:
+    online = replace(ALICE, connections=frozenset({"c1=", "c2="}))
+    change = t.offer(ROUTING, online, "o2", AT, LATER)
+    assert (fields(change)["agent_connections"], change.remove) == (frozenset({"c1=", "c2="}), ())
+
+
+def test_a_request_and_its_first_offer_are_one_change_guarded_by_the_automated_state() -> None:
+    change = t.request_and_offer(NEW, "live", ALICE, "o1", at=AT, expires_at=LATER)
+    assert change.guard == Guard(Status.AUTOMATED)
+    assert [(e.type, e.card_id) for e in change.events] == [("routing", "live")]
+    assert fields(change)["status"] == Status.OFFERED and fields(change)["card_id"] == "live"
+    assert change.add == {"route_attempt": 1}
+    assert isinstance(change.slot, SlotClaim) and change.slot.offer_id == "o1"
+    raises(AlreadyRequested, t.request_and_offer, ROUTING, "live", ALICE, "o1", at=AT, expires_at=LATER)
+
+
+def test_accept_takes_the_agents_name_from_the_offer_and_an_older_offer_has_none() -> None:
+    offered = t.offered_agent(replace(OFFERED, offers=(
+        {"offerId": "o1", "agent": ALICE.email, "at": AT, "outcome": "pending", "name": "Alice", "avatarUrl": ""},)),
+        "o1")
+    assert offered == Agent(email=ALICE.email, name="Alice", avatar_url="")
+    assert t.offered_agent(OFFERED, "o1") is None  # recorded by an earlier release
+    change = t.accept(OFFERED, "o1", ALICE, AT, None, connection_id="c9=")
+    assert change.agent_connection == "c9="
 
 
 def test_an_offer_claims_the_slot_only_while_the_agents_status_and_override_are_as_read() -> None:

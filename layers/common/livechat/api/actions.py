@@ -45,7 +45,7 @@ from livechat.chat import (
     workflow,
 )
 from livechat.chat.presence import AGENT, VISITOR, Caller
-from livechat.domain import routing
+from livechat.domain import routing, transitions
 from livechat.domain.clock import iso
 from livechat.domain.errors import BadRequest, Conflict, Forbidden
 from livechat.domain.schedules import Effective
@@ -73,6 +73,7 @@ from livechat.outbound.frames import (
 from livechat.runtime import get_settings
 from livechat.store import agents, catalog
 from livechat.store import conversations as stored
+from livechat.store.parties import Parties
 
 Handler = Callable[[Caller, Any, Notifier], None]
 
@@ -84,17 +85,19 @@ ANSWER_TYPES: dict[str, frozenset[str]] = {
 }
 
 
-def _party_conversation(caller: Caller, conversation_id: str) -> Conversation:
+def _party(caller: Caller, conversation_id: str) -> Parties:
+    """The caller's own conversation and the parties' connections, in one read."""
     if caller.role == VISITOR:
-        return conversations.owned_by_visitor(conversation_id, caller.principal)
-    return conversations.assigned_to_agent(conversation_id, caller.principal)
+        return conversations.visitor_party(conversation_id, caller.principal)
+    return conversations.agent_party(conversation_id, caller.principal)
 
 
-def _broadcast(conv: Conversation, frame: dict[str, Any], notifier: Notifier) -> None:
-    """A stored event goes to every connection of the visitor and of the chat's agent."""
-    notifier.to_visitor(conv.visitor_id, frame)
+def _broadcast(party: Parties, conv: Conversation, frame: dict[str, Any], notifier: Notifier) -> None:
+    """A stored event goes to every connection of the visitor and, while `conv` (the
+    conversation as the change found it) is live, of the chat's agent."""
+    notifier.to_visitor(conv.visitor_id, frame, connections=party.visitor_connections)
     if conv.agent and conv.status == Status.ACTIVE:
-        notifier.to_agent(conv.agent, frame)
+        notifier.to_agent(conv.agent, frame, connections=party.of_agent())
 
 
 # --- visitor ----------------------------------------------------------------------------
@@ -108,29 +111,31 @@ def start_conversation(caller: Caller, frame: StartConversation, notifier: Notif
     notifier.reply(ConversationStartedEvent(conversationId=conversation_id).wire())
 
 
-def _recorded(caller: Caller, action: str, applied: Any, notifier: Notifier) -> None:
+def _recorded(caller: Caller, action: str, party: Parties, applied: Any, notifier: Notifier) -> None:
     """answer and capture: acked with the stored event's seq; the visitor's other tabs see it."""
     event = applied.events[0]
     notifier.reply(AckEvent(action=action, seq=event.seq).wire())
     notifier.to_visitor(applied.conversation.visitor_id, frame_of(applied.conversation.conversation_id, event),
-                        exclude=caller.connection_id)
+                        exclude=caller.connection_id, connections=party.visitor_connections)
 
 
 def answer(caller: Caller, frame: AnswerFrame, notifier: Notifier) -> None:
-    conv = conversations.owned_by_visitor(frame.conversationId, caller.principal)
+    party = _party(caller, frame.conversationId)
     charge = limits.record(caller.connection_id, catalog.get_workspace_settings())
-    _recorded(caller, "answer", conversations.answer(conv, frame.cardId, frame.value, charge=charge), notifier)
+    applied = conversations.answer(party.conversation, frame.cardId, frame.value, charge=charge)
+    _recorded(caller, "answer", party, applied, notifier)
 
 
 def capture(caller: Caller, frame: CaptureFrame, notifier: Notifier) -> None:
-    conv = conversations.owned_by_visitor(frame.conversationId, caller.principal)
+    party = _party(caller, frame.conversationId)
     charge = limits.record(caller.connection_id, catalog.get_workspace_settings())
-    _recorded(caller, "capture", conversations.capture(conv, frame.cardId, frame.fields, charge=charge), notifier)
+    applied = conversations.capture(party.conversation, frame.cardId, frame.fields, charge=charge)
+    _recorded(caller, "capture", party, applied, notifier)
 
 
 def request_chat(caller: Caller, frame: RequestChat, notifier: Notifier) -> None:
-    conv = conversations.owned_by_visitor(frame.conversationId, caller.principal)
-    requests.request_chat(conv, frame.cardId, notifier)
+    party = _party(caller, frame.conversationId)
+    requests.request_chat(party.conversation, frame.cardId, notifier, visitor_connections=party.visitor_connections)
 
 
 def availability(caller: Caller, frame: Availability, notifier: Notifier) -> None:
@@ -156,15 +161,24 @@ def set_status(caller: Caller, frame: SetStatus, notifier: Notifier) -> None:
 
 
 def accept(caller: Caller, frame: AcceptFrame, notifier: Notifier) -> None:
-    agent = agents.get_agent(caller.principal)
-    applied = offers.accept(frame.conversationId, frame.offerId, agent, notifier, catalog.get_workspace_settings())
+    # One Query reads the conversation and the transcript so far; the agent's name and
+    # avatar come with the offer (an offer of an earlier release: read the agent).
+    read, events = stored.with_events(frame.conversationId)
+    agent = transitions.offered_agent(read, frame.offerId)
+    if agent is None or agent.email != caller.principal:
+        agent = agents.get_agent(caller.principal)
+    applied = offers.accept(frame.conversationId, frame.offerId, agent, notifier, catalog.get_workspace_settings(),
+                            conversation=read, connection_id=caller.connection_id)
     conv = applied.conversation
-    events = conversations.transcript_events(frame.conversationId)
+    if conv.last_seq != read.last_seq:
+        events = conversations.transcript_events(frame.conversationId)  # it moved under us: read again
+    else:
+        events = [*events, *(e for e in applied.events if e.seq > read.last_seq)]
     notifier.reply(ChatAcceptedEvent(conversationId=frame.conversationId, visitor=dict(conv.visitor),
                                      page=dict(conv.page), transcript=[transcript_item(e) for e in events]).wire())
     joined = frame_of(frame.conversationId, applied.events[0])
     notifier.to_visitor(conv.visitor_id, joined)
-    notifier.to_agent(caller.principal, joined, exclude=caller.connection_id, connections=agent.connections)
+    notifier.to_agent(caller.principal, joined, exclude=caller.connection_id, connections=conv.agent_connections)
 
 
 def decline(caller: Caller, frame: DeclineFrame, notifier: Notifier) -> None:
@@ -224,7 +238,8 @@ def send_message(caller: Caller, frame: SendMessage, notifier: Notifier) -> None
         raise BadRequest(f"text: longer than {limit} characters")
     if not frame.text.strip():
         raise BadRequest("text: empty message")
-    conv = _party_conversation(caller, frame.conversationId)
+    party = _party(caller, frame.conversationId)
+    conv = party.conversation
     settings = catalog.get_workspace_settings()
     charge = limits.message(caller.connection_id, settings)
     applied = conversations.send_message(conv, caller.role, frame.text, frame.clientMessageId, charge=charge,
@@ -232,29 +247,31 @@ def send_message(caller: Caller, frame: SendMessage, notifier: Notifier) -> None
     if applied.duplicate_of is not None:
         notifier.reply(frame_of(conv.conversation_id, applied.duplicate_of))
         return
-    _broadcast(applied.conversation, frame_of(conv.conversation_id, applied.events[0]), notifier)
+    _broadcast(party, applied.conversation, frame_of(conv.conversation_id, applied.events[0]), notifier)
 
 
 def typing(caller: Caller, frame: Typing, notifier: Notifier) -> None:
-    conv = _party_conversation(caller, frame.conversationId)
+    party = _party(caller, frame.conversationId)
+    conv = party.conversation
     if conv.status != Status.ACTIVE:
         raise Conflict("the chat is not live")
     event = TypingEvent(conversationId=conv.conversation_id, isTyping=frame.isTyping,
                         **{"from": caller.role}).wire()
     if caller.role == VISITOR and conv.agent:
-        notifier.to_agent(conv.agent, event)
+        notifier.to_agent(conv.agent, event, connections=party.of_agent())
     else:
-        notifier.to_visitor(conv.visitor_id, event)
+        notifier.to_visitor(conv.visitor_id, event, connections=party.visitor_connections)
 
 
 def end_chat(caller: Caller, frame: EndChat, notifier: Notifier) -> None:
-    conv = _party_conversation(caller, frame.conversationId)
+    party = _party(caller, frame.conversationId)
+    conv = party.conversation
     if conv.status == Status.ENDED and conv.end_reason == caller.role and conv.agent:
         # This side already ended the live chat: a retried endChat (the first committed
         # and died before telling anyone) or a second tab. Tell both sides again.
         last = stored.events_after(conv.conversation_id, conv.last_seq - 1)
         if last and last[0].type == "chatEnded":
-            _broadcast_end(conv, frame_of(conv.conversation_id, last[0]), notifier)
+            _broadcast_end(party, conv, frame_of(conv.conversation_id, last[0]), notifier)
             return
     applied = conversations.end(conv, caller.role)
     was = applied.conversation
@@ -269,19 +286,20 @@ def end_chat(caller: Caller, frame: EndChat, notifier: Notifier) -> None:
         # Still being routed or offered: the protocol answers with ack; the visitor's
         # other tabs learn it ended.
         notifier.reply(AckEvent(action="endChat").wire())
-        notifier.to_visitor(conv.visitor_id, ended, exclude=caller.connection_id)
+        notifier.to_visitor(conv.visitor_id, ended, exclude=caller.connection_id,
+                            connections=party.visitor_connections)
         return
-    _broadcast_end(was, ended, notifier)
+    _broadcast_end(party, was, ended, notifier)
 
 
-def _broadcast_end(conv: Conversation, ended: dict[str, Any], notifier: Notifier) -> None:
-    notifier.to_visitor(conv.visitor_id, ended)
+def _broadcast_end(party: Parties, conv: Conversation, ended: dict[str, Any], notifier: Notifier) -> None:
+    notifier.to_visitor(conv.visitor_id, ended, connections=party.visitor_connections)
     if conv.agent:
-        notifier.to_agent(conv.agent, ended)
+        notifier.to_agent(conv.agent, ended, connections=party.of_agent())
 
 
 def resume(caller: Caller, frame: Resume, notifier: Notifier) -> None:
-    conv = _party_conversation(caller, frame.conversationId)
+    conv = _party(caller, frame.conversationId).conversation
     last = frame.afterSeq
     for event in stored.events_after(conv.conversation_id, frame.afterSeq):
         notifier.send(caller.connection_id, frame_of(conv.conversation_id, event))

@@ -17,8 +17,10 @@ from livechat.domain.states import Status
 from livechat.domain.workspace import CaptureCard, QuestionCard
 from livechat.outbound import transcripts
 from livechat.outbound.frames import transcript_item
-from livechat.store import catalog, conversations, transaction
+from livechat.store import catalog, conversations, parties, transaction
+from livechat.store.keys import visitor_handle
 from livechat.store.limits import Charge
+from livechat.store.parties import Parties
 from livechat.store.transaction import Applied
 
 PAGE_SIZE = 50
@@ -43,14 +45,21 @@ def page_with_utm(page: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+def new_conversation_id(visitor_id: str, client_id: str | None) -> str:
+    """`<visitor handle>.<uuid>`: the visitor's item is addressed before the conversation
+    is read, so one BatchGetItem reads both (livechat.store.parties). Derived from (visitor,
+    client id) when the client names the conversation, so a re-sent start finds it."""
+    unique = uuid.uuid5(_CLIENT_NAMED, f"{visitor_id}\n{client_id}").hex if client_id else new_id()
+    return f"{visitor_handle(visitor_id)}.{unique}"
+
+
 def start(visitor_id: str, dialog_id: str, page: dict[str, Any], *, client_id: str | None = None,
           charge: Charge | None = None, retention_days: int = DEFAULT_RETENTION_DAYS) -> str:
     """Create an automated conversation. With the client's own id, the conversation's id is
     derived from (visitor, client id), so a re-sent start finds the one it created.
     `retention_days`: the workspace's (settings.retention_days)."""
     catalog.get_dialog(dialog_id)  # NOT_FOUND for an unknown dialog
-    conversation_id = (uuid.uuid5(_CLIENT_NAMED, f"{visitor_id}\n{client_id}").hex
-                       if client_id else new_id())
+    conversation_id = new_conversation_id(visitor_id, client_id)
     at = now_iso()
     if conversations.create(conversation_id, visitor_id, dialog_id, page_with_utm(page), at, charge=charge,
                             retention_days=retention_days):
@@ -74,16 +83,26 @@ def _stored(conversation_id: str) -> Conversation | None:
         return None
 
 
+def visitor_party(conversation_id: str, visitor_id: str) -> Parties:
+    """The visitor's own conversation with the parties' connections, in one read;
+    someone else's looks exactly like a missing one."""
+    found = parties.read(conversation_id)
+    if found.conversation.visitor_id != visitor_id:
+        raise NotFound(f"conversation {conversation_id} not found")
+    return found
+
+
+def agent_party(conversation_id: str, email: str) -> Parties:
+    """A chat assigned to this agent with the parties' connections, in one read."""
+    found = parties.read(conversation_id, agent=email)
+    if found.conversation.agent != email:
+        raise NotFound(f"conversation {conversation_id} not found")
+    return found
+
+
 def owned_by_visitor(conversation_id: str, visitor_id: str) -> Conversation:
     conv = conversations.get(conversation_id)
     if conv.visitor_id != visitor_id:
-        raise NotFound(f"conversation {conversation_id} not found")
-    return conv
-
-
-def assigned_to_agent(conversation_id: str, email: str) -> Conversation:
-    conv = conversations.get(conversation_id)
-    if conv.agent != email:
         raise NotFound(f"conversation {conversation_id} not found")
     return conv
 

@@ -8,7 +8,8 @@ decline and withdraw release the slot in the same transaction that ends the offe
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from functools import partial
 
@@ -16,8 +17,16 @@ from aws_lambda_powertools import Logger
 
 from livechat.chat import quota
 from livechat.domain import routing, transitions
+from livechat.domain.change import Change, CursorStep
 from livechat.domain.clock import iso, new_id, now, now_iso
-from livechat.domain.errors import AgentUnavailable, NotFound, NotRouting, OfferExpired, QuotaReached
+from livechat.domain.errors import (
+    AgentUnavailable,
+    CursorMoved,
+    NotFound,
+    NotRouting,
+    OfferExpired,
+    QuotaReached,
+)
 from livechat.domain.rules import visitor_attributes
 from livechat.domain.snapshots import Agent, Conversation
 from livechat.domain.states import Status
@@ -25,7 +34,7 @@ from livechat.domain.workspace import LiveChatCard, WorkspaceSettings
 from livechat.outbound import failures
 from livechat.outbound.delivery import Notifier
 from livechat.outbound.frames import ChatOfferedEvent, frame_of, withdrawn_frame
-from livechat.store import agents, catalog, conversations, counters, transaction
+from livechat.store import agents, catalog, conversations, cursors, transaction
 from livechat.store.transaction import Applied
 
 logger = Logger(child=True)
@@ -58,35 +67,74 @@ def route(
     settings: WorkspaceSettings,
     *,
     conversation: Conversation | None = None,
-    agent_list: list[Agent] | None = None,
+    roster: tuple[list[Agent], dict[str, int]] | None = None,
     card: LiveChatCard | None = None,
     no_agent_reason: str = "no_agent",
     first_pool_only: bool = False,
+    request_card: str | None = None,
+    visitor_connections: frozenset[str] | None = None,
 ) -> Outcome:
     """Offer a conversation that is `routing` to the next agent who can take it, or give
-    the visitor the fallback. Safe to run twice: only one router can bind an offer."""
+    the visitor the fallback. Safe to run twice: only one router can bind an offer.
+    With `request_card`, the conversation is still automated: the request and its first
+    offer commit in one transaction (its `routing` event goes to the visitor's
+    `visitor_connections`), with the round-robin cursor's move."""
     conv = conversation or conversations.get(conversation_id)
-    if conv.status != Status.ROUTING:
+    if conv.status != (Status.AUTOMATED if request_card is not None else Status.ROUTING):
         return Outcome("stopped")
-    card = card or live_chat_card(conv)
-    everyone = agent_list if agent_list is not None else agents.list_agents()
+    return _route(conv, notifier, settings, roster or agents.roster(), card or live_chat_card(conv),
+                  no_agent_reason=no_agent_reason, first_pool_only=first_pool_only,
+                  request_card=request_card, visitor_connections=visitor_connections)
+
+
+def _rotated(pool: routing.Pool, candidates: list[Agent], tickets: dict[str, int]
+             ) -> tuple[list[Agent], CursorStep | None]:
+    """The candidates from the pool's next ticket on, and the cursor's move that takes it
+    in the offer's transaction (none for a pool without a cursor)."""
+    if pool.cursor is None:
+        return candidates, None
+    read = tickets.get(pool.cursor, 0)
+    return (routing.rotate(candidates, read + 1),
+            CursorStep(pool.cursor, read, lambda: CursorMoved("the round-robin cursor moved")))
+
+
+def _route(conv: Conversation, notifier: Notifier, settings: WorkspaceSettings,
+           roster: tuple[list[Agent], dict[str, int]], card: LiveChatCard, *, no_agent_reason: str,
+           first_pool_only: bool, request_card: str | None,
+           visitor_connections: frozenset[str] | None) -> Outcome:
+    conversation_id = conv.conversation_id
+    everyone, tickets = roster
     by_email = {a.email: a for a in everyone}
     plan = routing.plan(card.routing, attrs_of(conv), everyone, settings.accounts_in_effect())
     tried = set(conv.tried)
+    current: Conversation | None = conv
     # A team retry stays inside the team; a first offer may fall back to everyone.
     for pool in routing.card_pools(plan)[:1] if first_pool_only else plan.pools:
         candidates = routing.eligible(pool, by_email, tried)
         if not candidates:
             continue
-        if pool.cursor is not None:
-            candidates = routing.rotate(candidates, counters.next_ticket(pool.cursor))
-        for agent in candidates:
+        queue, step = _rotated(pool, candidates, tickets)
+        while queue:
+            agent = queue.pop(0)
             try:
-                offer_id, expires_at = _offer(conversation_id, agent, settings, conv)
+                applied, offer_id, expires_at = _offer(conversation_id, agent, settings, current,
+                                                       cursor=step, request_card=request_card)
             except AgentUnavailable:
+                continue
+            except CursorMoved:
+                # Another router took the ticket this rotation was planned on. Take one of
+                # our own with an atomic ADD (distinct and consecutive whoever wins, as
+                # fair as the conditioned move) and rotate the same candidates by it.
+                assert pool.cursor is not None
+                queue, step = routing.rotate(candidates, cursors.take(pool.cursor)), None
                 continue
             except NotRouting:
                 return Outcome("stopped")
+            if request_card is not None:
+                notifier.to_visitor(conv.visitor_id, frame_of(conversation_id, applied.events[0]),
+                                    connections=visitor_connections)
+            # Committed: the request is made, the ticket taken; what follows is a plain offer.
+            request_card, step, current = None, None, None
             frame = ChatOfferedEvent(
                 conversationId=conversation_id, offerId=offer_id, visitor=dict(conv.visitor),
                 page=dict(conv.page), expiresAt=expires_at,
@@ -102,21 +150,35 @@ def route(
             logger.info("offer unreachable", conversation_id=conversation_id, agent=agent.email)
             withdraw(conversation_id, offer_id, "unreachable")
             tried.add(agent.email)
+    if request_card is not None:
+        # Nothing committed: the request is stored without its event, the fallback answers.
+        transaction.apply(conversation_id, partial(transitions.request_chat, card_id=request_card, at=now_iso(),
+                                                   with_event=False),
+                          retention_days=settings.retention_days)
     reason = "no_rule_matched" if plan.no_rule_matched else no_agent_reason
     return fallback(conversation_id, reason, notifier, settings, target=plan.target)
 
 
-def _offer(conversation_id: str, agent: Agent, settings: WorkspaceSettings,
-           conv: Conversation) -> tuple[str, str]:
+def _offer(conversation_id: str, agent: Agent, settings: WorkspaceSettings, conv: Conversation | None, *,
+           cursor: CursorStep | None, request_card: str | None) -> tuple[Applied, str, str]:
     offer_id = new_id()
     at = now()
     expires_at = iso(at + timedelta(seconds=settings.accept_timeout_seconds))
     # The conversation read by the router is the one planned on; if it changed meanwhile,
     # the transaction's guard fails and apply plans again on a fresh read.
-    transaction.apply(conversation_id, partial(transitions.offer, agent=agent, offer_id=offer_id, at=iso(at),
-                                   expires_at=expires_at), conversation=conv,
-                      retention_days=settings.retention_days)
-    return offer_id, expires_at
+    if request_card is not None:
+        plan = partial(transitions.request_and_offer, card_id=request_card, agent=agent, offer_id=offer_id,
+                       at=iso(at), expires_at=expires_at)
+    else:
+        plan = partial(transitions.offer, agent=agent, offer_id=offer_id, at=iso(at), expires_at=expires_at)
+    with_cursor = plan if cursor is None else _with_cursor(plan, cursor)
+    applied = transaction.apply(conversation_id, with_cursor, conversation=conv,
+                                retention_days=settings.retention_days)
+    return applied, offer_id, expires_at
+
+
+def _with_cursor(plan: Callable[[Conversation], Change], cursor: CursorStep) -> Callable[[Conversation], Change]:
+    return lambda conv: replace(plan(conv), cursor=cursor)
 
 
 def withdraw(conversation_id: str, offer_id: str, outcome: str, *, agent: str | None = None
@@ -148,12 +210,15 @@ def _check_offer_owner(conv: Conversation, offer_id: str, email: str) -> None:
 
 
 def accept(conversation_id: str, offer_id: str, agent: Agent, notifier: Notifier,
-           settings: WorkspaceSettings) -> Applied:
-    """Offered → active, only if this offer is still current and unexpired."""
+           settings: WorkspaceSettings, *, conversation: Conversation | None = None,
+           connection_id: str | None = None) -> Applied:
+    """Offered → active, only if this offer is still current and unexpired. The accepting
+    `connection_id` joins the conversation's mirror of the agent's connections."""
     try:
         applied = transaction.apply(conversation_id, partial(transitions.accept, offer_id=offer_id, agent=agent,
-                                                 at=now_iso(), engagement_limit=quota.limit_of(settings)),
-                                    retention_days=settings.retention_days)
+                                                 at=now_iso(), engagement_limit=quota.limit_of(settings),
+                                                 connection_id=connection_id),
+                                    conversation=conversation, retention_days=settings.retention_days)
     except OfferExpired:
         again = _accepted_already(conversation_id, offer_id, agent.email)
         if again is not None:

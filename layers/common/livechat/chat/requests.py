@@ -11,12 +11,11 @@ from livechat.chat import offers, quota
 from livechat.domain import routing, transitions
 from livechat.domain.clock import now_iso
 from livechat.domain.errors import AlreadyRequested, BadRequest
-from livechat.domain.snapshots import Agent, Conversation
+from livechat.domain.snapshots import Conversation
 from livechat.domain.states import Status
 from livechat.domain.workspace import LiveChatCard, WorkspaceSettings
 from livechat.outbound import timers
 from livechat.outbound.delivery import Notifier
-from livechat.outbound.frames import frame_of
 from livechat.store import agents, catalog, conversations, transaction
 
 logger = Logger(child=True)
@@ -29,13 +28,15 @@ def live_chat_card(dialog_id: str, card_id: str) -> LiveChatCard:
     return card
 
 
-def request_chat(conv: Conversation, card_id: str, notifier: Notifier) -> None:
+def request_chat(conv: Conversation, card_id: str, notifier: Notifier, *,
+                 visitor_connections: frozenset[str] | None = None) -> None:
     """The answer (`routing`, or the `fallback` when it cannot be routed at all) and the
-    first offer. A retried or concurrent request is answered `routing` again, and routes
-    a request that was moved to routing but never offered (the first died in between)."""
+    first offer, committed together with the request. A retried or concurrent request is
+    answered `routing` again, and routes a request that was moved to routing but never
+    offered (an earlier release moved it first; or its first router died in between)."""
     card = live_chat_card(conv.dialog_id, card_id)
     try:
-        _request(conv, card, notifier)
+        _request(conv, card, notifier, visitor_connections)
     except AlreadyRequested:
         notifier.reply({"type": "routing", "conversationId": conv.conversation_id})
         current = conversations.get(conv.conversation_id)
@@ -50,7 +51,8 @@ def request_chat(conv: Conversation, card_id: str, notifier: Notifier) -> None:
                 _first_offer(current, card, notifier, settings)
 
 
-def _request(conv: Conversation, card: LiveChatCard, notifier: Notifier) -> None:
+def _request(conv: Conversation, card: LiveChatCard, notifier: Notifier,
+             visitor_connections: frozenset[str] | None) -> None:
     if conv.status in (Status.ROUTING, Status.OFFERED):
         raise AlreadyRequested(conv.status)
     # One line per request: the template's metric filter counts them (ChatsRequested), the
@@ -63,7 +65,8 @@ def _request(conv: Conversation, card: LiveChatCard, notifier: Notifier) -> None
                           retention_days=settings.retention_days)
         offers.fallback(conv.conversation_id, "quota_reached", notifier, settings, target="engagement quota")
         return
-    everyone = agents.list_agents()
+    roster = agents.roster()
+    everyone = roster[0]
     plan = routing.plan(card.routing, offers.attrs_of(conv), everyone, settings.accounts_in_effect())
     if not routing.anyone_eligible(plan, {a.email: a for a in everyone}, set()):
         # Nobody can take it: the conversation goes straight to the fallback, whose event
@@ -73,21 +76,19 @@ def _request(conv: Conversation, card: LiveChatCard, notifier: Notifier) -> None
         reason = "no_rule_matched" if plan.no_rule_matched else "no_agent"
         offers.fallback(conv.conversation_id, reason, notifier, settings, target=plan.target)
         return
-    applied = transaction.apply(conv.conversation_id, to_routing, conversation=conv,
-                                retention_days=settings.retention_days)
-    routed = frame_of(conv.conversation_id, applied.events[0])
-    notifier.to_visitor(conv.visitor_id, routed)
-    moved = conversations.get(conv.conversation_id)
-    _first_offer(moved, card, notifier, settings, agent_list=everyone)
+    # One transaction: automated → offered, the agent's slot, the round-robin ticket.
+    outcome = offers.route(conv.conversation_id, notifier, settings, conversation=conv, roster=roster, card=card,
+                           request_card=card.id, visitor_connections=visitor_connections)
+    if outcome.result == "offered":
+        timers.start(conv.conversation_id, conv.route_attempt + 1)
 
 
-def _first_offer(conv: Conversation, card: LiveChatCard, notifier: Notifier, settings: WorkspaceSettings,
-                 *, agent_list: list[Agent] | None = None) -> None:
-    """The first offer of a request that is routing (or its fallback). Made here rather
-    than by the workflow, so the agent's banner does not wait for an execution to start;
-    the workflow's first task finds the offer made and only keeps its time."""
-    outcome = offers.route(conv.conversation_id, notifier, settings, conversation=conv,
-                           agent_list=agent_list, card=card)
+def _first_offer(conv: Conversation, card: LiveChatCard, notifier: Notifier, settings: WorkspaceSettings) -> None:
+    """The first offer of a request that is routing but was never offered (or its
+    fallback). Made here rather than by the workflow, so the agent's banner does not wait
+    for an execution to start; the workflow's first task finds the offer made and only
+    keeps its time."""
+    outcome = offers.route(conv.conversation_id, notifier, settings, conversation=conv, card=card)
     if outcome.result == "offered":
         timers.start(conv.conversation_id, conv.route_attempt)
 

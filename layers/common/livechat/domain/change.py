@@ -68,6 +68,16 @@ class CountEngagement:
 
 
 @dataclass(frozen=True)
+class CursorStep:
+    """Move a round-robin cursor from the value routing read to the next ticket, refused
+    when another router moved it meanwhile (the rotation was planned on a stale ticket)."""
+
+    cursor: str
+    read: int
+    on_fail: Callable[[], LivechatError]
+
+
+@dataclass(frozen=True)
 class Change:
     guard: Guard
     events: tuple[NewEvent, ...] = ()
@@ -80,4 +90,8 @@ class Change:
     visitor: Mapping[str, str] = field(default_factory=dict)  # captured fields to set
     slot: SlotClaim | SlotRelease | None = None
     engagement: CountEngagement | None = None
+    cursor: CursorStep | None = None
+    # A connection of the holding agent to add to the conversation's mirror of them
+    # (livechat.store.mirror): the one that accepts.
+    agent_connection: str | None = None
     reorder: bool = True  # its events move the conversations view's order key (gsi1sk)

@@ -28,5 +28,8 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
+VISITOR_ID_PREFIX = "v_"
+
+
 def new_visitor_id() -> str:
-    return "v_" + secrets.token_urlsafe(16)
+    return VISITOR_ID_PREFIX + secrets.token_urlsafe(16)

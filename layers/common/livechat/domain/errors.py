@@ -67,3 +67,7 @@ class StillActive(Conflict):
 
 class QuotaReached(Conflict):
     """The engagement quota is used up."""
+
+
+class CursorMoved(Conflict):
+    """Another router took the round-robin ticket this offer was planned on: plan again."""

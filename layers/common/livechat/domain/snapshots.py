@@ -49,6 +49,10 @@ class Conversation:
     # that read the settings (None: written before retention existed), and its item's TTL.
     retention_days: int | None = None
     expiration: int | None = None  # epoch seconds
+    # The live connections of the agent who holds it (offered or active), mirrored on the
+    # conversation so that a broadcast reads no agent item (livechat.store.mirror); None
+    # when not mirrored (never offered, or offered by an earlier release).
+    agent_connections: frozenset[str] | None = None
 
     def offer_index(self, offer_id: str) -> int | None:
         return next((i for i, o in enumerate(self.offers) if o.get("offerId") == offer_id), None)

@@ -16,6 +16,7 @@ moved meanwhile. So each rule below is decided once, on data, and is testable as
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import timedelta
 
 from livechat.domain.change import (
@@ -110,14 +111,32 @@ def offer(conv: Conversation, agent: Agent, offer_id: str, at: str, expires_at: 
     email = agent.email
     if email in conv.tried:
         raise AgentUnavailable("agent already tried")
+    fields: dict[str, object] = {
+        "status": Status.OFFERED, "offer_id": offer_id, "offer_agent": email, "offer_expires_at": expires_at,
+        "sweep_at": sweep_deadline(expires_at), "agent_mirrored": True}
+    if agent.connections:
+        fields["agent_connections"] = agent.connections
     return Change(
         guard=Guard(Status.ROUTING),
-        set={"status": Status.OFFERED, "offer_id": offer_id, "offer_agent": email,
-             "offer_expires_at": expires_at, "sweep_at": sweep_deadline(expires_at)},
-        new_offer={"offerId": offer_id, "agent": email, "at": at, "outcome": "pending"},
+        set=fields,
+        remove=() if agent.connections else ("agent_connections",),
+        # The agent's name and avatar as offered: what accept shows the visitor, without
+        # reading the agent again.
+        new_offer={"offerId": offer_id, "agent": email, "at": at, "outcome": "pending",
+                   "name": agent.name, "avatarUrl": agent.avatar_url or ""},
         slot=SlotClaim(email, offer_id, lambda: AgentUnavailable(f"agent {email} cannot take the chat"),
                        status=agent.status, override_until=agent.override_until),
     )
+
+
+def request_and_offer(conv: Conversation, card_id: str, agent: Agent, offer_id: str, *, at: str,
+                      expires_at: str) -> Change:
+    """automated → offered in one transaction: the request (its `routing` event, the
+    guard against two routers) and its first offer (the agent's slot) together."""
+    requested = request_chat(conv, card_id, at)
+    offered = offer(replace(conv, status=Status.ROUTING), agent, offer_id, at, expires_at)
+    return replace(offered, guard=requested.guard, events=requested.events,
+                       set={**requested.set, **offered.set}, add=requested.add)
 
 
 def end_offer(conv: Conversation, offer_id: str, outcome: str, at: str, *,
@@ -139,8 +158,18 @@ def end_offer(conv: Conversation, offer_id: str, outcome: str, at: str, *,
     )
 
 
+def offered_agent(conv: Conversation, offer_id: str) -> Agent | None:
+    """The agent of an offer as it was made (name and avatar), when the offer recorded
+    them (offers made by an earlier release did not)."""
+    index = conv.offer_index(offer_id)
+    record = conv.offers[index] if index is not None else {}
+    if "name" not in record:
+        return None
+    return Agent(email=str(record["agent"]), name=str(record["name"]), avatar_url=str(record.get("avatarUrl") or ""))
+
+
 def accept(conv: Conversation, offer_id: str, agent: Agent, at: str,
-           engagement_limit: int | None) -> Change:
+           engagement_limit: int | None, *, connection_id: str | None = None) -> Change:
     """offered → active, only while this offer is current and unexpired: an accept racing
     a decline, a timeout or another router has exactly one outcome. The engagement is
     counted in the same transaction."""
@@ -162,6 +191,7 @@ def accept(conv: Conversation, offer_id: str, agent: Agent, at: str,
         offer_outcome=(index, "accepted") if index is not None else None,
         engagement=CountEngagement(engagement_limit,
                                    lambda: QuotaReached("the engagement quota is reached")),
+        agent_connection=connection_id,
     )
 
 

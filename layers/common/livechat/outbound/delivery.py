@@ -22,7 +22,8 @@ from livechat import runtime
 from livechat.domain.snapshots import Agent
 from livechat.domain.workspace import WorkspaceSettings
 from livechat.outbound import webpush
-from livechat.store import agents, catalog, connections
+from livechat.store import agents, catalog
+from livechat.store import connections as stored_connections
 
 logger = Logger(child=True)
 
@@ -102,9 +103,10 @@ class Notifier:
         connections: Iterable[str] | None = None,
         exclude: str | None = None,
     ) -> int:
+        """Post to every live connection of an agent (`connections`: as read with the
+        agent or mirrored on the conversation; else read here); forget the dead ones.
+        Returns how many connections took the frame."""
         live = connections
-        """Post to every live connection of an agent; forget the dead ones. Returns how
-        many connections took the frame."""
         if live is None:
             try:
                 live = agents.get_agent(email).connections
@@ -136,9 +138,13 @@ class Notifier:
                               settings=settings or catalog.get_workspace_settings())
 
     def to_visitor(
-        self, visitor_id: str, frame: dict[str, Any], *, exclude: str | None = None
+        self, visitor_id: str, frame: dict[str, Any], *, exclude: str | None = None,
+        connections: Iterable[str] | None = None,
     ) -> int:
-        targets = connections.visitor_connections(visitor_id) - ({exclude} if exclude else set())
+        """Post to every live connection of a visitor (`connections`: read with the
+        conversation, livechat.store.parties; else read here); forget the dead ones."""
+        live = set(connections) if connections is not None else visitor_connections(visitor_id)
+        targets = live - ({exclude} if exclude else set())
         dead = self.send_all(targets, frame)
         if dead:
             forget_visitor_connections(visitor_id, dead)
@@ -151,12 +157,16 @@ def forget_agent_connections(email: str, connection_ids: set[str]) -> None:
         agents.remove_connections(email, connection_ids)
     except Exception:
         logger.warning("agent gone while forgetting connections", agent=email)
-    connections.delete(connection_ids)
+    stored_connections.delete(connection_ids)
+
+
+def visitor_connections(visitor_id: str) -> set[str]:
+    return stored_connections.visitor_connections(visitor_id)
 
 
 def forget_visitor_connections(visitor_id: str, connection_ids: set[str]) -> None:
     try:
-        connections.remove_visitor_connections(visitor_id, connection_ids, known=True)
+        stored_connections.remove_visitor_connections(visitor_id, connection_ids, known=True)
     except Exception:
         logger.warning("visitor gone while forgetting connections", visitor=visitor_id)
-    connections.delete(connection_ids)
+    stored_connections.delete(connection_ids)

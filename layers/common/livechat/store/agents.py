@@ -9,23 +9,45 @@ is a no-op and the counter can neither pass `max_chats` nor go below zero.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from pynamodb.exceptions import PutError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
+from livechat import runtime
 from livechat.domain.errors import NotFound
 from livechat.domain.snapshots import Agent
-from livechat.store import tables
-from livechat.store.keys import AGENT_PK
+from livechat.store import mirror, tables
+from livechat.store.keys import AGENT_PK, CURSOR_KIND, cursor_sk
 from livechat.store.tables import AgentModel
 
 
-def list_agents() -> list[Agent]:
-    """Every agent in one strongly consistent Query (sorted by e-mail: the round-robin
-    order)."""
+def roster() -> tuple[list[Agent], dict[str, int]]:
+    """Every agent (sorted by e-mail: the round-robin order) and every round-robin cursor's
+    last ticket (livechat.store.cursors), in one strongly consistent Query."""
     tables.bind()
-    return [tables.agent_of(a) for a in AgentModel.query(AGENT_PK, consistent_read=True)]
+    table = runtime.get_settings().table_name
+    request: dict[str, Any] = {
+        "TableName": table, "KeyConditionExpression": "pk = :pk",
+        "ExpressionAttributeValues": {":pk": {"S": AGENT_PK}}, "ConsistentRead": True}
+    found: list[Agent] = []
+    cursors: dict[str, int] = {}
+    while True:
+        page = tables.connection().dispatch("Query", request)
+        for raw in page.get("Items", []):
+            if raw.get("kind", {}).get("S") == CURSOR_KIND:
+                cursors[raw["sk"]["S"].removeprefix(cursor_sk(""))] = int(raw.get("value", {}).get("N", "0"))
+            else:
+                found.append(tables.agent_of(AgentModel.from_raw_data(raw)))
+        if not page.get("LastEvaluatedKey"):
+            return found, cursors
+        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def list_agents() -> list[Agent]:
+    """Every agent, in one strongly consistent Query (sorted by e-mail)."""
+    return roster()[0]
 
 
 def get_agent(email: str) -> Agent:
@@ -104,11 +126,20 @@ def set_status(email: str, status: str, override_until: str | None = None) -> No
 
 
 def add_connection(email: str, connection_id: str) -> None:
-    handle(email).update(actions=[AgentModel.connections.add({connection_id})],
-                         condition=AgentModel.pk.exists())
+    """Add a live connection; the conversations the agent holds mirror it (the update
+    returns the item as written, slots included: no read)."""
+    item = handle(email)
+    item.update(actions=[AgentModel.connections.add({connection_id})], condition=AgentModel.pk.exists())
+    mirror.agent_connected(email, connection_id, _held(item))
 
 
 def remove_connections(email: str, connection_ids: set[str]) -> None:
     if connection_ids:
-        handle(email).update(actions=[AgentModel.connections.delete(connection_ids)],
-                             condition=AgentModel.pk.exists())
+        item = handle(email)
+        item.update(actions=[AgentModel.connections.delete(connection_ids)], condition=AgentModel.pk.exists())
+        mirror.agent_disconnected(email, connection_ids, _held(item))
+
+
+def _held(item: AgentModel) -> list[str]:
+    """The conversations whose slot the agent holds (offered or live), as just written."""
+    return list((tables.plain(item.slots) or {}).keys())

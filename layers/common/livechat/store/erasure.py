@@ -32,6 +32,7 @@ from livechat.store.keys import (
     VISITOR_SK,
     connection_pk,
     conv_pk,
+    legacy_visitor_pk,
     rate_pk,
     visitor_pk,
 )
@@ -88,14 +89,23 @@ def partition_keys(conversation_id: str) -> list[str]:
                                             attributes_to_get=["pk", "sk"])]
 
 
+def visitor_keys(visitor_id: str) -> list[tuple[str, str]]:
+    """Where a visitor's item may be: under their handle, and where an earlier release
+    kept it (by the id itself) until the upgrade moves it (livechat.store.keys)."""
+    return [(visitor_pk(visitor_id), VISITOR_SK), (legacy_visitor_pk(visitor_id), VISITOR_SK)]
+
+
 def visitor_connections(visitor_id: str) -> set[str] | None:
-    """The connection ids the visitor's item holds; None when there is no visitor item."""
+    """The connection ids the visitor's items hold; None when there is no visitor item."""
     tables.bind()
-    try:
-        item = VisitorModel.get(visitor_pk(visitor_id), VISITOR_SK, consistent_read=True)
-    except VisitorModel.DoesNotExist:
-        return None
-    return set(item.connections or ())
+    found: set[str] | None = None
+    for pk, sk in visitor_keys(visitor_id):
+        try:
+            item = VisitorModel.get(pk, sk, consistent_read=True)
+        except VisitorModel.DoesNotExist:
+            continue
+        found = (found or set()) | set(item.connections or ())
+    return found
 
 
 def existing_connections(connection_ids: Iterable[str]) -> set[str]:
@@ -135,7 +145,7 @@ def delete_connections(connection_ids: Iterable[str]) -> int:
 
 
 def delete_visitor(visitor_id: str) -> int:
-    return delete_keys([(visitor_pk(visitor_id), VISITOR_SK)])
+    return delete_keys(visitor_keys(visitor_id))
 
 
 class StillLive(Exception):

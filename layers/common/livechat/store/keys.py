@@ -3,6 +3,9 @@ patterns): partition keys, sort keys and the index keys items carry."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+
 AGENT_PK = "AGENT"  # sk: the agent's e-mail
 TEAM_PK = "TEAM"  # sk: the team's name
 DIALOG_PK = "DIALOG"  # sk: the dialog's id
@@ -46,12 +49,44 @@ def connection_pk(connection_id: str) -> str:
     return f"CONN#{connection_id}"
 
 
+VISITOR_HANDLE_LENGTH = 22  # base64url characters: 132 bits of SHA-256
+
+
+def visitor_handle(visitor_id: str) -> str:
+    """A visitor as their item's key and their conversations' ids name them: the first 22
+    characters of base64url(SHA-256(visitor id)). The id is a random 128-bit pseudonym, so
+    the handle is as unique, and it does not give the id back: agents, who see
+    conversation ids, never learn a visitor's id (docs/security.md)."""
+    digest = hashlib.sha256(visitor_id.encode()).digest()
+    return base64.urlsafe_b64encode(digest).decode()[:VISITOR_HANDLE_LENGTH]
+
+
 def visitor_pk(visitor_id: str) -> str:
+    return visitor_pk_of_handle(visitor_handle(visitor_id))
+
+
+def visitor_pk_of_handle(handle: str) -> str:
+    return f"VISITOR#{handle}"
+
+
+def legacy_visitor_pk(visitor_id: str) -> str:
+    """Where an earlier release kept a visitor's item (by the id itself); moved by the
+    upgrade `livechat apply` runs (livechat_admin.migrate), erased with the visitor."""
     return f"VISITOR#{visitor_id}"
 
 
 def round_robin_sk(cursor: str) -> str:
+    """Where an earlier release kept a round-robin cursor (pk COUNTER); read once by the
+    migration that moves it (livechat.store.cursors)."""
     return f"RR#{cursor}"
+
+
+CURSOR_KIND = "rr-cursor"
+
+
+def cursor_sk(cursor: str) -> str:
+    """A round-robin cursor's item in the agents' partition (pk AGENT_PK)."""
+    return f"#RR#{cursor}"
 
 
 PUSH_OWNER_SK = "OWNER"  # the owner item of a push endpoint (pk push_endpoint_pk)

@@ -9,7 +9,8 @@ Access patterns (docs/architecture.md lists them with their costs):
 | team          | TEAM             | <name>             | Query pk=TEAM                             |
 | dialog        | DIALOG           | <dialog id>        | GetItem                                   |
 | settings      | CONFIG           | SETTINGS           | GetItem                                   |
-| counter       | COUNTER          | RR#<pool>, ENGAGED | UpdateItem ADD (atomic tickets)           |
+| cursor        | AGENT            | #RR#<pool>         | the agents' Query; the offer's transaction |
+| counter       | COUNTER          | ENGAGEMENTS        | UpdateItem ADD (the engagement quota)     |
 | conversation  | CONV#<id>        | META               | GetItem; gsi1-gsi4 (see docs/architecture.md) |
 | event         | CONV#<id>        | EVT#<seq:010d>     | Query sk > EVT#<afterSeq>                  |
 | message id    | CONV#<id>        | CMID#<clientMsgId> | GetItem (idempotent sendMessage)          |
@@ -152,6 +153,14 @@ class CounterModel(_Item):
     value = NumberAttribute(default=0)
 
 
+class CursorModel(_Item):
+    """A round-robin cursor (pk AGENT, sk #RR#<pool>): in the agents' partition, so the
+    Query that reads every agent reads the cursors too; moved by the offer's transaction."""
+
+    value = NumberAttribute(default=0)  # the last ticket given
+    kind = UnicodeAttribute(default="rr-cursor")  # tells it from an agent in the partition
+
+
 class RateCounterModel(_Item):
     """One rate-limit window of one subject (livechat.store.limits)."""
 
@@ -196,6 +205,10 @@ class ConversationModel(_Item):
     # earlier than any of its events') and the retention in force when last written.
     expiration = NumberAttribute(null=True)
     retention_days = NumberAttribute(null=True)
+    # The holding agent's live connections (livechat.store.mirror); `agent_mirrored` tells
+    # an empty set (DynamoDB stores none) from a conversation no offer mirrored yet.
+    agent_connections = UnicodeSetAttribute(null=True)
+    agent_mirrored = BooleanAttribute(null=True)
     by_activity = ConversationsByActivity()
     open_by_agent = OpenChatsByAgent()
     live_by_activity = LiveChatsByActivity()
@@ -297,6 +310,7 @@ ALL_MODELS: tuple[type[_Item], ...] = (
     DialogModel,
     SettingsModel,
     CounterModel,
+    CursorModel,
     ConversationModel,
     EventModel,
     MessageIdModel,
@@ -382,6 +396,7 @@ def conversation_of(item: ConversationModel) -> Conversation:
         last_event_at=item.gsi1sk.split("#", 1)[0],
         retention_days=int(item.retention_days) if item.retention_days is not None else None,
         expiration=int(item.expiration) if item.expiration is not None else None,
+        agent_connections=frozenset(item.agent_connections or ()) if item.agent_mirrored else None,
     )
 
 

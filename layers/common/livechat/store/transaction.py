@@ -36,7 +36,7 @@ from livechat.domain.clock import now_iso, parse_iso
 from livechat.domain.errors import Conflict, LivechatError
 from livechat.domain.snapshots import Conversation, Event
 from livechat.domain.states import Status
-from livechat.store import agents, conversations, counters, limits, stats, tables
+from livechat.store import agents, conversations, counters, cursors, limits, stats, tables
 from livechat.store.keys import META_SK, activity_sk, conv_pk, event_sk, inbox_pk, message_id_sk
 from livechat.store.tables import ConversationModel, EventModel, MessageIdModel
 
@@ -133,6 +133,8 @@ def _condition(guard: Guard) -> Condition:
 
 
 def _plain(value: Any) -> Any:
+    if isinstance(value, frozenset):
+        return set(value)
     return value.value if isinstance(value, Status) else value
 
 
@@ -149,6 +151,8 @@ def _actions(conv: Conversation, change: Change) -> list[Action]:
         index, outcome = change.offer_outcome
         actions.append(model.offers[index]["outcome"].set(outcome))
     actions += [model.visitor[k].set(v) for k, v in change.visitor.items()]
+    if change.agent_connection is not None:
+        actions.append(model.agent_connections.add({change.agent_connection}))
     status = change.set.get("status")
     if status == Status.ACTIVE:
         actions += [model.gsi2pk.set(inbox_pk(change.set["agent"])),
@@ -170,6 +174,9 @@ def _extras(conv: Conversation, change: Change) -> list[_Extra]:
     if change.engagement is not None:
         counter, increment, below_limit = counters.count_engagement(change.engagement.limit)
         extras.append(_Extra(counter, increment, below_limit, change.engagement.on_fail))
+    if change.cursor is not None:
+        moved, unchanged = cursors.step(change.cursor.read)
+        extras.append(_Extra(cursors.item(change.cursor.cursor), moved, unchanged, change.cursor.on_fail))
     # The dashboard's counters (store.stats): ADD without a condition, so never failed
     # (their on_fail is never called) and never the index a cancellation names.
     extras += [_Extra(item, adds, None, lambda: Conflict("stats")) for item, adds in stats.updates(conv, change)]
