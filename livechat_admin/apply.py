@@ -36,6 +36,7 @@ from livechat.store.keys import AGENT_PK, CONFIG_PK, DIALOG_PK, TEAM_PK
 from livechat.store.tables import AgentModel, DialogModel, SettingsModel, TeamModel
 from pydantic import ValidationError
 
+from livechat_admin import migrate
 from livechat_admin.stack import Target
 
 SETTINGS_SK = "SETTINGS"  # livechat.catalog.SETTINGS_SK
@@ -113,7 +114,9 @@ def read_current(idp: Any, pool_id: str) -> Current:
             current.dialogs[item.sk] = Dialog.model_validate_json(item.body)
         except ValidationError:
             current.dialogs[item.sk] = None
-    current.rows = {row.email: row for row in AgentModel.query(AGENT_PK, consistent_read=True)}
+    # The partition also holds the round-robin cursors (livechat.store.cursors): no name.
+    current.rows = {row.email: row for row in AgentModel.query(AGENT_PK, consistent_read=True,
+                                                              filter_condition=AgentModel.name.exists())}
     for page in idp.get_paginator("list_users").paginate(UserPoolId=pool_id):
         for user in page["Users"]:
             current.users[_email_of(user)] = CognitoUser(user["Username"], _name_of(user))
@@ -374,6 +377,9 @@ def provision(workspace: Workspace, idp: Any, pool_id: str, *, local: bool, dry_
             say(change.line())
     else:
         Applier(workspace, current, pool_id, idp, management_api, say, local=local).run(changes)
+        upgraded = migrate.run().line()
+        if upgraded:
+            say(upgraded)
     return changes
 
 
