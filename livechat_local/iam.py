@@ -663,6 +663,9 @@ class Requests:
                 requests.append(Request(operation, action, f"arn:{d.partition}:ses:{d.region}:{d.account}"
                                         f":configuration-set/{params['ConfigurationSetName']}"))
             return requests
+        if service == "sesv2" and operation == "GetEmailIdentity":
+            return [Request(operation, "ses:GetEmailIdentity",
+                            f"arn:{d.partition}:ses:{d.region}:{d.account}:identity/{params['EmailIdentity']}")]
         if service == "secretsmanager" and "SecretId" in params:
             secret = str(params["SecretId"])
             if not secret.startswith("arn:"):

@@ -32,6 +32,10 @@ stack both need.
    admin_create_user and sign_up) goes through CognitoIdpUserPool._get_user, so that is
    where we match in any case; moto then signs the name as typed into the tokens and keeps
    it for sign-out, so the methods that record a signed-in name take the stored one.
+5. SES v2 GetAccount, which moto 5.2 does not implement ("has not been implemented"):
+   answered from a flag on the backend, `production_access_enabled`, True unless a test
+   puts the account back in the sandbox (then ProductionAccessEnabled is false, as for a new
+   AWS account; livechat.outbound.mail_reach asks before promising a visitor a mail).
 """
 
 from __future__ import annotations
@@ -88,7 +92,22 @@ def apply() -> None:
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
     Table.__deepcopy__ = _table_deepcopy  # type: ignore[attr-defined]
     _patch_cognito_user_names()
+    _patch_ses_account()
     _applied = True
+
+
+def _patch_ses_account() -> None:
+    from moto.sesv2.models import SESV2Backend
+    from moto.sesv2.responses import SESV2Response
+
+    SESV2Backend.production_access_enabled = True  # type: ignore[attr-defined]
+
+    def get_account(self: Any) -> str:
+        enabled = bool(getattr(self.sesv2_backend, "production_access_enabled", True))
+        return json.dumps({"ProductionAccessEnabled": enabled, "SendingEnabled": True,
+                           "EnforcementStatus": "HEALTHY", "DedicatedIpAutoWarmupEnabled": False})
+
+    SESV2Response.get_account = get_account  # type: ignore[attr-defined]
 
 
 class IdempotentParameterMismatch(DynamodbException):

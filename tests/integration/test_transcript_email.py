@@ -152,3 +152,31 @@ def test_get_transcript_can_include_the_text_the_mails_show(world: World, workfl
     assert "First name: Vera, E-mail: vera@acme.io" in with_text["text"]
     assert {k: v for k, v in with_text.items() if k not in ("text", "requestId")} == \
         {k: v for k, v in plain.items() if k != "requestId"}
+
+
+@pytest.fixture
+def in_the_sandbox(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An account whose SES is still in the sandbox: GetAccount answers
+    ProductionAccessEnabled false (livechat_local/moto_patches.py)."""
+    from moto.sesv2.models import SESV2Backend
+
+    monkeypatch.setattr(SESV2Backend, "production_access_enabled", False)
+
+
+def test_in_the_ses_sandbox_an_unverified_address_is_refused_at_once_and_nothing_is_claimed(
+        world: World, workflow: Workflow, in_the_sandbox: None) -> None:
+    _, visitor, conversation_id = ended_chat(world)
+
+    answer = visitor.ask("emailTranscript", conversationId=conversation_id)
+
+    # Then the visitor is told now (not "on its way" and a refusal nobody sees), and nothing
+    # is marked: the same request succeeds once the address (or its domain) is verified
+    assert answer["type"] == "error" and answer["code"] == "CONFLICT", answer
+    assert "sandbox" in answer["message"] and VERA["email"] in answer["message"]
+    assert stored.get(conversation_id).transcript_mailed_at is None
+    assert not mails_to(VERA["email"])
+    import boto3
+
+    boto3.client("sesv2", region_name="us-east-1").create_email_identity(EmailIdentity="acme.io")
+    assert visitor.ask("emailTranscript", conversationId=conversation_id)["type"] == "ack"
+    the_visitors_mail()

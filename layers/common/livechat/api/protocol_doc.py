@@ -158,8 +158,10 @@ round); the agent's other connections get `status` {{status, onSchedule, until}}
   lower-case) and UTC day, across conversations and visitors, on the local stack too
   (it protects someone else's mailbox): one more → `RATE_LIMITED` with `retryAfterSeconds`
   to the next UTC midnight, and nothing is marked. The SES sandbox refuses unverified
-  recipients: a deployment still in the sandbox mails verified addresses only (the request
-  is answered `ack`; the refused mail ends in notify_failure's dead-letter queue).
+  recipients: while the deployment's SES account is in the sandbox (SES v2 `GetAccount`),
+  an address that is not a verified identity (nor its domain) is answered `CONFLICT` at
+  once — the message says the site cannot e-mail that address yet — and nothing is marked,
+  so the same request succeeds once the address can be reached.
 - `getTranscript` takes an optional `includeText` (bool) *(addition)*: the `transcript` then
   also carries `text`, the conversation as plain text, one line per event with its UTC
   time — `[2026-12-06 09:15:02 UTC] Vera answered “Talk to sales?”: Yes`, the captured

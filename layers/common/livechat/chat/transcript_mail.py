@@ -12,7 +12,7 @@ from livechat.domain.clock import now, now_iso, parse_iso
 from livechat.domain.errors import Conflict
 from livechat.domain.snapshots import Conversation
 from livechat.domain.states import OPEN
-from livechat.outbound import failures
+from livechat.outbound import failures, mail_reach
 from livechat.store import conversations, transcripts
 
 # A retried request within this time hands the mail to notify_failure again, in case the
@@ -30,6 +30,11 @@ def email_transcript(conv: Conversation) -> None:
     if not address:
         raise Conflict("no e-mail address was captured in this conversation")
     mailed_at = conv.transcript_mailed_at
+    if mailed_at is None and not mail_reach.can_reach(address):
+        # Said now rather than after an "on its way" SES would prove wrong; nothing is
+        # claimed, so the visitor may ask again once the address can be reached.
+        raise Conflict(f"this site cannot e-mail {address} yet: its mail service (Amazon SES) is in the "
+                       "sandbox and sends to verified addresses only")
     if mailed_at is None:
         at = now_iso()
         if transcripts.claim(conv.conversation_id, at, limits.transcript(address)):

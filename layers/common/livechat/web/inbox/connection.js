@@ -42,7 +42,7 @@ livechat.inbox.connection = function (app) {
       if (inbox.type === "inbox") {
         app.inboxAnswered(asked, inbox); // pushSubscriptions: the line next to the status toggle
         if (inbox.status) { session.set("status", inbox.status); app.showStatus(inbox.status); }
-        if (inbox.name) session.set("name", inbox.name);
+        if (inbox.name) { session.set("name", inbox.name); app.showMe(); }
         const open = new Set(inbox.chats.map((c) => c.conversationId));
         for (const c of inbox.chats) {
           const known = s.chats.get(c.conversationId);

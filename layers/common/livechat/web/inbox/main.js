@@ -28,10 +28,18 @@ parts.download(app);
 parts.performance(app);
 const session = app.session, s = app.state;
 
+// The header names the agent as visitors see them (their name, once the inbox said it);
+// the e-mail they signed in with stays on hover.
+app.showMe = function () {
+  const tokens = session.get("tokens") || {};
+  $("me").textContent = session.get("name") || tokens.email || "";
+  $("me").title = tokens.email ? "Signed in as " + tokens.email : "";
+};
+
 function startApp() {
   const tokens = session.get("tokens");
   $("signin").hidden = true; $("app").hidden = false;
-  $("me").textContent = tokens.email;
+  app.showMe();
   app.showAdminTab();
   app.showStatus(session.get("status") || "available");
   app.showNotifyBanner();
