@@ -206,6 +206,9 @@ class Ledger:
             return consistency * read_units(item_size(parsed.get("Item")))
         if op in ("Query", "Scan"):  # one read over the summed size of the items read
             return consistency * read_units(sum(item_size(i) for i in parsed.get("Items", [])))
+        if op == "BatchGetItem":  # each item as its own GetItem (rounded up per item)
+            return sum((1.0 if params["RequestItems"][table].get("ConsistentRead") else 0.5) * read_units(item_size(i))
+                       for table, items in parsed.get("Responses", {}).items() for i in items)
         raise SystemExit(f"cost: no read-unit rule for {op} here yet")
 
     # item images, not counted
