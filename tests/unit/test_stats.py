@@ -39,6 +39,13 @@ def test_a_request_is_the_chats() -> None:
     assert stats.moves(conv(Status.AUTOMATED), change, T0) == stats.Moves(chat={"requested": 1})
 
 
+def test_a_request_committed_with_its_first_offer_counts_both() -> None:
+    new = conv(Status.AUTOMATED)
+    change = transitions.request_and_offer(new, "live", ALICE, "o1", at=T0, expires_at=T60)
+    assert stats.moves(new, change, T0) == stats.Moves(
+        chat={"requested": 1, "offered": 1}, own={"offered": 1}, agent=ALICE.email)
+
+
 def test_an_offer_counts_for_the_chat_and_the_agent() -> None:
     routing = conv(Status.ROUTING)
     moved = stats.moves(routing, transitions.offer(routing, ALICE, "o1", T0, T60), T0)

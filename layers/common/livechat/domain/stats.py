@@ -81,6 +81,10 @@ def _ms(start: str | None, end: str | None) -> int:
 def moves(conv: Conversation, change: Change, at: str) -> Moves:
     """The counters `change` (planned on `conv`, committed at `at`) moves."""
     status = change.set.get("status")
+    if conv.status == Status.AUTOMATED and change.new_offer is not None:
+        # The request and its first offer, one transaction (transitions.request_and_offer)
+        return Moves(chat={"requested": 1, "offered": 1}, own={"offered": 1},
+                     agent=str(change.new_offer["agent"]))
     if status == Status.ROUTING and conv.status == Status.AUTOMATED:
         return Moves(chat={"requested": 1})
     if change.new_offer is not None:
