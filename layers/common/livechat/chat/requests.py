@@ -55,6 +55,7 @@ def _request(conv: Conversation, card: LiveChatCard, notifier: Notifier,
              visitor_connections: frozenset[str] | None) -> None:
     if conv.status in (Status.ROUTING, Status.OFFERED):
         raise AlreadyRequested(conv.status)
+    transitions.request_chat(conv, card.id, now_iso())  # a chat over or never requested: Conflict
     # One line per request: the template's metric filter counts them (ChatsRequested), the
     # denominator of the fallback rate on the dashboard.
     logger.info("chat requested", conversation_id=conv.conversation_id, card_id=card.id)
