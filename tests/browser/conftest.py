@@ -194,3 +194,14 @@ def running_stack(directory: Path, workspace_text: str) -> Iterator[Stack]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def sign_in_to_inbox(page: Any, stack: Stack, email: str, password: str) -> None:
+    """Sign in to the hosted inbox and wait for its WebSocket."""
+    from playwright.sync_api import expect
+
+    page.goto(stack.http + "inbox.html")
+    page.fill("#signin-email", email)
+    page.fill("#signin-password", password)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#conn")).to_have_text("Connected")

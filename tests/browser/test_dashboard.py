@@ -15,7 +15,7 @@ import pytest
 import requests
 from websockets.sync.client import connect
 
-from tests.browser.conftest import Stack, running_stack, screenshot
+from tests.browser.conftest import Stack, running_stack, screenshot, sign_in_to_inbox
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="browser tests need Playwright for Python")
 expect = sync_api.expect
@@ -129,11 +129,7 @@ def some_chats(stack: Stack) -> None:
 
 
 def sign_in(page: Any, stack: Stack, email: str) -> None:
-    page.goto(stack.http + "inbox.html")
-    page.fill("#signin-email", email)
-    page.fill("#signin-password", PASSWORDS[email])
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.locator("#conn")).to_have_text("Connected")
+    sign_in_to_inbox(page, stack, email, PASSWORDS[email])
 
 
 def test_an_admin_sees_the_performance_tab_with_charts_tables_and_a_csv(

@@ -404,34 +404,30 @@ def event_types(conversation_id: str) -> list[str]:
     return [str(e.type) for e in stored.events_after(conversation_id, 0)]
 
 
-def request_chat_transition(world: World, faults: Faults) -> Rule:
+def _request_refused_once(world: World, faults: Faults, item: str) -> Rule:
+    """requestChat whose one transaction (the request with its first offer, offers._offer)
+    is refused once on `item`: answered `routing`, one request event, one offer."""
     world.agent(ALICE)
     alice = Seen(world.agent_client(ALICE))
     visitor, conversation_id = walked(world)
-    # The request commits with its first offer (offers._offer): its conversation refused once
-    rule = faults.fail_condition("offers._offer", "TransactWriteItems", item="conversation")
+    rule = faults.fail_condition("offers._offer", "TransactWriteItems", item=item)
 
     answer = visitor.ask("requestChat", conversationId=conversation_id, cardId="live")
 
-    assert answer["type"] == "routing"  # retried on a fresh read
-    assert event_types(conversation_id)[-1:] == ["routing"]
+    assert answer["type"] == "routing"
+    assert event_types(conversation_id).count("routing") == 1
     assert len(alice.of_type("chatOffered")) == 1
     return rule
 
 
+def request_chat_transition(world: World, faults: Faults) -> Rule:
+    return _request_refused_once(world, faults, "conversation")  # retried on a fresh read
+
+
 def request_cursor(world: World, faults: Faults) -> Rule:
-    # The round-robin cursor moved by another router between the read and the commit
-    world.agent(ALICE)
-    alice = Seen(world.agent_client(ALICE))
-    visitor, conversation_id = walked(world)
-    rule = faults.fail_condition("offers._offer", "TransactWriteItems", item="rr-cursor")
-
-    answer = visitor.ask("requestChat", conversationId=conversation_id, cardId="live")
-
-    # Then the router took a ticket of its own (ADD) and the offer went out once
-    assert answer["type"] == "routing"
-    assert event_types(conversation_id).count("routing") == 1
-    assert len(alice.of_type("chatOffered")) == 1
+    # The round-robin cursor moved by another router between the read and the commit: the
+    # router took a ticket of its own (ADD), the one ticket given
+    rule = _request_refused_once(world, faults, "rr-cursor")
     assert cursors.last_ticket("all") == 1
     return rule
 
@@ -897,47 +893,31 @@ def answers_to(frames: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [f for f in frames if str(f.get("requestId", "")).startswith("retried-")]
 
 
-def test_request_chat_dying_before_its_transaction_stores_nothing_and_its_retry_routes_it(
-        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
-    # The request and its first offer are one transaction: an invocation that dies before
-    # it leaves the conversation as it was (no request stuck in routing any more)
+@pytest.mark.parametrize(("dying", "answered"), [
+    # before its one transaction (the request with its first offer): nothing was stored, the
+    # first invocation gives no answer (INTERNAL) and its retry routes the request
+    (die_before_first_call, ["error", "routing"]),
+    # after it: the first `routing` went out before the invocation died; the retry says it again
+    (die_after_first_call, ["routing", "routing"]),
+])
+def test_request_chat_dying_around_its_transaction_is_routed_once_by_its_retry(
+        world: World, monkeypatch: pytest.MonkeyPatch, dying: Any, answered: list[str]) -> None:
     configure(world)
     world.agent(ALICE)
     alice = Seen(world.agent_client(ALICE))
     visitor, conversation_id = walked(world)
-    calls = die_before_first_call(monkeypatch, offers, "route")
+    dying(monkeypatch, offers, "route")
 
     frames = deliver_twice(visitor.client, "requestChat", conversationId=conversation_id,
                            cardId="live")
 
-    assert len(calls) == 2
-    answers = answers_to(frames)
-    assert [a["type"] for a in answers] == ["error", "routing"], answers
-    assert answers[0]["code"] == "INTERNAL"  # the first invocation died: no answer from it
-    assert len(alice.of_type("chatOffered")) == 1
-    assert event_types(conversation_id).count("routing") == 1
-    conv = stored.get(conversation_id)
-    assert (conv.status, conv.offer_agent, [o["outcome"] for o in conv.offers]) == (
-        states.OFFERED, ALICE, ["pending"])
-    assert_invariants()
-
-
-def test_request_chat_dying_after_its_transaction_is_answered_routing_by_its_retry_and_offered_once(
-        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
-    configure(world)
-    world.agent(ALICE)
-    alice = Seen(world.agent_client(ALICE))
-    visitor, conversation_id = walked(world)
-    die_after_first_call(monkeypatch, offers, "route")
-
-    frames = deliver_twice(visitor.client, "requestChat", conversationId=conversation_id,
-                           cardId="live")
-
-    # The first invocation's `routing` went out before it died; the retry says it again
-    assert [a["type"] for a in answers_to(frames)] == ["routing", "routing"]
+    assert [a["type"] for a in answers_to(frames)] == answered, answers_to(frames)
     assert len(alice.of_type("chatOffered")) == 1
     assert event_types(conversation_id).count("routing") == 1
     assert cursors.last_ticket("all") == 1
+    conv = stored.get(conversation_id)
+    assert (conv.status, conv.offer_agent, [o["outcome"] for o in conv.offers]) == (
+        states.OFFERED, ALICE, ["pending"])
     assert_invariants()
 
 

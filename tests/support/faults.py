@@ -122,13 +122,15 @@ def item_kinds(body: dict[str, Any]) -> list[str]:
 
 def current_site() -> str:
     """The innermost function of the livechat package on the stack, skipping store/transaction.py
-    (the transaction helper every conversation change goes through)."""
+    (the transaction helper every conversation change goes through), tables.committed (the
+    one every other conditional write goes through) and the lambdas handed to it."""
     frame = sys._getframe(1)
     layer = str(LAYER)
     while frame is not None:
-        path = frame.f_code.co_filename
-        if path.startswith(layer) and not path.endswith("transaction.py"):
-            return f"{Path(path).stem}.{frame.f_code.co_name}"
+        path, name = frame.f_code.co_filename, frame.f_code.co_name
+        helper = name == "<lambda>" or (path.endswith("tables.py") and name == "committed")
+        if path.startswith(layer) and not path.endswith("transaction.py") and not helper:
+            return f"{Path(path).stem}.{name}"
         frame = frame.f_back  # type: ignore[assignment]
     return ""
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pynamodb.exceptions import PutError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
@@ -66,14 +65,8 @@ def handle(email: str) -> AgentModel:
 
 def create_if_absent(email: str, name: str, max_chats: int) -> bool:
     """A profile for an agent who has none; False when one exists."""
-    try:
-        AgentModel(AGENT_PK, email, name=name, max_chats=max_chats, slots={}).save(
-            condition=AgentModel.pk.does_not_exist())
-    except PutError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+    return tables.committed(lambda: AgentModel(AGENT_PK, email, name=name, max_chats=max_chats, slots={}).save(
+        condition=AgentModel.pk.does_not_exist()))
 
 
 def claim(conversation_id: str, offer_id: str, status: str, override_until: str | None

@@ -10,7 +10,6 @@ loses takes a ticket with an atomic ADD (`take`), as every router did before.
 
 from __future__ import annotations
 
-from pynamodb.exceptions import PutError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
@@ -56,11 +55,5 @@ def migrate(cursor: str) -> bool:
         old = CounterModel.get(COUNTER_PK, round_robin_sk(cursor), consistent_read=True)
     except CounterModel.DoesNotExist:
         return False
-    try:
-        CursorModel(AGENT_PK, cursor_sk(cursor), value=int(old.value)).save(
-            condition=CursorModel.pk.does_not_exist())
-    except PutError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+    return tables.committed(lambda: CursorModel(AGENT_PK, cursor_sk(cursor), value=int(old.value)).save(
+        condition=CursorModel.pk.does_not_exist()))

@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from aws_lambda_powertools import Logger
-from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.update import Action
 
 from livechat.store import tables
@@ -33,16 +32,10 @@ def _update(conversation_id: str, email: str, connection_ids: set[str], *, add: 
     holds it and it is mirrored; False when not (nothing written)."""
     tables.bind()
     attribute = ConversationModel.agent_connections
-    try:
-        ConversationModel(conv_pk(conversation_id), META_SK).update(
-            actions=[attribute.add(connection_ids) if add else attribute.delete(connection_ids)],
-            condition=(ConversationModel.offer_agent == email) & ConversationModel.agent_mirrored.exists(),
-        )
-    except UpdateError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+    return tables.committed(lambda: ConversationModel(conv_pk(conversation_id), META_SK).update(
+        actions=[attribute.add(connection_ids) if add else attribute.delete(connection_ids)],
+        condition=(ConversationModel.offer_agent == email) & ConversationModel.agent_mirrored.exists(),
+    ))
 
 
 def agent_connected(email: str, connection_id: str, held: Iterable[str]) -> None:
@@ -76,11 +69,5 @@ def backfill(conversation_id: str, email: str, connection_ids: frozenset[str]) -
     actions: list[Action] = [
         model.agent_mirrored.set(True),
         model.agent_connections.set(set(connection_ids)) if connection_ids else model.agent_connections.remove()]
-    try:
-        model(conv_pk(conversation_id), META_SK).update(
-            actions=actions, condition=(model.offer_agent == email) & model.agent_mirrored.does_not_exist())
-    except UpdateError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+    return tables.committed(lambda: model(conv_pk(conversation_id), META_SK).update(
+        actions=actions, condition=(model.offer_agent == email) & model.agent_mirrored.does_not_exist()))

@@ -29,6 +29,7 @@ The table name is bound at run time (:func:`bind`), never at import.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pynamodb.attributes import (
@@ -40,6 +41,7 @@ from pynamodb.attributes import (
     UnicodeSetAttribute,
 )
 from pynamodb.connection import Connection
+from pynamodb.exceptions import DeleteError, PutError, UpdateError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
@@ -359,6 +361,18 @@ def connection() -> Connection:
     if _connection is None or _connection.host != settings.dynamodb_endpoint:
         _connection = Connection(region=settings.region, host=settings.dynamodb_endpoint)
     return _connection
+
+
+def committed(write: Callable[[], object]) -> bool:
+    """Run one conditional write: True when it was applied, False when its condition
+    failed (the state was not the one it was written for); other errors raise."""
+    try:
+        write()
+    except (PutError, UpdateError, DeleteError) as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
 
 
 # --- snapshots: what the rest of the package reads ----------------------------------------
