@@ -75,7 +75,7 @@ def _move_visitors() -> int:
     for item in VisitorModel.scan(VisitorModel.pk.startswith(_LEGACY_VISITOR) & (VisitorModel.sk == VISITOR_SK)):
         visitor_id = item.pk.removeprefix("VISITOR#")
         if len(visitor_id) != LEGACY_ID_LENGTH:
-            continue  # a handle (22 characters) that happens to start like an id does
+            continue  # a handle (16 characters) that happens to start like an id does
         actions: list[Action] = [VisitorModel.created_at.set(VisitorModel.created_at | (item.created_at or ""))]
         if item.connections:
             actions.append(VisitorModel.connections.add(set(item.connections)))

@@ -144,7 +144,7 @@ def read_table() -> Table:
     table = Table({}, {}, defaultdict(list), defaultdict(dict))
     for item in items:
         pk, sk = str(item["pk"]), str(item["sk"])
-        if pk == "AGENT":
+        if pk == "AGENT" and item.get("kind") != "rr-cursor":  # the cursors share the agents' partition
             table.agents[sk] = item
         elif pk.startswith("CONV#"):
             cid = pk.removeprefix("CONV#")

@@ -78,11 +78,10 @@ def test_an_offer_binds_the_agent_and_claims_their_slot_in_one_change() -> None:
     assert change.guard == Guard(Status.ROUTING)
     assert fields(change) == {"status": Status.OFFERED, "offer_id": "o2", "offer_agent": ALICE.email,
                               "offer_expires_at": LATER, "sweep_at": "2026-12-05T10:02:00.000Z",
-                              "agent_mirrored": True}
+                              "offer_agent_name": "Alice", "offer_agent_avatar": "https://example.com/a.png"}
     # An agent with no live connection (reachable by push): the mirror is emptied, not kept
     assert change.remove == ("agent_connections",)
-    assert change.new_offer == {"offerId": "o2", "agent": ALICE.email, "at": AT, "outcome": "pending",
-                                "name": "Alice", "avatarUrl": "https://example.com/a.png"}
+    assert change.new_offer == {"offerId": "o2", "agent": ALICE.email, "at": AT, "outcome": "pending"}
     assert isinstance(change.slot, SlotClaim) and (change.slot.agent, change.slot.offer_id) == (ALICE.email, "o2")
     assert isinstance(change.slot.on_fail(), AgentUnavailable)
 
@@ -104,13 +103,14 @@ def test_a_request_and_its_first_offer_are_one_change_guarded_by_the_automated_s
 
 
 def test_accept_takes_the_agents_name_from_the_offer_and_an_older_offer_has_none() -> None:
-    offered = t.offered_agent(replace(OFFERED, offers=(
-        {"offerId": "o1", "agent": ALICE.email, "at": AT, "outcome": "pending", "name": "Alice", "avatarUrl": ""},)),
-        "o1")
+    offered = t.offered_agent(replace(OFFERED, offer_agent_name="Alice"), "o1")
     assert offered == Agent(email=ALICE.email, name="Alice", avatar_url="")
+    assert t.offered_agent(replace(OFFERED, offer_agent_name="Alice"), "o0") is None  # not the current offer
     assert t.offered_agent(OFFERED, "o1") is None  # recorded by an earlier release
     change = t.accept(OFFERED, "o1", ALICE, AT, None, connection_id="c9=")
     assert change.agent_connection == "c9="
+    # While the chat is live its agent is `agent_name`: the offer's copy goes
+    assert {"offer_agent_name", "offer_agent_avatar"} <= set(change.remove)
 
 
 def test_an_offer_claims_the_slot_only_while_the_agents_status_and_override_are_as_read() -> None:
@@ -159,7 +159,7 @@ def test_accepting_the_current_offer_makes_the_chat_live_and_counts_an_engagemen
     assert change.guard == Guard(Status.OFFERED, offer_id="o1", offer_agent=ALICE.email, offer_open_after=AT)
     assert fields(change) == {"status": Status.ACTIVE, "kind": "live", "agent": ALICE.email, "agent_name": "Alice",
                               "agent_avatar": ALICE.avatar_url, "accepted_at": AT, "live_activity_at": AT}
-    assert set(change.remove) == {"offer_expires_at", "sweep_at"}
+    assert set(change.remove) == {"offer_expires_at", "sweep_at", "offer_agent_name", "offer_agent_avatar"}
     assert change.offer_outcome == (0, "accepted")
     assert [(e.type, dict(e.data or {})) for e in change.events] == [
         ("agentJoined", {"agent": {"name": "Alice", "avatarUrl": ALICE.avatar_url}})]

@@ -58,7 +58,7 @@ round); the agent's other connections get `status` {{status, onSchedule, until}}
   equal id names another conversation; the same id for another dialog is `CONFLICT`.
   The widget sends one per start.
 - A `conversationId` is opaque: compare it, never parse it. (Since issue 15 the server's
-  ids are `<22 characters>.<32 hexadecimal digits>`, the first part naming the visitor's
+  ids are `<16 characters>.<32 hexadecimal digits>`, the first part naming the visitor's
   stored item — not the visitor id — so one read finds both; ids made before are 32
   hexadecimal digits and keep working.)
 - `resume`'s `afterSeq` is at most 2^53 − 1 (JavaScript's largest exact integer): larger

@@ -27,6 +27,10 @@ class Conversation:
     offer_id: str | None = None  # the current offer, while offered (and the accepted one)
     offer_agent: str | None = None
     offer_expires_at: str | None = None
+    # The current offer's agent's name and avatar when it was made: what accept shows the
+    # visitor without reading the agent (None: an offer of an earlier release).
+    offer_agent_name: str | None = None
+    offer_agent_avatar: str | None = None
     # Offer history, oldest first: {"offerId", "agent", "at", "outcome"}.
     offers: tuple[Mapping[str, Any], ...] = ()
     tried: frozenset[str] = frozenset()  # agents this request was offered to

@@ -111,19 +111,21 @@ def offer(conv: Conversation, agent: Agent, offer_id: str, at: str, expires_at: 
     email = agent.email
     if email in conv.tried:
         raise AgentUnavailable("agent already tried")
+    # The agent's name and avatar as offered: what accept shows the visitor, without
+    # reading the agent again; and their connections, mirrored (livechat.store.mirror).
     fields: dict[str, object] = {
         "status": Status.OFFERED, "offer_id": offer_id, "offer_agent": email, "offer_expires_at": expires_at,
-        "sweep_at": sweep_deadline(expires_at), "agent_mirrored": True}
+        "sweep_at": sweep_deadline(expires_at), "offer_agent_name": agent.name}
+    if agent.avatar_url:
+        fields["offer_agent_avatar"] = agent.avatar_url
     if agent.connections:
         fields["agent_connections"] = agent.connections
     return Change(
         guard=Guard(Status.ROUTING),
         set=fields,
-        remove=() if agent.connections else ("agent_connections",),
-        # The agent's name and avatar as offered: what accept shows the visitor, without
-        # reading the agent again.
-        new_offer={"offerId": offer_id, "agent": email, "at": at, "outcome": "pending",
-                   "name": agent.name, "avatarUrl": agent.avatar_url or ""},
+        remove=(() if agent.avatar_url else ("offer_agent_avatar",)) + (
+            () if agent.connections else ("agent_connections",)),
+        new_offer={"offerId": offer_id, "agent": email, "at": at, "outcome": "pending"},
         slot=SlotClaim(email, offer_id, lambda: AgentUnavailable(f"agent {email} cannot take the chat"),
                        status=agent.status, override_until=agent.override_until),
     )
@@ -159,13 +161,11 @@ def end_offer(conv: Conversation, offer_id: str, outcome: str, at: str, *,
 
 
 def offered_agent(conv: Conversation, offer_id: str) -> Agent | None:
-    """The agent of an offer as it was made (name and avatar), when the offer recorded
-    them (offers made by an earlier release did not)."""
-    index = conv.offer_index(offer_id)
-    record = conv.offers[index] if index is not None else {}
-    if "name" not in record:
+    """The agent of the current offer as it was made (name and avatar), when the offer
+    recorded them (offers made by an earlier release did not)."""
+    if conv.offer_id != offer_id or conv.offer_agent is None or conv.offer_agent_name is None:
         return None
-    return Agent(email=str(record["agent"]), name=str(record["name"]), avatar_url=str(record.get("avatarUrl") or ""))
+    return Agent(email=conv.offer_agent, name=conv.offer_agent_name, avatar_url=conv.offer_agent_avatar or "")
 
 
 def accept(conv: Conversation, offer_id: str, agent: Agent, at: str,
@@ -187,7 +187,7 @@ def accept(conv: Conversation, offer_id: str, agent: Agent, at: str,
         set={"status": Status.ACTIVE, "kind": LIVE_KIND, "agent": agent.email,
              "agent_name": agent.name, "agent_avatar": agent.avatar_url or "",
              "accepted_at": at, "live_activity_at": at},
-        remove=("offer_expires_at", "sweep_at"),
+        remove=("offer_expires_at", "sweep_at", "offer_agent_name", "offer_agent_avatar"),
         offer_outcome=(index, "accepted") if index is not None else None,
         engagement=CountEngagement(engagement_limit,
                                    lambda: QuotaReached("the engagement quota is reached")),

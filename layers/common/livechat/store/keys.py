@@ -49,14 +49,16 @@ def connection_pk(connection_id: str) -> str:
     return f"CONN#{connection_id}"
 
 
-VISITOR_HANDLE_LENGTH = 22  # base64url characters: 132 bits of SHA-256
+VISITOR_HANDLE_LENGTH = 16  # base64url characters: 96 bits of SHA-256
 
 
 def visitor_handle(visitor_id: str) -> str:
-    """A visitor as their item's key and their conversations' ids name them: the first 22
-    characters of base64url(SHA-256(visitor id)). The id is a random 128-bit pseudonym, so
-    the handle is as unique, and it does not give the id back: agents, who see
-    conversation ids, never learn a visitor's id (docs/security.md)."""
+    """A visitor as their item's key and their conversations' ids name them: the first 16
+    characters of base64url(SHA-256(visitor id)), 96 bits: two visitors sharing one becomes
+    likely only near 10^14 visitors; short, because each message rewrites the conversation
+    item, whose id holds it three times (docs/performance.md, "Cost"). The id is a random 128-bit pseudonym,
+    and the handle does not give it back: agents, who see conversation ids, never learn a
+    visitor's id (docs/security.md)."""
     digest = hashlib.sha256(visitor_id.encode()).digest()
     return base64.urlsafe_b64encode(digest).decode()[:VISITOR_HANDLE_LENGTH]
 

@@ -34,7 +34,7 @@ def _update(conversation_id: str, email: str, connection_ids: set[str], *, add: 
     attribute = ConversationModel.agent_connections
     return tables.committed(lambda: ConversationModel(conv_pk(conversation_id), META_SK).update(
         actions=[attribute.add(connection_ids) if add else attribute.delete(connection_ids)],
-        condition=(ConversationModel.offer_agent == email) & ConversationModel.agent_mirrored.exists(),
+        condition=ConversationModel.offer_agent == email,
     ))
 
 

@@ -183,6 +183,8 @@ class ConversationModel(_Item):
     offer_id = UnicodeAttribute(null=True)
     offer_agent = UnicodeAttribute(null=True)
     offer_expires_at = UnicodeAttribute(null=True)
+    offer_agent_name = UnicodeAttribute(null=True)  # the offered agent as offered (accept shows it)
+    offer_agent_avatar = UnicodeAttribute(null=True)
     offers = ListAttribute(of=MapAttribute, default=list)  # offer history
     tried = UnicodeSetAttribute(null=True)
     agent = UnicodeAttribute(null=True)
@@ -207,8 +209,9 @@ class ConversationModel(_Item):
     # earlier than any of its events') and the retention in force when last written.
     expiration = NumberAttribute(null=True)
     retention_days = NumberAttribute(null=True)
-    # The holding agent's live connections (livechat.store.mirror); `agent_mirrored` tells
-    # an empty set (DynamoDB stores none) from a conversation no offer mirrored yet.
+    # The holding agent's live connections (livechat.store.mirror). Every conversation of
+    # this release (its id has a dot) is mirrored by its offers; `agent_mirrored` marks one
+    # of an earlier release the upgrade mirrored (an empty set is stored as none).
     agent_connections = UnicodeSetAttribute(null=True)
     agent_mirrored = BooleanAttribute(null=True)
     by_activity = ConversationsByActivity()
@@ -410,7 +413,10 @@ def conversation_of(item: ConversationModel) -> Conversation:
         last_event_at=item.gsi1sk.split("#", 1)[0],
         retention_days=int(item.retention_days) if item.retention_days is not None else None,
         expiration=int(item.expiration) if item.expiration is not None else None,
-        agent_connections=frozenset(item.agent_connections or ()) if item.agent_mirrored else None,
+        agent_connections=(frozenset(item.agent_connections or ())
+                           if item.agent_mirrored or "." in item.conversation_id else None),
+        offer_agent_name=item.offer_agent_name,
+        offer_agent_avatar=item.offer_agent_avatar,
     )
 
 
