@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from livechat import runtime
-from livechat.store import conversations
+from livechat.store import conversations, mirror
 
 from tests.support.metering import READS, WRITES, count_calls, label
 from tests.support.world import Client, World
@@ -133,3 +133,19 @@ def test_a_dead_agent_connection_is_dropped_from_the_chat_at_its_first_410(world
     assert [m["text"] for m in agent.of_type("message")] == ["one", "two"]
     assert conversations.get(chat).agent_connections == frozenset({agent.connection_id})
     assert dead.connection_id not in (world.agent_item(ALICE).connections or set())
+
+
+def test_a_connection_the_chat_missed_joins_it_when_it_lists_the_inbox(world: World) -> None:
+    # Given a live chat whose mirror of the agent's connections lacks one of her tabs (it
+    # opened while routing had read her and before the offer committed)
+    _, visitor, chat = _live_chat(world)
+    tab = world.agent_client(ALICE)
+    mirror.forget(chat, ALICE, {tab.connection_id})
+    assert tab.connection_id not in (conversations.get(chat).agent_connections or ())
+
+    # When that tab lists the inbox (as the inbox does on every (re)connection)
+    assert [c["conversationId"] for c in tab.ask("listInbox")["chats"]] == [chat]
+
+    # Then the visitor's next message reaches it too
+    visitor.ask("sendMessage", conversationId=chat, text="Hello?", clientMessageId="v1")
+    assert [m["text"] for m in tab.of_type("message")] == ["Hello?"]

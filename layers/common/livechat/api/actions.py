@@ -192,7 +192,8 @@ def decline(caller: Caller, frame: DeclineFrame, notifier: Notifier) -> None:
 
 def list_inbox(caller: Caller, frame: ListInbox, notifier: Notifier) -> None:
     agent = agents.get_agent(caller.principal)
-    notifier.reply(InboxEvent(chats=conversations.inbox(caller.principal), **_presence_fields(routing.presence(agent)),
+    notifier.reply(InboxEvent(chats=conversations.inbox(caller.principal, caller.connection_id),
+                              **_presence_fields(routing.presence(agent)),
                               pushSubscriptions=agent.push_subscriptions, name=agent.name).wire())
 
 

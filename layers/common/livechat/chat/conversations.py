@@ -17,7 +17,7 @@ from livechat.domain.states import Status
 from livechat.domain.workspace import CaptureCard, QuestionCard
 from livechat.outbound import transcripts
 from livechat.outbound.frames import transcript_item
-from livechat.store import catalog, conversations, parties, transaction
+from livechat.store import catalog, conversations, mirror, parties, transaction
 from livechat.store.keys import visitor_handle
 from livechat.store.limits import Charge
 from livechat.store.parties import Parties
@@ -159,12 +159,18 @@ def transcript_events(conversation_id: str) -> list[Event]:
     return conversations.events_after(conversation_id, 0)
 
 
-def inbox(email: str) -> list[dict[str, Any]]:
+def inbox(email: str, connection_id: str | None = None) -> list[dict[str, Any]]:
+    """The agent's live chats. Listed from `connection_id`, each chat whose mirror of the
+    agent's connections lacks it gets it (livechat.store.mirror: a connection that opened
+    while the chat was being offered to the agent may have missed it)."""
+    chats = [c for c in conversations.open_by_agent(email) if c.status == Status.ACTIVE]
+    for c in chats:
+        if connection_id and c.agent_connections is not None and connection_id not in c.agent_connections:
+            mirror.add(c.conversation_id, email, connection_id)
     return [
         {"conversationId": c.conversation_id, "visitor": dict(c.visitor), "page": dict(c.page),
          "acceptedAt": c.accepted_at, "lastActivityAt": c.last_activity_at}
-        for c in conversations.open_by_agent(email)
-        if c.status == Status.ACTIVE
+        for c in chats
     ]
 
 
