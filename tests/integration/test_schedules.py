@@ -23,7 +23,7 @@ from livechat.store.tables import AgentModel
 from tests.support.admin import STACK, Deployment, livechat, write
 from tests.support.aws import WS_ENDPOINT
 from tests.support.clock import FakeClock, controlled_clock
-from tests.support.world import World
+from tests.support.world import Client, World
 
 pytestmark = pytest.mark.integration
 
@@ -136,13 +136,20 @@ def test_an_agent_without_a_schedule_is_always_on_schedule_and_keeps_their_statu
     assert (inbox["status"], inbox["onSchedule"], inbox["until"]) == ("away", True, None)
 
 
-def test_once_the_toggle_has_lapsed_the_schedule_decides_again(world: World, clock: FakeClock) -> None:
-    # Given alice set herself away yesterday: her stored status is still `away`
+def alice_away_by_a_lapsed_toggle(world: World) -> Client:
+    """Alice on schedule, whose stored `away` is from a toggle that has lapsed (so she is
+    available), connected, and a round-robin card."""
     world.agent(ALICE)
     with_schedule(ALICE)
     agents.set_status(ALICE, "away", "2026-12-06T23:00:00.000Z")
-    world.agent_client(ALICE)
+    alice = world.agent_client(ALICE)
     world.live_dialog("sales", {"mode": "round_robin"})
+    return alice
+
+
+def test_once_the_toggle_has_lapsed_the_schedule_decides_again(world: World, clock: FakeClock) -> None:
+    # Given alice set herself away yesterday: her stored status is still `away`
+    alice_away_by_a_lapsed_toggle(world)
     # When a visitor asks during her hours, then she is offered the chat
     assert stored.get(request(world)).offer_agent == ALICE
 
@@ -180,11 +187,7 @@ def route_on(conversation_id: str, read: tuple[list[Any], dict[str, int]]) -> of
 def test_a_toggle_committed_after_routing_read_the_agent_fails_the_claim(world: World, clock: FakeClock) -> None:
     # Given alice on schedule, whose stored `away` is from a lapsed toggle (so she is
     # available), and a router that has read her as such
-    world.agent(ALICE)
-    with_schedule(ALICE)
-    agents.set_status(ALICE, "away", "2026-12-06T23:00:00.000Z")
-    alice = world.agent_client(ALICE)
-    world.live_dialog("sales", {"mode": "round_robin"})
+    alice = alice_away_by_a_lapsed_toggle(world)
     conversation_id = routing_conversation(world)
     read = agents.roster()
     # When she sets herself away again before the router claims her slot (same stored
@@ -198,11 +201,7 @@ def test_a_toggle_committed_after_routing_read_the_agent_fails_the_claim(world: 
 
 
 def test_a_router_that_read_the_current_presence_claims_the_slot(world: World, clock: FakeClock) -> None:
-    world.agent(ALICE)
-    with_schedule(ALICE)
-    agents.set_status(ALICE, "away", "2026-12-06T23:00:00.000Z")
-    world.agent_client(ALICE)
-    world.live_dialog("sales", {"mode": "round_robin"})
+    alice_away_by_a_lapsed_toggle(world)
     conversation_id = routing_conversation(world)
     assert route_on(conversation_id, agents.roster()).result == "offered"
     assert world.agent_item(ALICE).active == 1
