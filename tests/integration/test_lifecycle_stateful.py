@@ -409,8 +409,9 @@ class Lifecycle(RuleBasedStateMachine):
             assert answer["type"] == "routing", answer
         else:
             assert (answer["type"], answer.get("reason")) == ("fallback", "no_agent"), answer
-        # The request's workflow starts with its Offer task: it finds the offer made by
-        # requestChat and only keeps its time (or, with no offer, has nothing to do).
+        # An execution of an earlier definition starts with an Offer task: it finds the
+        # offer made by requestChat and only keeps its time (or, with no offer, has nothing
+        # to do). This definition starts at the Wait; route_chat still answers that task.
         before = kept.get(cid)
         result = self.route_chat({"task": "offer", "conversationId": cid})
         after = kept.get(cid)

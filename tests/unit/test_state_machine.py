@@ -96,23 +96,19 @@ def entered(outcomes: list[str]) -> list[str]:
             name = state["Next"]
 
 
-def test_an_offer_that_is_accepted_or_expires_enters_five_states() -> None:
-    assert entered(["wait", "done"]) == ["Offer", "WaitForAccept", "CheckDeadline", "Offered?", "Done"]
+def test_an_offer_that_is_accepted_or_expires_enters_four_states() -> None:
+    # Started right after the offer was made (its input: the seconds to its deadline)
+    assert entered(["done"]) == ["WaitForAccept", "CheckDeadline", "Offered?", "Done"]
 
 
 def test_a_newer_offer_waits_again_for_its_own_deadline() -> None:
-    assert entered(["wait", "wait", "done"]) == [
-        "Offer", "WaitForAccept", "CheckDeadline", "Offered?", "WaitForAccept", "CheckDeadline", "Offered?", "Done"]
-
-
-def test_a_request_with_nothing_to_wait_for_still_passes_the_deadline_check() -> None:
-    # The Offer task answers done with waitSeconds 0: the check finds nothing open.
-    assert entered(["done", "done"]) == ["Offer", "WaitForAccept", "CheckDeadline", "Offered?", "Done"]
+    assert entered(["wait", "done"]) == [
+        "WaitForAccept", "CheckDeadline", "Offered?", "WaitForAccept", "CheckDeadline", "Offered?", "Done"]
 
 
 def test_the_structural_checks_catch_a_missing_state() -> None:
     doc = definition()
-    doc["States"]["Offer"]["Next"] = "Nowhere"
+    doc["States"]["CheckDeadline"]["Next"] = "Nowhere"
     with pytest.raises(AssertionError):
         name, states, todo, seen = None, doc["States"], [doc["StartAt"]], set()
         while todo:

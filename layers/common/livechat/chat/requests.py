@@ -81,17 +81,16 @@ def _request(conv: Conversation, card: LiveChatCard, notifier: Notifier,
     outcome = offers.route(conv.conversation_id, notifier, settings, conversation=conv, roster=roster, card=card,
                            request_card=card.id, visitor_connections=visitor_connections)
     if outcome.result == "offered":
-        timers.start(conv.conversation_id, conv.route_attempt + 1)
+        timers.start(conv.conversation_id, conv.route_attempt + 1, wait_seconds=settings.accept_timeout_seconds)
 
 
 def _first_offer(conv: Conversation, card: LiveChatCard, notifier: Notifier, settings: WorkspaceSettings) -> None:
     """The first offer of a request that is routing but was never offered (or its
     fallback). Made here rather than by the workflow, so the agent's banner does not wait
-    for an execution to start; the workflow's first task finds the offer made and only
-    keeps its time."""
+    for an execution to start; the workflow, started after it, only keeps its time."""
     outcome = offers.route(conv.conversation_id, notifier, settings, conversation=conv, card=card)
     if outcome.result == "offered":
-        timers.start(conv.conversation_id, conv.route_attempt)
+        timers.start(conv.conversation_id, conv.route_attempt, wait_seconds=settings.accept_timeout_seconds)
 
 
 def available(dialog_id: str, card_id: str) -> bool:

@@ -96,7 +96,8 @@ def recover_requests(moment: datetime, notifier: Notifier, settings: WorkspaceSe
                        outcome=step["outcome"])
         if step["outcome"] == workflow.WAIT:
             # A new offer was made: give it a timer of its own again.
-            timers.start(conversation_id, fresh.route_attempt, suffix=f"r{len(fresh.offers)}")
+            timers.start(conversation_id, fresh.route_attempt, wait_seconds=int(step["waitSeconds"]),
+                         suffix=f"r{len(fresh.offers)}")
     return recovered
 
 

@@ -13,8 +13,9 @@ from livechat import runtime
 logger = Logger(child=True)
 
 
-def start(conversation_id: str, attempt: int, *, suffix: str = "") -> None:
-    """Start the timer for a request. Named after the conversation and its request, so a
+def start(conversation_id: str, attempt: int, *, wait_seconds: int, suffix: str = "") -> None:
+    """Start the timer of the offer just made: the execution sleeps `wait_seconds` (to the
+    offer's deadline), then checks it. Named after the conversation and its request, so a
     retried start is harmless. A start that fails is logged: the sweeper finishes the
     request when its deadline passes."""
     arn = runtime.get_settings().state_machine_arn
@@ -25,7 +26,8 @@ def start(conversation_id: str, attempt: int, *, suffix: str = "") -> None:
         runtime.stepfunctions().start_execution(
             stateMachineArn=arn,
             name=f"{conversation_id}-{attempt}{'-' + suffix if suffix else ''}",
-            input=json.dumps({"conversationId": conversation_id}),
+            input=json.dumps({"conversationId": conversation_id,
+                              "step": {"outcome": "wait", "waitSeconds": max(0, wait_seconds)}}),
         )
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") == "ExecutionAlreadyExists":
