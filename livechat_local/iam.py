@@ -641,6 +641,8 @@ class Requests:
             return [Request(operation, action, target, detail=f"InvocationType={invocation}")]
         if service == "stepfunctions" and operation in ("StartExecution", "StartSyncExecution"):
             return [Request(operation, f"states:{operation}", str(params["stateMachineArn"]))]
+        if service == "stepfunctions" and operation in ("StopExecution", "DescribeExecution", "GetExecutionHistory"):
+            return [Request(operation, f"states:{operation}", str(params["executionArn"]))]
         if service == "apigatewaymanagementapi":
             method = {"PostToConnection": "POST", "GetConnection": "GET", "DeleteConnection": "DELETE"}[operation]
             base = url.split("/@connections/", 1)[0]

@@ -1,5 +1,5 @@
-"""Three corrections to moto's DynamoDB, and one to its Cognito, that the tests and the local
-stack both need.
+"""Corrections to moto (its DynamoDB, Cognito, SES v2 and Step Functions) that the tests and the
+local stack both need.
 
 1. Linearizability: moto reads, checks and writes without a lock, so concurrent
    conditional writes can both pass (../shared/NOTES-aws-offline.md). Real DynamoDB is
@@ -36,6 +36,11 @@ stack both need.
    answered from a flag on the backend, `production_access_enabled`, True unless a test
    puts the account back in the sandbox (then ProductionAccessEnabled is false, as for a new
    AWS account; livechat.outbound.mail_reach asks before promising a visitor a mail).
+6. StopExecution right after StartExecution: moto's execution worker builds its environment
+   on its own thread, and a stop that arrives first fails inside moto (AttributeError on
+   None, a 500 from the server). Step Functions stops a just-started execution. An accept
+   within milliseconds of its offer (the tests' agents) stops the request's timer
+   (livechat.outbound.timers.stop), so the stop waits for the worker to be set up.
 """
 
 from __future__ import annotations
@@ -93,6 +98,7 @@ def apply() -> None:
     Table.__deepcopy__ = _table_deepcopy  # type: ignore[attr-defined]
     _patch_cognito_user_names()
     _patch_ses_account()
+    _patch_sfn_stop()
     _applied = True
 
 
@@ -108,6 +114,20 @@ def _patch_ses_account() -> None:
                            "EnforcementStatus": "HEALTHY", "DedicatedIpAutoWarmupEnabled": False})
 
     SESV2Response.get_account = get_account  # type: ignore[attr-defined]
+
+
+def _patch_sfn_stop() -> None:
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    stop = ExecutionWorker.stop
+
+    def stop_once_set_up(self: Any, stop_date: Any, error: Any, cause: Any) -> None:
+        deadline = time.monotonic() + 10
+        while getattr(self, "env", None) is None and time.monotonic() < deadline:
+            time.sleep(0.005)
+        stop(self, stop_date=stop_date, error=error, cause=cause)
+
+    ExecutionWorker.stop = stop_once_set_up  # type: ignore[method-assign]
 
 
 class IdempotentParameterMismatch(DynamodbException):

@@ -1080,3 +1080,26 @@ def test_a_workflow_that_fails_to_start_is_finished_by_the_sweeper_as_a_timeout_
     assert (int(world.agent_item(ALICE).active), slots(world.agent_item(ALICE))) == (0, {})
     assert len(sent_mails()) == 1
     assert sweeper.sweep(at=now() + timedelta(seconds=120)).recovered == 0
+
+
+# --- 7. a timer that could not be stopped ----------------------------------------------
+
+def test_a_timer_that_could_not_be_stopped_finds_the_chat_live_and_ends(
+        world: World, workflow: Workflow, faults: Faults) -> None:
+    # Given Step Functions refusing StopExecution, every attempt botocore makes
+    configure(world, accept_timeout_seconds=2, failure_emails={"from": SENDER, "to": [TEAM]})
+    visitor, conversation_id, alice, offer_id = offered(world)
+    rule = faults.inject("sfn", {"StopExecution"}, "before", error="ServiceUnavailable", status=503, attempts=99)
+
+    # When the agent accepts: the chat is theirs all the same
+    assert alice.ask("accept", conversationId=conversation_id, offerId=offer_id)["type"] == "chatAccepted"
+    assert rule.hit
+
+    # Then the timer wakes at the deadline, finds no open offer and ends; the chat stays live
+    done = eventually(lambda: [e for e in workflow.executions() if e["status"] == "SUCCEEDED"], timeout=10)
+    assert len(done) == 1
+    entered = [e["stateEnteredEventDetails"]["name"] for e in workflow.history(done[0]["executionArn"])
+               if "stateEnteredEventDetails" in e]
+    assert entered == ["WaitForAccept", "CheckDeadline", "Offered?", "Done"]
+    assert stored.get(conversation_id).status == states.ACTIVE
+    assert visitor.of_type("fallback") == [] and sent_mails() == []

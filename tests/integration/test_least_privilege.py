@@ -15,6 +15,7 @@ import boto3
 import pytest
 from livechat import runtime
 from livechat.domain import vapid as vapid_rules
+from livechat.outbound import timers
 from livechat.store import vapid
 from livechat.store.keys import AGENT_PK, DIALOG_PK, VAPID_PRIVATE_PK, VAPID_PUBLIC_PK
 from livechat.store.tables import AgentModel
@@ -280,6 +281,11 @@ def test_invocations_executions_mail_and_queues_are_authorised_on_their_resource
     start = {"stateMachineArn": names_of_the_tests().state_machine_arn, "input": "{}"}
     assert allowed(checker, "TimeoutSweeperFunction", "stepfunctions", "StartExecution", start)
     assert not allowed(checker, "RouteChatFunction", "stepfunctions", "StartExecution", start)
+    timer = {"executionArn": timers.execution_arn(names_of_the_tests().state_machine_arn, "c-1")}
+    assert allowed(checker, "WsMessageFunction", "stepfunctions", "StopExecution", timer)
+    assert not allowed(checker, "TimeoutSweeperFunction", "stepfunctions", "StopExecution", timer)
+    other = {"executionArn": timer["executionArn"].replace(":offer:", ":other:")}
+    assert not allowed(checker, "WsMessageFunction", "stepfunctions", "StopExecution", other)
     assert allowed(checker, "NotifyFailureFunction", "sesv2", "SendEmail", {"FromEmailAddress": SENDER})
     assert not allowed(checker, "NotifyFailureFunction", "sesv2", "SendEmail", {"FromEmailAddress": TEAM})
     assert not allowed(checker, "WsMessageFunction", "sesv2", "SendEmail", {"FromEmailAddress": SENDER})

@@ -38,7 +38,13 @@ def wait_for(client: Client, kind: str, seen: list[dict[str, Any]], timeout: flo
     return eventually(probe, timeout=timeout)
 
 
-def test_an_offer_accepted_in_time_ends_the_workflow_with_no_fallback(
+def states_entered(workflow: Workflow, execution_arn: str) -> list[str]:
+    """The states an execution entered: what Step Functions Standard bills."""
+    return [e["stateEnteredEventDetails"]["name"] for e in workflow.history(execution_arn)
+            if "stateEnteredEventDetails" in e]
+
+
+def test_an_accepted_offer_stops_its_timer_after_one_state_and_no_fallback(
         world: World, workflow: Workflow) -> None:
     configure(world, {"mode": "round_robin"}, timeout=2)
     world.agent("alice@example.com")
@@ -47,11 +53,32 @@ def test_an_offer_accepted_in_time_ends_the_workflow_with_no_fallback(
     offer = alice.of_type("chatOffered")[0]
     assert alice.ask("accept", conversationId=conversation_id,
                      offerId=offer["offerId"])["type"] == "chatAccepted"
-    done = eventually(lambda: [e for e in workflow.executions() if e["status"] == "SUCCEEDED"],
-                      timeout=10)
-    assert len(done) == 1
+    stopped = eventually(lambda: [e for e in workflow.executions() if e["status"] == "ABORTED"], timeout=10)
+    assert len(stopped) == 1 and stopped[0]["name"].startswith(conversation_id)
+    # Past the offer's deadline: the stopped timer never ran its deadline check.
+    eventually(lambda: False, timeout=3)
+    assert states_entered(workflow, stopped[0]["executionArn"]) == ["WaitForAccept"]
+    assert [e["status"] for e in workflow.executions()] == ["ABORTED"]
     assert stored.get(conversation_id).status == states.ACTIVE
     assert [f for f in visitor.frames() if f["type"] == "fallback"] == []
+    assert sent_mails() == []
+
+
+def test_a_visitor_leaving_an_open_offer_stops_its_timer(world: World, workflow: Workflow) -> None:
+    configure(world, {"mode": "round_robin"}, timeout=2)
+    world.agent("alice@example.com")
+    alice = world.agent_client("alice@example.com")
+    visitor, conversation_id = request(world)
+    offer = alice.of_type("chatOffered")[0]
+    assert visitor.ask("endChat", conversationId=conversation_id)["type"] == "ack"
+    withdrawn = wait_for(alice, "offerWithdrawn", [])
+    assert withdrawn is not None and withdrawn["offerId"] == offer["offerId"]
+    assert withdrawn["reason"] == "visitor_left"
+    stopped = eventually(lambda: [e for e in workflow.executions() if e["status"] == "ABORTED"], timeout=10)
+    assert len(stopped) == 1
+    eventually(lambda: False, timeout=3)
+    assert states_entered(workflow, stopped[0]["executionArn"]) == ["WaitForAccept"]
+    assert world.agent_item("alice@example.com").active == 0
     assert sent_mails() == []
 
 

@@ -93,6 +93,8 @@ PUSH_SENDERS = {"WsMessageFunction", "RouteChatFunction", "TimeoutSweeperFunctio
 # Functions that start the offer workflow. Not RouteChatFunction: the state machine names
 # it, so it naming the state machine would be a circular dependency.
 WORKFLOW_STARTERS = {"WsMessageFunction", "TimeoutSweeperFunction"}
+# accept (and a visitor leaving an open offer) stops the request's timer.
+TIMER_STOPPERS = {"WsMessageFunction"}
 # Functions that report failed actions to NotifyFailureFunction (async invoke).
 FAILURE_REPORTERS = {"WsMessageFunction", "RouteChatFunction", "TimeoutSweeperFunction"}
 # The one documented exception to the Globals timeout (no API Gateway waits on it).
@@ -692,9 +694,17 @@ def test_only_the_workflow_starters_start_executions_and_only_of_the_offer_workf
     if function_id not in WORKFLOW_STARTERS:
         assert statements == []
         return
-    (statement,) = statements
-    assert as_list(statement["Action"]) == ["states:StartExecution"]
-    assert statement["Resource"] == {"Ref": "OfferStateMachine"}
+    starts = [s for s in statements if as_list(s["Action"]) == ["states:StartExecution"]]
+    assert [s["Resource"] for s in starts] == [{"Ref": "OfferStateMachine"}]
+    stops = [s for s in statements if s not in starts]
+    if function_id not in TIMER_STOPPERS:
+        assert stops == []
+        return
+    # accept stops the request's timer: executions of the offer workflow only
+    (stop,) = stops
+    assert as_list(stop["Action"]) == ["states:StopExecution"]
+    assert sub_text(stop["Resource"]) == (
+        "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:${OfferStateMachine.Name}:*")
 
 
 @pytest.mark.parametrize("function_id", FUNCTIONS)

@@ -179,6 +179,7 @@ def accept(caller: Caller, frame: AcceptFrame, notifier: Notifier) -> None:
     joined = frame_of(frame.conversationId, applied.events[0])
     notifier.to_visitor(conv.visitor_id, joined)
     notifier.to_agent(caller.principal, joined, exclude=caller.connection_id, connections=conv.agent_connections)
+    workflow.release_timer(conv)
 
 
 def decline(caller: Caller, frame: DeclineFrame, notifier: Notifier) -> None:
@@ -289,6 +290,8 @@ def end_chat(caller: Caller, frame: EndChat, notifier: Notifier) -> None:
         notifier.reply(AckEvent(action="endChat").wire())
         notifier.to_visitor(conv.visitor_id, ended, exclude=caller.connection_id,
                             connections=party.visitor_connections)
+        if withdrawn:
+            workflow.release_timer(was)
         return
     _broadcast_end(party, was, ended, notifier)
 

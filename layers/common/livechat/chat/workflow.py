@@ -18,6 +18,7 @@ from livechat.domain.routing import plan as routing_plan
 from livechat.domain.snapshots import Conversation
 from livechat.domain.states import Status
 from livechat.domain.workspace import WorkspaceSettings
+from livechat.outbound import timers
 from livechat.outbound.delivery import Notifier
 from livechat.outbound.frames import withdrawn_frame
 from livechat.store import conversations
@@ -105,6 +106,13 @@ def retries_left(conv: Conversation, settings: WorkspaceSettings) -> bool:
     team_routed = bool(plan.pools) and plan.pools[0].name.startswith("team:")
     unanswered = sum(1 for o in _card_offers(conv, settings) if o["outcome"] in UNANSWERED)
     return team_routed and unanswered <= settings.team_retry_agents
+
+
+def release_timer(conv: Conversation) -> None:
+    """The request's offer was accepted, or withdrawn because the visitor left: its timer
+    has nothing left to check. Called after the answers went out, since it changes no state
+    (livechat.outbound.timers.stop)."""
+    timers.stop(conv.conversation_id, conv.route_attempt)
 
 
 def next_step(conv: Conversation, notifier: Notifier, settings: WorkspaceSettings) -> dict[str, Any]:
