@@ -4,10 +4,11 @@ One chat, as the widget and the inbox drive it (layers/common/livechat/web/): th
 loads the widget (GET /widget.js, GET /dialogs/{id}, POST /visitor/session, GET /config.json),
 connects, walks the dialog (startConversation, answer, capture), asks for a chat; an agent
 accepts; 20 messages (10 each side, each after the `typing` frames both clients send for it:
-web/shared/composer.js throttles them, the bench models it); the visitor's two keep-alive
-pings of a 10-minute connection (one per 4.5 min); the agent ends the chat; the visitor
-disconnects. And the chat nobody answers: the same visitor up to requestChat, the offer
-expires, the visitor gets the fallback, the team gets the failure e-mail.
+web/shared/composer.js throttles them, the bench models it); the visitor's keep-alive pings
+(web/shared/socket.js pings 4.5 min after the page's last frame of its own: none while its
+messages come every minute); the agent ends the chat; the visitor disconnects. And the chat
+nobody answers: the same visitor up to requestChat, the offer expires, the visitor gets the
+fallback, the team gets the failure e-mail.
 
 Everything runs in-process on moto with the real handlers (tests/support/world.py) and the real
 offer workflow (statemachine/offer.asl.json executed by moto, its Lambda task dispatched to

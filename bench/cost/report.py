@@ -121,7 +121,8 @@ def memory_gb() -> float:
 
 def shared_agent_lines(ping: dict[str, float], memory: float) -> list[Line]:
     """The agents' connections serve every chat: 20 agents x 8 h per 1,000 chats, each
-    pinging every 4.5 minutes (inbox.js); `ping` is one ping's measured figures."""
+    pinging every 4.5 minutes as if it sent nothing else (web/shared/socket.js pings only after
+    4.5 minutes without a frame of its own: an upper bound); `ping` is one ping's measured figures."""
     minutes = AGENTS * AGENT_HOURS * 60 / 1000
     agent_pings = AGENTS * int(AGENT_HOURS * 60 // PING_EVERY_MIN) / 1000
     return [
@@ -199,7 +200,7 @@ def render(r: dict[str, Any]) -> str:
            f"measured: {s['accepted_chats']} accepted chats ({s['messages']} messages each, {typing}) "
            f"and {s['unanswered_chats']} unanswered, after a warm-up of one each; all functions "
            f"{s['memory_gb'] * 1024:.0f} MB arm64 (template.yaml)", ""]
-    out += render_lines("accepted chat (page load, dialog, requestChat, accept, messages, 2 pings, end)",
+    out += render_lines("accepted chat (page load, dialog, requestChat, accept, messages, end)",
                         lines["accepted"])
     out += ["", *render_lines("unanswered chat (page load, dialog, requestChat, offer expires, fallback, e-mail)",
                               lines["unanswered"])]
@@ -236,7 +237,8 @@ def render(r: dict[str, Any]) -> str:
     out += ["", "Assumptions:",
             f"  - the visitor's connection lasts {s['visitor_minutes']['accepted']:g} min for an accepted chat, "
             f"{s['visitor_minutes']['unanswered']:g} min for an unanswered one (the 100 s offer, then the fallback);",
-            f"  - widget and inbox ping every {s['ping_every_min']:g} min; the agents' connections are shared: "
+            f"  - widget and inbox ping {s['ping_every_min']:g} min after their last frame (the visitor: none during "
+            "its chat; the agents: counted as if idle, every 4.5 min); the agents' connections are shared: "
             f"{s['agents']} agents online {s['agent_hours_per_1000_chats']:g} h per 1,000 chats;",
             "  - Lambda duration: the handler's in-process time here (moto in-process instead of network round "
             "trips, this machine's CPU instead of a 512 MB arm64 share); cold starts (INIT) not included;",

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from itertools import pairwise
 from typing import Any
 from unittest.mock import patch
 
@@ -25,7 +26,7 @@ from tests.support.world import Client, LambdaContext, World
 
 # Assumptions of the scripted chat; every one is printed.
 VISITOR_MINUTES = {"accepted": 10.0, "unanswered": 3.0}  # unanswered: the 100 s offer, the fallback read
-PING_EVERY_MIN = 4.5  # widget.js / inbox.js PING_MS: API Gateway closes sockets idle for 10 minutes
+PING_EVERY_MIN = 4.5  # web/shared/socket.js PING_MS: a ping after 4.5 min without a frame of the page's own
 AGENTS, AGENT_HOURS = 20, 8.0  # the agents' shared connections: 20 agents online 8 h per 1,000 chats
 SWEEPS_PER_MONTH = 60 * 24 * 30  # timeout_sweeper: rate(1 minute)
 PINGS_MEASURED = 10  # an agent's pings, measured on their own for the agents' share
@@ -85,8 +86,12 @@ def first_task_done(execution_arn: str, timeout: float = 60.0) -> None:
             time.sleep(0.05)
 
 
-def pings(minutes: float) -> int:
-    return int(minutes // PING_EVERY_MIN)
+def pings(sent_at: list[float], minutes: float) -> int:
+    """The pings web/shared/socket.js sends on a connection of `minutes` whose page sent frames
+    of its own at `sent_at` (seconds from the start): one 4.5 minutes after each frame it sends,
+    pings included, so only a silence that long costs one."""
+    times = [0.0, *sorted(sent_at), minutes * 60]
+    return sum(int((later - earlier) // (PING_EVERY_MIN * 60)) for earlier, later in pairwise(times))
 
 
 def say(who: Client, conversation_id: str, n: int, i: int, *, typing: bool) -> None:
@@ -131,11 +136,14 @@ def accepted_chat(world: World, ledger: Ledger, agents: list[Client], n: int, me
     # Accepting before it ran would skip the wait and understate the transitions.
     first_task_done(ledger.scenario.executions[-1])
     assert agent.ask("accept", conversationId=conversation_id, offerId=offer["offerId"])["type"] == "chatAccepted"
+    visitor_sent = [0.0]  # the dialog and the request
     with scripted_clock() as wait:
         for i in range(messages):
             wait(message_gap(messages))
             say(visitor if i % 2 == 0 else agent, conversation_id, n, i, typing=typing)
-    for _ in range(pings(VISITOR_MINUTES["accepted"])):
+            if i % 2 == 0:
+                visitor_sent.append((i + 1) * message_gap(messages))
+    for _ in range(pings(visitor_sent, VISITOR_MINUTES["accepted"])):
         assert visitor.ask("ping")["type"] == "pong"
     assert agent.ask("endChat", conversationId=conversation_id)["type"] == "chatEnded"
     visitor.disconnect()
@@ -163,7 +171,7 @@ def finish(ledger: Ledger, visitors: list[Client], timeout: float) -> None:
                 time.sleep(0.1)
     for visitor in visitors:
         assert any(f["type"] == "fallback" for f in visitor.frames()), "the unanswered chat got no fallback"
-        for _ in range(pings(VISITOR_MINUTES["unanswered"])):
+        for _ in range(pings([0.0], VISITOR_MINUTES["unanswered"])):  # nothing sent after the request
             assert visitor.ask("ping")["type"] == "pong"
         visitor.disconnect()
     ledger.count_transitions(sfn)

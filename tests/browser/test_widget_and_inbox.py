@@ -247,3 +247,36 @@ def test_a_visitor_message_with_html_renders_as_text_on_both_sides_and_runs_noth
     agent.locator("#tab-inbox").click()
     agent.get_by_role("button", name="End chat").click()
     expect(visitor.locator("[data-role=ended]")).to_be_visible()
+
+
+def test_the_widget_pings_only_after_four_and_a_half_minutes_without_a_frame_of_its_own(
+        stack: Stack, new_page: Any) -> None:
+    """A ping is a billed frame each way and an invocation: while the page sends frames of
+    its own, API Gateway's 10-minute idle timeout is never near, so none is sent."""
+    visitor = new_page()
+    sent: list[str] = []
+    visitor.on("websocket", lambda ws: ws.on("framesent", lambda p: sent.append(json.loads(p)["action"])))
+    visitor.clock.install()
+    visitor.goto(f"{stack.http}demo.html?dialog=alice")
+    visitor.get_by_role("button", name="Chat with us").click()
+    expect(visitor.locator("#livechat-widget .msg.bot").first).to_have_text(
+        "Would you like to talk to someone from sales?")
+    wait_until(visitor, lambda: "startConversation" in sent)  # the socket is open
+    visitor.clock.fast_forward("04:00")
+    visitor.get_by_role("button", name="No thanks").click()  # a frame of its own
+    expect(visitor.locator("#livechat-widget .msg.bot").last).to_have_text("Happy browsing!")
+    visitor.clock.fast_forward("04:00")  # 8 minutes since it connected, 4 since its last frame
+    visitor.wait_for_timeout(300)
+    assert sent == ["startConversation", "answer"]  # no ping  # it did send frames, none of them a ping
+    visitor.clock.fast_forward("00:40")  # 4 min 40 s since its last frame
+    wait_until(visitor, lambda: "ping" in sent)
+    assert sent == ["startConversation", "answer", "ping"]
+
+
+def wait_until(page: Any, probe: Any) -> None:
+    """Until `probe()` holds: a frame leaves on the page's own event loop."""
+    for _ in range(100):
+        if probe():
+            return
+        page.wait_for_timeout(50)
+    raise AssertionError("the page never got there")

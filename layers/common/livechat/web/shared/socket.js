@@ -1,7 +1,9 @@
 /* livechat.socket — the page's WebSocket to the API: connect, reconnect with backoff (also
- * when the browser comes back online), a ping every 4.5 minutes (API Gateway closes sockets
- * idle for 10), and request/answer: a frame sent with a requestId is answered by the frame
- * that carries the same requestId. Protocol: docs/protocol.md. */
+ * when the browser comes back online), a ping after 4.5 minutes without a frame of our own
+ * (API Gateway closes sockets idle for 10; during a chat the frames we send keep it open, and
+ * a ping is a billed frame each way and an invocation), and request/answer: a frame sent
+ * with a requestId is answered by the frame that carries the same requestId. Protocol:
+ * docs/protocol.md. */
 const PING_MS = 4.5 * 60 * 1000;
 const MAX_BACKOFF_MS = 30000;
 
@@ -20,8 +22,14 @@ livechat.socket = {
     let attempts = 0, pingTimer = null, reconnectTimer = null;
 
     function send(frame) {
-      if (ws && wsOpen) { ws.send(JSON.stringify(frame)); return true; }
+      if (ws && wsOpen) { ws.send(JSON.stringify(frame)); keepAlive(); return true; }
       return false;
+    }
+
+    // The next ping: PING_MS after the last frame sent, whatever it was.
+    function keepAlive() {
+      clearTimeout(pingTimer);
+      pingTimer = setTimeout(() => send({ action: "ping", requestId: newId("ping") }), PING_MS);
     }
 
     // The answer frame; rejected with Error("disconnected") when the socket is not open or
@@ -48,8 +56,7 @@ livechat.socket = {
       let opened = false;
       socket.onopen = () => {
         opened = true; wsOpen = true; attempts = 0;
-        clearInterval(pingTimer);
-        pingTimer = setInterval(() => send({ action: "ping", requestId: newId("ping") }), PING_MS);
+        keepAlive();
         options.onOpen();
       };
       socket.onmessage = (ev) => {
@@ -67,7 +74,7 @@ livechat.socket = {
       socket.onclose = async () => {
         if (ws !== socket) return;
         ws = null; wsOpen = false;
-        clearInterval(pingTimer);
+        clearTimeout(pingTimer);
         for (const [, w] of pending) w.reject(new Error("disconnected"));
         pending.clear();
         if (stopped) return;
@@ -92,7 +99,7 @@ livechat.socket = {
     // Close for good (sign-out): no reconnect until start().
     function stop() {
       stopped = true;
-      clearTimeout(reconnectTimer); clearInterval(pingTimer);
+      clearTimeout(reconnectTimer); clearTimeout(pingTimer);
       if (ws) { const s = ws; ws = null; wsOpen = false; s.close(); }
     }
 
