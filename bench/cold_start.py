@@ -19,6 +19,11 @@ python3.13, or still without a build, it says what is missing (SKIPPED) and exit
 
     .venv/bin/python -m bench.cold_start [--runs N] [--no-source-only] [--json]   (or `make bench-cold-start`)
 
+`--first-invocation` also measures a cost of the container's first invocations that the import
+does not show: the CPU of the first DynamoDB client of each PynamoDB connection (one per model,
+and TransactWrite's), in a fresh python3.13 process with the build's layer (no request is
+made: creating the client is the cost, a session's endpoint rules and service model loaded).
+
 Figures are for this machine (x86_64; the layer's few compiled extensions are loaded from this
 machine's builds): Lambda's arm64 CPUs differ, the proportions are what carry over.
 """
@@ -62,6 +67,22 @@ import {module}
 roots = {roots!r}
 print(json.dumps(sorted({{f for m in list(sys.modules.values())
                          if (f := getattr(m, "__file__", None)) and f.startswith(tuple(roots))}})))
+"""
+
+# The first clients of PynamoDB's connections in a fresh process: the first one, then the next
+# ones (a whole chat touches 7 in tests/integration/test_shared_session.py).
+FIRST_CLIENTS = """import sys, time
+sys.path[:0] = {path!r}
+from livechat.store import tables
+tables.bind()
+connections = [m._get_connection().connection for m in tables.ALL_MODELS[:{count} - 1]] + [tables.connection()]
+t = time.process_time()
+connections[0].client
+first = time.process_time() - t
+t = time.process_time()
+for c in connections[1:]:
+    c.client
+print(first * 1000, (time.process_time() - t) * 1000, len({{id(c.session) for c in connections}}))
 """
 
 # What a handler may take for free: the runtime's boto3 and the libraries every handler is
@@ -167,6 +188,23 @@ def measure(python: str, runs: int, pycache_prefix: str | None,
     return {name: min(values) for name, values in samples.items()}
 
 
+def first_clients(python: str, build: Path, runs: int, count: int = 7) -> tuple[float, float, int]:
+    """Least CPU ms of the first PynamoDB connection's client and of the next count - 1, and
+    the number of botocore sessions they used, in fresh processes (least of `runs`)."""
+    env = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "LIVECHAT_TABLE_NAME": "bench"}
+    path = [str(build / "CommonLayer" / "python"), str(NATIVE), str(RUNTIME)]
+    samples = []
+    for _ in range(runs):
+        done = subprocess.run([python, "-s", "-c", FIRST_CLIENTS.format(path=path, count=count)],
+                              env={"PATH": os.environ["PATH"], "AWS_REGION": "us-east-1"} | env,
+                              capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise SystemExit(f"cold_start: first clients failed:\n{done.stderr[-3000:]}")
+        first, rest, sessions = done.stdout.split()
+        samples.append((float(first), float(rest), int(sessions)))
+    return min(s[0] for s in samples), min(s[1] for s in samples), samples[0][2]
+
+
 def sizes(directory: Path) -> tuple[int, int]:
     """Bytes unzipped and zipped (deflate, as sam deploy uploads it)."""
     raw = 0
@@ -187,6 +225,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5, help="processes per figure (the least is kept); default 5")
     parser.add_argument("--no-source-only", action="store_true", help="skip the measurement without .pyc")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
+    parser.add_argument("--first-invocation", action="store_true", help="also the first DynamoDB clients of"
+                        " PynamoDB's connections (a cost of the first invocations, not of the import)")
     parser.add_argument("--build", type=Path, help="another `sam build` directory (e.g. a copy of an earlier"
                         " build, to compare); default .aws-sam/build")
     args = parser.parse_args()
@@ -236,6 +276,12 @@ def main() -> None:
         raw, zipped = sizes(directory)
         result.setdefault(directory.name, {}).update({"bytes": raw, "zipped bytes": zipped})
         print(f"{directory.name:26}{mb(raw)}  {mb(zipped)}")
+    if args.first_invocation:
+        first, rest, sessions = first_clients(python, build, args.runs)
+        result["first PynamoDB clients"] = {"first ms": round(first, 1), "next 6 ms": round(rest, 1),
+                                            "botocore sessions": sessions}
+        print(f"\nFirst DynamoDB client of 7 PynamoDB connections (CPU, least of {args.runs} fresh processes):"
+              f" the first {first:.0f} ms, the next 6 {rest:.0f} ms together; {sessions} botocore session(s)")
     if args.json:
         print(json.dumps(result, indent=2))
 

@@ -29,9 +29,12 @@ The table name is bound at run time (:func:`bind`), never at import.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
+import botocore.session
+import pynamodb.connection.base
 from pynamodb.attributes import (
     BooleanAttribute,
     ListAttribute,
@@ -329,12 +332,31 @@ ALL_MODELS: tuple[type[_Item], ...] = (
 
 _bound = False
 
+# PynamoDB gives each Connection — one per model, one per index, TransactWrite's — a botocore
+# session of its own (`get_session()` in `Connection.session`), and each session loads
+# botocore's endpoint rules and DynamoDB's service model again for its first client: ~46-51 ms
+# of CPU each, several times in a container's first invocations (issue 15). Instead, every
+# Connection of a thread gets that thread's one session (sessions are not thread-safe, which
+# is why PynamoDB keeps them per thread): its first client pays, the next ones ~2-3 ms.
+# PynamoDB has no setting for the session; its module's `get_session` is what it calls.
+_sessions = threading.local()
+
+
+def shared_session(env_vars: dict[str, tuple[Any, Any, Any, Any]] | None = None) -> botocore.session.Session:
+    """This thread's botocore session for PynamoDB (a new one after `unbind`); botocore's
+    `get_session`'s signature (PynamoDB passes nothing)."""
+    session: botocore.session.Session | None = getattr(_sessions, "session", None)
+    if session is None:
+        session = _sessions.session = botocore.session.get_session(env_vars)
+    return session
+
 
 def bind() -> None:
     """Point every model at the configured table (once per process, or after unbind)."""
     global _bound
     if _bound:
         return
+    pynamodb.connection.base.get_session = shared_session  # type: ignore[attr-defined]  # PynamoDB's own import
     settings = runtime.get_settings()
     _Unbound.table_name = settings.table_name
     _Unbound.region = settings.region
@@ -348,9 +370,10 @@ def bind() -> None:
 
 @runtime.on_reset
 def unbind() -> None:
-    global _bound, _connection
+    global _bound, _connection, _sessions
     _bound = False
     _connection = None
+    _sessions = threading.local()  # every thread's next Connection starts a new session
 
 
 _connection: Connection | None = None
