@@ -7,7 +7,12 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from livechat.api import gateway
+
+# `actions`, `protocol`, `delivery` and `frames` are the frame path, which
+# livechat.api.gateway.on_message imports when called (the $connect/$disconnect function
+# never loads it): imported here, during Lambda's init, so the first frame does not pay.
+from livechat.api import actions, gateway, protocol  # noqa: F401
+from livechat.outbound import delivery, frames  # noqa: F401
 
 logger = Logger()
 metrics = Metrics()

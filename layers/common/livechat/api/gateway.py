@@ -22,48 +22,60 @@ from aws_lambda_powertools.utilities.parser.models.apigw_websocket import (
     APIGatewayWebSocketDisconnectEventRequestContext,
     APIGatewayWebSocketMessageEventRequestContext,
 )
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from livechat import runtime
-from livechat.api import auth, cors
-from livechat.api.actions import ADMIN_ACTIONS, ANSWER_TYPES, HANDLERS, authorize
+from livechat.api import cors
 from livechat.api.authorizer import Identity
-from livechat.api.protocol import parse_frame, request_id_of
 from livechat.chat import presence
 from livechat.domain.errors import Forbidden, LivechatError, RateLimited, Unauthorized
 from livechat.domain.limits import FrameBudget
-from livechat.outbound.delivery import Notifier
-from livechat.outbound.frames import AckEvent, error_frame
 from livechat.runtime import get_settings
 
 logger = Logger(child=True)
+
+# Issue 15 (cold start): the frame path — the actions and every use case behind them, the
+# inbound frame models, the delivery of answers — is imported by `on_message`, not here, so
+# that the $connect/$disconnect function does not load it. The function that answers frames
+# imports it at its own import (functions/ws_message/app.py), during Lambda's init, not on
+# its first frame. The token code (PyJWT) only where no authorizer ran.
+
+# Each event model is built (its validator) when the first event of its kind is parsed, not
+# at import: a function parses one or two of the three kinds, one per invocation.
+_DEFERRED = ConfigDict(defer_build=True)
 
 
 # Powertools' WebSocket models leave out `requestContext.authorizer`: what the $connect
 # authorizer returned (livechat.api.authorizer), which API Gateway puts on $connect and on
 # every later event of the connection. Absent only where no authorizer ran (below).
 class _ConnectContext(APIGatewayWebSocketConnectEventRequestContext):
+    model_config = _DEFERRED
     authorizer: Identity | None = None
 
 
 class _MessageContext(APIGatewayWebSocketMessageEventRequestContext):
+    model_config = _DEFERRED
     authorizer: Identity | None = None
 
 
 class _DisconnectContext(APIGatewayWebSocketDisconnectEventRequestContext):
+    model_config = _DEFERRED
     authorizer: Identity | None = None
 
 
 class ConnectEvent(APIGatewayWebSocketConnectEventModel):
+    model_config = _DEFERRED
     query_string_parameters: dict[str, str] | None = Field(None, alias="queryStringParameters")
     request_context: _ConnectContext = Field(alias="requestContext")
 
 
 class MessageEvent(APIGatewayWebSocketMessageEventModel):
+    model_config = _DEFERRED
     request_context: _MessageContext = Field(alias="requestContext")
 
 
 class DisconnectEvent(APIGatewayWebSocketDisconnectEventModel):
+    model_config = _DEFERRED
     request_context: _DisconnectContext = Field(alias="requestContext")
 
 
@@ -84,6 +96,8 @@ def on_connect(event: ConnectEvent) -> dict[str, Any]:
             # No authorizer ran: only while a deployment that adds it is under way (the
             # functions are updated before the API's new deployment routes $connect
             # through it). The same checks, here, instead of refusing every handshake.
+            from livechat.api import auth  # only here: no authorizer ran
+
             role, principal = auth.identify(event.query_string_parameters or {})
         presence.connect(ctx.connection_id, role, principal,
                          origin=cors.header(event.headers, "origin"))
@@ -120,6 +134,11 @@ def on_disconnect(event: DisconnectEvent) -> dict[str, Any]:
 
 
 def on_message(event: MessageEvent) -> dict[str, Any]:
+    from livechat.api.actions import ADMIN_ACTIONS, ANSWER_TYPES, HANDLERS, authorize
+    from livechat.api.protocol import parse_frame, request_id_of
+    from livechat.outbound.delivery import Notifier
+    from livechat.outbound.frames import AckEvent, error_frame
+
     ctx = event.request_context
     body = event.body if isinstance(event.body, str) else None
     endpoint = management_endpoint(ctx.domain_name, ctx.stage)

@@ -5,33 +5,41 @@ unknown extra fields are ignored so that newer clients keep working. Outbound fr
 models too, so docs/protocol.md is generated from this file (`python -m livechat.api.protocol_doc`).
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here (issue 15, cold start): pydantic would compile
+# and evaluate every field's annotation string when the classes are built, ~20 % of this
+# module's import.
 import json
+import typing
+from functools import cache
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from livechat.domain.errors import BadRequest
 
 Id = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:@+-]+$")]
 ShortText = Annotated[str, Field(max_length=2048)]
 
+# Issue 15 (cold start): each frame model builds its validator when the first frame of its
+# action arrives (parse_frame validates against that action's model alone), not at import:
+# an invocation parses one frame, and most containers see a handful of the 21 actions.
+_STRICT = ConfigDict(strict=True, extra="ignore", frozen=True, defer_build=True)
+
 
 class _Frame(BaseModel):
-    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+    model_config = _STRICT
     requestId: Annotated[str, Field(max_length=128)] | None = None
 
 
 class Utm(BaseModel):
-    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+    model_config = _STRICT
     source: ShortText | None = None
     medium: ShortText | None = None
     campaign: ShortText | None = None
 
 
 class Page(BaseModel):
-    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+    model_config = _STRICT
     url: ShortText | None = None
     title: ShortText | None = None
     referrer: ShortText | None = None
@@ -113,7 +121,7 @@ class ListOffers(_Frame):
 
 
 class PushKeys(BaseModel):
-    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+    model_config = _STRICT
     p256dh: Annotated[str, Field(max_length=256)]
     auth: Annotated[str, Field(max_length=256)]
 
@@ -122,7 +130,7 @@ class PushSubscription(BaseModel):
     """What `PushSubscription.toJSON()` gives (expirationTime and the like are ignored); the
     endpoint rule itself is livechat.domain.push's."""
 
-    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+    model_config = _STRICT
     endpoint: str
     keys: PushKeys
 
@@ -193,7 +201,7 @@ class GetStats(_Frame):
     """An addition (issue 16): the performance dashboard's counters for the UTC days
     `from`..`to` (inclusive, YYYY-MM-DD, at most 92 days); admins only."""
 
-    model_config = ConfigDict(strict=True, extra="ignore", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True)  # and _Frame's
     action: Literal["getStats"]
     from_: Annotated[str, Field(alias="from", max_length=10)]
     to: Annotated[str, Field(max_length=10)]
@@ -232,8 +240,14 @@ Inbound = Annotated[
     | Ping,
     Field(discriminator="action"),
 ]
-_inbound: TypeAdapter[Inbound] = TypeAdapter(Inbound)
 ACTIONS = VISITOR_ACTIONS | AGENT_ACTIONS | SHARED_ACTIONS
+
+
+@cache
+def _frame_models() -> dict[str, type[_Frame]]:
+    """The frame model of each action, from `Inbound` (what the discriminator would pick)."""
+    models: tuple[type[_Frame], ...] = typing.get_args(typing.get_args(Inbound)[0])
+    return {typing.get_args(m.model_fields["action"].annotation)[0]: m for m in models}
 
 
 def request_id_of(body: str | None) -> str | None:
@@ -291,7 +305,7 @@ def parse_frame(body: str | None, max_bytes: int) -> Inbound:
     if action not in ACTIONS:
         raise BadRequest(f"unknown action {action[:64]!r}")
     try:
-        return _inbound.validate_python(data)
+        return typing.cast("Inbound", _frame_models()[action].model_validate(data))
     except ValidationError as exc:
         raise BadRequest(describe(exc)) from None
 

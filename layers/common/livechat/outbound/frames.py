@@ -2,8 +2,9 @@
 docs/protocol.md is generated from them), stored conversation events as wire frames (for
 delivery and `resume`) and as transcript items."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here (issue 15, cold start): pydantic would compile
+# and evaluate every field's annotation string when the classes are built, ~20 % of this
+# module's import.
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
