@@ -10,7 +10,9 @@ only the import statements of boto3, botocore, pydantic, pynamodb and aws_lambda
 that our loaded code makes at import time (derived, not listed: the modules of ours the handler
 import leaves in sys.modules are parsed, their module-level imports kept, TYPE_CHECKING blocks
 and imports inside functions left out), and our own code's overhead as a percentage over that
-floor: what our modules and everything else they load cost. Twice: with the build's bytecode,
+floor: what our modules and everything else they load cost; the floor's process then imports
+the handler, and what that adds is shown too, over the floor it followed (same-process + %:
+the same quantity without two processes' noise). Twice: with the build's bytecode,
 and with none (PYTHONPYCACHEPREFIX pointing at an empty
 directory, which is what a build without .pyc costs on a read-only file system, every cold
 start). Then the size of each function and of the layer, unzipped and zipped. Prints figures,
@@ -57,6 +59,20 @@ sys.path[:0] = {path!r}
 t = time.process_time()
 {statements}
 print((time.process_time() - t) * 1000)
+"""
+
+# The floor, and then in the same process the handler's import: what our code adds beyond
+# the floor, measured against the floor it followed rather than against another process's
+# (on this shared machine the floors alone moved by 15-20 ms between runs; two processes'
+# least figures subtracted carried both processes' luck).
+TIMED_SPLIT = """import sys, time
+sys.path[:0] = {path!r}
+t = time.process_time()
+{statements}
+floor = (time.process_time() - t) * 1000
+t = time.process_time()
+import {module}
+print(floor, (time.process_time() - t) * 1000)
 """
 
 # Which of the loaded modules are ours: the files of the handler import that live in the
@@ -138,9 +154,14 @@ def run_python(python: str, code: str, path: list[Path], function_id: str, pycac
     return done.stdout.strip().splitlines()[-1]
 
 
-def import_ms(python: str, statements: str, path: list[Path], function_id: str, pycache_prefix: str | None) -> float:
-    code = TIMED.format(path=[str(p) for p in path], statements=statements)
-    return float(run_python(python, code, path, function_id, pycache_prefix))
+def import_ms(python: str, statements: str, path: list[Path], function_id: str, pycache_prefix: str | None,
+              *, then: str | None = None) -> list[float]:
+    """CPU ms of `statements`; with `then` (a module), also of importing it afterwards."""
+    if then is None:
+        code = TIMED.format(path=[str(p) for p in path], statements=statements)
+    else:
+        code = TIMED_SPLIT.format(path=[str(p) for p in path], statements=statements, module=then)
+    return [float(figure) for figure in run_python(python, code, path, function_id, pycache_prefix).split()]
 
 
 def _import_time_statements(body: list[ast.stmt]) -> list[ast.Import | ast.ImportFrom]:
@@ -177,14 +198,18 @@ def floor_statements(python: str, build: Path, function_id: str, module: str) ->
 
 
 def measure(python: str, runs: int, pycache_prefix: str | None,
-            targets: dict[str, tuple[str, list[Path]]]) -> dict[str, float]:
-    """Least import time (ms) per target (statements, sys.path), rounds interleaved: the other
-    processes of a shared machine only ever add time, so the least disturbed round is the
-    figure (as timeit advises); the median still moved by a quarter between runs."""
-    samples: dict[str, list[float]] = {name: [] for name in targets}
+            targets: dict[str, tuple[str, list[Path], str | None]]) -> dict[str, float]:
+    """Least import time (ms) per target (statements, sys.path, then a module or None; a
+    target with a module also gives `<name> then`), rounds interleaved: the other processes of
+    a shared machine only ever add time, so the least disturbed round is the figure (as timeit
+    advises); the median still moved by a quarter between runs."""
+    samples: dict[str, list[float]] = {}
     for _ in range(runs):
-        for name, (statements, path) in targets.items():
-            samples[name].append(import_ms(python, statements, path, name.removesuffix(" floor"), pycache_prefix))
+        for name, (statements, path, then) in targets.items():
+            figures = import_ms(python, statements, path, name.removesuffix(" floor"), pycache_prefix,
+                                 then=then)
+            for key, figure in zip((name, f"{name} then"), figures, strict=False):
+                samples.setdefault(key, []).append(figure)
     return {name: min(values) for name, values in samples.items()}
 
 
@@ -237,9 +262,10 @@ def main() -> None:
     build = args.build or BUILD
     handlers = functions(build)
     floors = {fid: floor_statements(python, build, fid, module) for fid, module in handlers.items()}
-    targets = {fid: (f"import {module}", lambda_path(build, fid)) for fid, module in handlers.items()}
-    targets |= {f"{fid} floor": (statements, lambda_path(build, fid)) for fid, statements in floors.items()}
-    targets["import boto3"] = ("import boto3", [RUNTIME])
+    targets: dict[str, tuple[str, list[Path], str | None]] = {
+        fid: (f"import {module}", lambda_path(build, fid), None) for fid, module in handlers.items()}
+    targets |= {f"{fid} floor": (floors[fid], lambda_path(build, fid), module) for fid, module in handlers.items()}
+    targets["import boto3"] = ("import boto3", [RUNTIME], None)
     with tempfile.TemporaryDirectory(prefix="no-pyc-") as empty:
         modes = {"pyc": None} if args.no_source_only else {"pyc": None, "no pyc": empty}
         times = {mode: measure(python, args.runs, prefix, targets) for mode, prefix in modes.items()}
@@ -259,15 +285,20 @@ def main() -> None:
         print(f"{name:26}{row}")
 
     print(f"\nOur code over the third-party floor (the handler's own imports of {', '.join(FLOOR_PACKAGES)},"
-          " in the same rounds): + % = (handler - floor) / floor")
-    print(f"{'':26}" + "".join(f"{mode + ' floor ms':>16}{'handler ms':>12}{'+ %':>7}" for mode in times))
+          " in the same rounds): + % = (handler - floor) / floor, handler in a process of its own;"
+          " same-process + % = what the handler's import added after the floor, in the floor's process")
+    print(f"{'':26}" + "".join(f"{mode + ' floor ms':>16}{'handler ms':>12}{'+ %':>7}{'after floor ms':>16}"
+                               f"{'same-process + %':>18}" for mode in times))
     for fid in handlers:
         row = ""
         for mode, figures in times.items():
-            floor, handler = figures[f"{fid} floor"], figures[fid]
-            row += f"{floor:16.0f}{handler:12.0f}{(handler - floor) / floor * 100:7.0f}"
+            floor, handler, after = figures[f"{fid} floor"], figures[fid], figures[f"{fid} floor then"]
+            row += (f"{floor:16.0f}{handler:12.0f}{(handler - floor) / floor * 100:7.0f}{after:16.1f}"
+                    f"{after / floor * 100:18.0f}")
             result[fid] |= {f"{mode} floor ms": round(floor, 1),
-                            f"{mode} over floor %": round((handler - floor) / floor * 100, 1)}
+                            f"{mode} over floor %": round((handler - floor) / floor * 100, 1),
+                            f"{mode} after floor ms": round(after, 1),
+                            f"{mode} over floor, same process %": round(after / floor * 100, 1)}
         print(f"{fid:26}{row}")
         result[fid]["floor"] = floors[fid].splitlines()
 
