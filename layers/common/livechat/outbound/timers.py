@@ -47,10 +47,9 @@ def stop(conversation_id: str, attempt: int) -> None:
     if not arn:
         return
     try:
-        runtime.stepfunctions().stop_execution(
-            executionArn=execution_arn(arn, _name(conversation_id, attempt)),
-            cause="the offer no longer needs its timer (accepted, or the visitor left)",
-        )
+        # No `error` or `cause`: with them, a state machine encrypted with a customer key
+        # would also need KMS permissions for the stop (StopExecution's API reference).
+        runtime.stepfunctions().stop_execution(executionArn=execution_arn(arn, _name(conversation_id, attempt)))
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code")
         if code != "ExecutionDoesNotExist":  # never started, or already gone from the history
