@@ -153,6 +153,24 @@ def test_a_decline_moves_a_team_chat_to_the_next_agent_at_once(
     assert first.ask("decline", conversationId=conversation_id,
                      offerId=conv.offer_id)["type"] == "ack"
     assert len(other.of_type("chatOffered")) == 1  # no waiting for the 30 s timeout
+    # the request goes on: its timer keeps the new offer's time
+    assert [e["status"] for e in workflow.executions()] == ["RUNNING"]
+
+
+def test_a_decline_that_ends_in_the_fallback_stops_the_timer(world: World, workflow: Workflow) -> None:
+    configure(world, {"mode": "round_robin"}, timeout=2)
+    world.agent("alice@example.com")
+    alice = world.agent_client("alice@example.com")
+    visitor, conversation_id = request(world)
+    offer = alice.of_type("chatOffered")[0]
+    assert alice.ask("decline", conversationId=conversation_id, offerId=offer["offerId"])["type"] == "ack"
+    fallback = wait_for(visitor, "fallback", [])
+    assert fallback is not None and fallback["reason"] == "not_accepted"
+    stopped = eventually(lambda: [e for e in workflow.executions() if e["status"] == "ABORTED"], timeout=10)
+    assert len(stopped) == 1
+    eventually(lambda: False, timeout=3)  # past the deadline: no check ran
+    assert states_entered(workflow, stopped[0]["executionArn"]) == ["WaitForAccept"]
+    assert len(eventually(sent_mails)) == 1  # the team still hears of it, once
 
 
 def test_an_accept_just_after_expiry_is_refused_and_the_visitor_gets_one_outcome(

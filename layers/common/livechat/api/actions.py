@@ -183,12 +183,15 @@ def accept(caller: Caller, frame: AcceptFrame, notifier: Notifier) -> None:
 
 
 def decline(caller: Caller, frame: DeclineFrame, notifier: Notifier) -> None:
-    offers.decline(frame.conversationId, frame.offerId, caller.principal)
+    declined = offers.decline(frame.conversationId, frame.offerId, caller.principal)
     notifier.reply(AckEvent(action="decline").wire())
     notifier.to_agent(caller.principal, withdrawn_frame(frame.conversationId, frame.offerId, "declined"),
                       exclude=caller.connection_id)
-    # A decline does at once what the timeout would have done next.
-    workflow.next_step(stored.get(frame.conversationId), notifier, catalog.get_workspace_settings())
+    # A decline does at once what the timeout would have done next; when that ends the
+    # request (the fallback), its timer has nothing left to check.
+    step = workflow.next_step(stored.get(frame.conversationId), notifier, catalog.get_workspace_settings())
+    if step.get("final"):
+        workflow.release_timer(declined)
 
 
 def list_inbox(caller: Caller, frame: ListInbox, notifier: Notifier) -> None:

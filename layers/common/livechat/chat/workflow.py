@@ -35,8 +35,10 @@ def _wait_until(deadline: str) -> dict[str, Any]:
     return {"outcome": WAIT, "waitSeconds": max(0, math.ceil(seconds))}
 
 
-def _done() -> dict[str, Any]:
-    return {"outcome": DONE, "waitSeconds": 0}
+def _done(*, final: bool = False) -> dict[str, Any]:
+    """Nothing left for the timer. `final`: the request itself ended here (a fallback was
+    given), as opposed to finding it already moved on by someone else."""
+    return {"outcome": DONE, "waitSeconds": 0, **({"final": True} if final else {})}
 
 
 def _stored(conversation_id: str) -> Conversation | None:
@@ -109,9 +111,9 @@ def retries_left(conv: Conversation, settings: WorkspaceSettings) -> bool:
 
 
 def release_timer(conv: Conversation) -> None:
-    """The request's offer was accepted, or withdrawn because the visitor left: its timer
-    has nothing left to check. Called after the answers went out, since it changes no state
-    (livechat.outbound.timers.stop)."""
+    """The request's offer was accepted, or withdrawn because the visitor left, or declined
+    and the request fell back: its timer has nothing left to check. Called after the
+    answers went out, since it changes no state (livechat.outbound.timers.stop)."""
     timers.stop(conv.conversation_id, conv.route_attempt)
 
 
@@ -125,15 +127,14 @@ def next_step(conv: Conversation, notifier: Notifier, settings: WorkspaceSetting
         outcome = offers.route(conv.conversation_id, notifier, settings, conversation=conv)
         if outcome.result == "offered":
             return offer_task(conv.conversation_id, notifier, settings)
-        return _done()
+        return _done(final=outcome.result == "fallback")
     if retries_left(conv, settings):
         outcome = offers.route(conv.conversation_id, notifier, settings, conversation=conv,
                                no_agent_reason="not_accepted", first_pool_only=True)
         if outcome.result == "offered":
             return offer_task(conv.conversation_id, notifier, settings)
-        return _done()
-    offers.fallback(conv.conversation_id, "not_accepted", notifier, settings)
-    return _done()
+        return _done(final=outcome.result == "fallback")
+    return _done(final=offers.fallback(conv.conversation_id, "not_accepted", notifier, settings).result == "fallback")
 
 
 def rescue_task(conversation_id: str, notifier: Notifier, settings: WorkspaceSettings,
