@@ -25,7 +25,7 @@ from aws_lambda_powertools.utilities.parser.models.apigw_websocket import (
 from pydantic import ConfigDict, Field
 
 from livechat import runtime
-from livechat.api import cors
+from livechat.api import auth, cors
 from livechat.api.authorizer import Identity
 from livechat.chat import presence
 from livechat.domain.errors import Forbidden, LivechatError, RateLimited, Unauthorized
@@ -38,7 +38,7 @@ logger = Logger(child=True)
 # inbound frame models, the delivery of answers — is imported by `on_message`, not here, so
 # that the $connect/$disconnect function does not load it. The function that answers frames
 # imports it at its own import (functions/ws_message/app.py), during Lambda's init, not on
-# its first frame. The token code (PyJWT) only where no authorizer ran.
+# its first frame.
 
 # Each event model is built (its validator) when the first event of its kind is parsed, not
 # at import: a function parses one or two of the three kinds, one per invocation.
@@ -96,8 +96,6 @@ def on_connect(event: ConnectEvent) -> dict[str, Any]:
             # No authorizer ran: only while a deployment that adds it is under way (the
             # functions are updated before the API's new deployment routes $connect
             # through it). The same checks, here, instead of refusing every handshake.
-            from livechat.api import auth  # only here: no authorizer ran
-
             role, principal = auth.identify(event.query_string_parameters or {})
         presence.connect(ctx.connection_id, role, principal,
                          origin=cors.header(event.headers, "origin"))
