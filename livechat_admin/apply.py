@@ -29,7 +29,8 @@ from typing import Any, Literal
 
 from livechat.api.auth import ADMIN_GROUP, LIVE_CHAT_GROUP
 from livechat.domain import schedules
-from livechat.domain.workspace import AgentSpec, Dialog, Workspace, WorkspaceSettings
+from livechat.domain.workspace import Dialog, WorkspaceSettings
+from livechat.domain.workspace_document import AgentSpec, Workspace
 from livechat.store import agents, catalog
 from livechat.store import tables as models
 from livechat.store.keys import AGENT_PK, CONFIG_PK, DIALOG_PK, TEAM_PK

@@ -24,9 +24,9 @@ from livechat.domain.workspace import (
     FieldCondition,
     LiveChatCard,
     RulesRouting,
-    Workspace,
     WorkspaceSettings,
 )
+from livechat.domain.workspace_document import Workspace
 
 
 class DryRunError(Exception):

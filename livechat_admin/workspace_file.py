@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-from livechat.domain.workspace import Workspace, workspace_problems
+from livechat.domain.workspace_document import Workspace, workspace_problems
 
 
 class InvalidWorkspace(Exception):

@@ -8,7 +8,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from livechat.domain.workspace import Workspace
+from livechat.domain.workspace_document import Workspace
 
 from livechat_admin import stack
 from livechat_admin.stack import StackError, Target

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from livechat.domain.workspace import Workspace
+from livechat.domain.workspace_document import Workspace
 
 from livechat_admin.apply import provision
 

@@ -15,7 +15,7 @@ import boto3
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
-from livechat.domain.workspace import AgentSpec, Workspace
+from livechat.domain.workspace_document import AgentSpec, Workspace
 from moto.utilities.utils import load_resource
 
 from livechat_admin.apply import provision

@@ -7,13 +7,8 @@ from typing import Any
 import pytest
 from livechat.domain import routing
 from livechat.domain.snapshots import Agent
-from livechat.domain.workspace import (
-    RoundRobinRouting,
-    TeamRouting,
-    Workspace,
-    WorkspaceSettings,
-    workspace_problems,
-)
+from livechat.domain.workspace import RoundRobinRouting, TeamRouting, WorkspaceSettings
+from livechat.domain.workspace_document import Workspace, workspace_problems
 
 pytestmark = pytest.mark.unit
 

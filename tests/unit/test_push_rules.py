@@ -15,7 +15,8 @@ from livechat.domain.push import (
     host_matches,
     pattern_problem,
 )
-from livechat.domain.workspace import WorkspaceSettings, workspace_problems
+from livechat.domain.workspace import WorkspaceSettings
+from livechat.domain.workspace_document import workspace_problems
 
 P256DH = base64.urlsafe_b64encode(b"\x04" + bytes(range(64))).decode().rstrip("=")
 AUTH = base64.urlsafe_b64encode(bytes(16)).decode().rstrip("=")

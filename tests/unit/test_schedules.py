@@ -13,7 +13,7 @@ import pytest
 from livechat.domain import routing, schedules
 from livechat.domain.schedules import AVAILABLE, AWAY, Effective
 from livechat.domain.snapshots import Agent
-from livechat.domain.workspace import workspace_problems
+from livechat.domain.workspace_document import workspace_problems
 
 pytestmark = pytest.mark.unit
 

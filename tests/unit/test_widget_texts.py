@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from livechat.domain import widget_texts
-from livechat.domain.workspace import workspace_problems
+from livechat.domain.workspace_document import workspace_problems
 
 pytestmark = pytest.mark.unit
 

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 import yaml
-from livechat.domain.workspace import Dialog, workspace_problems
+from livechat.domain.workspace import Dialog
+from livechat.domain.workspace_document import workspace_problems
 from pydantic import ValidationError
 
 pytestmark = pytest.mark.unit
