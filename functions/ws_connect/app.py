@@ -8,6 +8,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from livechat.api import gateway
+from livechat.api.ws_connect_events import ConnectEvent, DisconnectEvent
 
 logger = Logger()
 metrics = Metrics()
@@ -18,5 +19,5 @@ metrics = Metrics()
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     route = event.get("requestContext", {}).get("routeKey")
     if route == "$disconnect":
-        return gateway.on_disconnect(parse(event, model=gateway.DisconnectEvent))
-    return gateway.on_connect(parse(event, model=gateway.ConnectEvent))
+        return gateway.on_disconnect(parse(event, model=DisconnectEvent))
+    return gateway.on_connect(parse(event, model=ConnectEvent))

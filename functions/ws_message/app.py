@@ -12,6 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 # livechat.api.gateway.on_message imports when called (the $connect/$disconnect function
 # never loads it): imported here, during Lambda's init, so the first frame does not pay.
 from livechat.api import actions, gateway, protocol  # noqa: F401
+from livechat.api.ws_message_event import MessageEvent
 from livechat.outbound import delivery, frames  # noqa: F401
 
 logger = Logger()
@@ -21,4 +22,4 @@ metrics = Metrics()
 @logger.inject_lambda_context
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return gateway.on_message(parse(event, model=gateway.MessageEvent))
+    return gateway.on_message(parse(event, model=MessageEvent))

@@ -14,8 +14,9 @@ from aws_lambda_powertools.utilities.parser.models import (
     APIGatewayWebSocketDisconnectEventModel,
     APIGatewayWebSocketMessageEventModel,
 )
-from livechat.api import gateway
 from livechat.api.authorizer import AuthorizerEvent
+from livechat.api.ws_connect_events import ConnectEvent, DisconnectEvent
+from livechat.api.ws_message_event import MessageEvent
 
 from livechat_local import events
 from livechat_local.authorizer import BODIES, decide, decision_of
@@ -110,11 +111,11 @@ def test_later_events_carry_the_context_and_still_parse_with_powertools_models()
     parse(connect, model=APIGatewayWebSocketConnectEventModel)
     parse(message, model=APIGatewayWebSocketMessageEventModel)
     parse(disconnect, model=APIGatewayWebSocketDisconnectEventModel)
-    identities = [parse(connect, model=gateway.ConnectEvent).request_context.authorizer,
-                  parse(message, model=gateway.MessageEvent).request_context.authorizer,
-                  parse(disconnect, model=gateway.DisconnectEvent).request_context.authorizer]
+    identities = [parse(connect, model=ConnectEvent).request_context.authorizer,
+                  parse(message, model=MessageEvent).request_context.authorizer,
+                  parse(disconnect, model=DisconnectEvent).request_context.authorizer]
     assert [(i.role, i.principal) if i else None for i in identities] == [("visitor", "v_1")] * 3
 
 
 def test_an_event_without_the_context_parses_with_no_identity() -> None:
-    assert parse(events.ws_message("c1=", "{}"), model=gateway.MessageEvent).request_context.authorizer is None
+    assert parse(events.ws_message("c1=", "{}"), model=MessageEvent).request_context.authorizer is None

@@ -32,18 +32,7 @@ from livechat.api.protocol import (
     Typing,
     UnsubscribePush,
 )
-from livechat.chat import (
-    conversations,
-    limits,
-    offers,
-    pending,
-    presence,
-    push_subscriptions,
-    requests,
-    stats,
-    transcript_mail,
-    workflow,
-)
+from livechat.chat import conversations, limits, offers, presence, requests, workflow
 from livechat.chat.presence import AGENT, VISITOR, Caller
 from livechat.domain import routing, transitions
 from livechat.domain.clock import iso
@@ -76,6 +65,10 @@ from livechat.store import conversations as stored
 from livechat.store.parties import Parties
 
 Handler = Callable[[Caller, Any, Notifier], None]
+
+# The use cases of the actions a chat does not need (the transcript e-mail, the open offers'
+# list, the dashboard, push subscriptions) are imported by their action, not with this
+# module: every frame's cold start would load them (issue 15, docs/performance.md).
 
 # The event types that answer each action (see Notifier): anything else is answered by ack.
 ANSWER_TYPES: dict[str, frozenset[str]] = {
@@ -144,6 +137,8 @@ def availability(caller: Caller, frame: Availability, notifier: Notifier) -> Non
 
 
 def email_transcript(caller: Caller, frame: EmailTranscript, notifier: Notifier) -> None:
+    from livechat.chat import transcript_mail
+
     transcript_mail.email_transcript(conversations.owned_by_visitor(frame.conversationId, caller.principal))
 
 
@@ -202,6 +197,8 @@ def list_inbox(caller: Caller, frame: ListInbox, notifier: Notifier) -> None:
 
 
 def list_offers(caller: Caller, frame: ListOffers, notifier: Notifier) -> None:
+    from livechat.chat import pending
+
     settings = catalog.get_workspace_settings()
     items, server_time = pending.open_offers(caller.principal, settings.accept_timeout_seconds)
     notifier.reply(OffersEvent(items=items, serverTime=server_time).wire())
@@ -209,16 +206,22 @@ def list_offers(caller: Caller, frame: ListOffers, notifier: Notifier) -> None:
 
 def get_stats(caller: Caller, frame: GetStats, notifier: Notifier) -> None:
     """Admins only: livechat.api.gateway checks the connection's flag first."""
+    from livechat.chat import stats
+
     body = stats.get_stats(frame.from_, frame.to)
     notifier.reply(StatsEvent.model_validate(body).wire())
 
 
 def subscribe_push(caller: Caller, frame: SubscribePush, notifier: Notifier) -> None:
+    from livechat.chat import push_subscriptions
+
     sub = frame.subscription
     push_subscriptions.subscribe(caller.principal, sub.endpoint, sub.keys.p256dh, sub.keys.auth)
 
 
 def unsubscribe_push(caller: Caller, frame: UnsubscribePush, notifier: Notifier) -> None:
+    from livechat.chat import push_subscriptions
+
     push_subscriptions.unsubscribe(caller.principal, frame.endpoint)
 
 

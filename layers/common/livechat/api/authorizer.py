@@ -24,12 +24,13 @@ whenever that source is missing, and agents and visitors bring different query p
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel, ConfigDict, Field
 
 from livechat.api import auth
+from livechat.api.identity import Identity
 from livechat.domain.errors import Forbidden, Unauthorized
 
 logger = Logger(child=True)
@@ -45,18 +46,6 @@ class AuthorizerEvent(BaseModel):
 
     method_arn: str = Field(alias="methodArn")
     query_string_parameters: dict[str, str] | None = Field(None, alias="queryStringParameters")
-
-
-class Identity(BaseModel):
-    """The authorizer's context as every later event of the connection carries it in
-    `requestContext.authorizer` (next to API Gateway's own `principalId` and
-    `integrationLatency`, which this model ignores)."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    role: Literal["agent", "visitor"]
-    principal: str = Field(min_length=1)  # the agent's e-mail or the visitor's id
-    admin: bool = False  # "true": in the LiveChatAdmin group (API Gateway hands strings on)
 
 
 class Refused(Exception):

@@ -9,28 +9,21 @@ from __future__ import annotations
 import math
 import time
 from collections import OrderedDict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.parser.models import (
-    APIGatewayWebSocketConnectEventModel,
-    APIGatewayWebSocketDisconnectEventModel,
-    APIGatewayWebSocketMessageEventModel,
-)
-from aws_lambda_powertools.utilities.parser.models.apigw_websocket import (
-    APIGatewayWebSocketConnectEventRequestContext,
-    APIGatewayWebSocketDisconnectEventRequestContext,
-    APIGatewayWebSocketMessageEventRequestContext,
-)
-from pydantic import ConfigDict, Field
 
 from livechat import runtime
-from livechat.api import auth, cors
-from livechat.api.authorizer import Identity
+from livechat.api import cors
 from livechat.chat import presence
 from livechat.domain.errors import Forbidden, LivechatError, RateLimited, Unauthorized
 from livechat.domain.limits import FrameBudget
 from livechat.runtime import get_settings
+
+if TYPE_CHECKING:  # the event models: each function imports the ones it parses
+    from livechat.api.identity import Identity
+    from livechat.api.ws_connect_events import ConnectEvent, DisconnectEvent
+    from livechat.api.ws_message_event import MessageEvent
 
 logger = Logger(child=True)
 
@@ -39,45 +32,6 @@ logger = Logger(child=True)
 # that the $connect/$disconnect function does not load it. The function that answers frames
 # imports it at its own import (functions/ws_message/app.py), during Lambda's init, not on
 # its first frame.
-
-# Each event model is built (its validator) when the first event of its kind is parsed, not
-# at import: a function parses one or two of the three kinds, one per invocation.
-_DEFERRED = ConfigDict(defer_build=True)
-
-
-# Powertools' WebSocket models leave out `requestContext.authorizer`: what the $connect
-# authorizer returned (livechat.api.authorizer), which API Gateway puts on $connect and on
-# every later event of the connection. Absent only where no authorizer ran (below).
-class _ConnectContext(APIGatewayWebSocketConnectEventRequestContext):
-    model_config = _DEFERRED
-    authorizer: Identity | None = None
-
-
-class _MessageContext(APIGatewayWebSocketMessageEventRequestContext):
-    model_config = _DEFERRED
-    authorizer: Identity | None = None
-
-
-class _DisconnectContext(APIGatewayWebSocketDisconnectEventRequestContext):
-    model_config = _DEFERRED
-    authorizer: Identity | None = None
-
-
-class ConnectEvent(APIGatewayWebSocketConnectEventModel):
-    model_config = _DEFERRED
-    query_string_parameters: dict[str, str] | None = Field(None, alias="queryStringParameters")
-    request_context: _ConnectContext = Field(alias="requestContext")
-
-
-class MessageEvent(APIGatewayWebSocketMessageEventModel):
-    model_config = _DEFERRED
-    request_context: _MessageContext = Field(alias="requestContext")
-
-
-class DisconnectEvent(APIGatewayWebSocketDisconnectEventModel):
-    model_config = _DEFERRED
-    request_context: _DisconnectContext = Field(alias="requestContext")
-
 
 def management_endpoint(domain_name: str, stage: str) -> str:
     configured = get_settings().ws_management_endpoint
@@ -95,7 +49,10 @@ def on_connect(event: ConnectEvent) -> dict[str, Any]:
         else:
             # No authorizer ran: only while a deployment that adds it is under way (the
             # functions are updated before the API's new deployment routes $connect
-            # through it). The same checks, here, instead of refusing every handshake.
+            # through it). The same checks, here, instead of refusing every handshake
+            # (the token checks loaded only then: issue 15, cold start).
+            from livechat.api import auth
+
             role, principal = auth.identify(event.query_string_parameters or {})
         presence.connect(ctx.connection_id, role, principal,
                          origin=cors.header(event.headers, "origin"))

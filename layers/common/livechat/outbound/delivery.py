@@ -21,7 +21,6 @@ from botocore.exceptions import ClientError
 from livechat import runtime
 from livechat.domain.snapshots import Agent
 from livechat.domain.workspace import WorkspaceSettings
-from livechat.outbound import webpush
 from livechat.store import agents, catalog
 from livechat.store import connections as stored_connections
 
@@ -125,6 +124,10 @@ class Notifier:
         moves on at once."""
         if self.to_agent(agent.email, frame, connections=agent.connections):
             return True
+        # Web Push (its keys, subscriptions and crypto) is loaded only by the invocations
+        # that need it, not by every frame's cold start (issue 15).
+        from livechat.outbound import webpush
+
         return webpush.push_to_agent(agent.email, frame, conversation_id=conversation_id, ttl=ttl,
                                      settings=settings).reached
 
@@ -134,6 +137,8 @@ class Notifier:
         same Topic, so it replaces an offer the push service still holds)."""
         if self.to_agent(email, frame):
             return
+        from livechat.outbound import webpush
+
         webpush.push_to_agent(email, frame, conversation_id=conversation_id, ttl=WITHDRAWN_TTL_SECONDS,
                               settings=settings or catalog.get_workspace_settings())
 

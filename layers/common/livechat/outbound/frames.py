@@ -26,6 +26,7 @@ class _Event(BaseModel):
 
 
 class AgentCard(BaseModel):
+    model_config = ConfigDict(defer_build=True)  # built with the first offer or join sent
     name: str
     avatarUrl: str
 
