@@ -142,10 +142,22 @@ def lambda_path(build: Path, function_id: str) -> list[Path]:
     return [build / function_id, NATIVE, build / "CommonLayer" / "python", RUNTIME]
 
 
+def template_environment(function_id: str) -> dict[str, str]:
+    """The variables template.yaml gives the function (Globals', then its own) that are plain
+    strings: Lambda sets them before the handler's import, and some change what it loads
+    (PYDANTIC_DISABLE_PLUGINS, Powertools' settings). References to resources are left out."""
+    template = load_template(ROOT / "template.yaml")
+    own = template["Resources"].get(function_id, {}).get("Properties", {})
+    variables = {**template["Globals"]["Function"].get("Environment", {}).get("Variables", {}),
+                 **own.get("Environment", {}).get("Variables", {})}
+    return {name: value for name, value in variables.items() if isinstance(value, str)}
+
+
 def run_python(python: str, code: str, path: list[Path], function_id: str, pycache_prefix: str | None) -> str:
     """Last line of stdout of `code` in a fresh python3.13 with Lambda's environment."""
     env = {"PATH": os.environ["PATH"], "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1",
-           "AWS_LAMBDA_FUNCTION_NAME": function_id, "LAMBDA_TASK_ROOT": str(path[0])}
+           "AWS_LAMBDA_FUNCTION_NAME": function_id, "LAMBDA_TASK_ROOT": str(path[0]),
+           **template_environment(function_id)}
     if pycache_prefix:
         env |= {"PYTHONPYCACHEPREFIX": pycache_prefix, "PYTHONDONTWRITEBYTECODE": "1"}
     done = subprocess.run([python, "-s", "-c", code], env=env, capture_output=True, text=True, check=False)

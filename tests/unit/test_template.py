@@ -496,7 +496,7 @@ def test_the_functions_that_post_frames_know_the_management_endpoint(cfn: Templa
 SHARED_VARIABLES = {
     "LIVECHAT_TABLE_NAME", "LIVECHAT_USER_POOL_ID", "LIVECHAT_USER_POOL_CLIENT_ID",
     "LIVECHAT_VISITOR_SECRET_ARN", "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE",
-    "POWERTOOLS_LOG_LEVEL",
+    "POWERTOOLS_LOG_LEVEL", "PYDANTIC_DISABLE_PLUGINS",
 }
 
 
@@ -1497,3 +1497,11 @@ def test_the_metric_filters_match_the_json_lines_powertools_writes(template: Tem
     assert line["message"] == "chat requested" and line["level"] == "INFO"
     assert filters and all(re.fullmatch(r'\{ \$\.message = "[a-z ]+" \}', f) for f in filters)
 
+
+
+@pytest.mark.parametrize("function_id", FUNCTIONS)
+def test_pydantic_plugins_are_off_in_every_function(cfn: Template, function_id: str) -> None:
+    """None is installed; on, the first validator of a cold start scans every distribution's
+    entry points for one (issue 15)."""
+    variables = cfn["Resources"][function_id]["Properties"]["Environment"]["Variables"]
+    assert variables["PYDANTIC_DISABLE_PLUGINS"] == "__all__"
