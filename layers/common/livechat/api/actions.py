@@ -32,7 +32,7 @@ from livechat.api.protocol import (
     Typing,
     UnsubscribePush,
 )
-from livechat.chat import conversations, limits, offers, presence, requests, workflow
+from livechat.chat import conversations, limits, presence
 from livechat.chat.presence import AGENT, VISITOR, Caller
 from livechat.domain import routing, transitions
 from livechat.domain.clock import iso
@@ -66,9 +66,10 @@ from livechat.store.parties import Parties
 
 Handler = Callable[[Caller, Any, Notifier], None]
 
-# The use cases of the actions a chat does not need (the transcript e-mail, the open offers'
-# list, the dashboard, push subscriptions) are imported by their action, not with this
-# module: every frame's cold start would load them (issue 15, docs/performance.md).
+# The use cases that only some actions need — routing and the offer workflow (requestChat,
+# availability, accept, decline, a visitor leaving an offer), the transcript e-mail, the open
+# offers' list, the dashboard, push subscriptions — are imported by those actions, not with
+# this module: every frame's cold start would load them (issue 15, docs/performance.md).
 
 # The event types that answer each action (see Notifier): anything else is answered by ack.
 ANSWER_TYPES: dict[str, frozenset[str]] = {
@@ -127,11 +128,15 @@ def capture(caller: Caller, frame: CaptureFrame, notifier: Notifier) -> None:
 
 
 def request_chat(caller: Caller, frame: RequestChat, notifier: Notifier) -> None:
+    from livechat.chat import requests
+
     party = _party(caller, frame.conversationId)
     requests.request_chat(party.conversation, frame.cardId, notifier, visitor_connections=party.visitor_connections)
 
 
 def availability(caller: Caller, frame: Availability, notifier: Notifier) -> None:
+    from livechat.chat import requests
+
     available = requests.available(frame.dialogId, frame.cardId)
     notifier.reply(AvailabilityEvent(dialogId=frame.dialogId, cardId=frame.cardId, available=available).wire())
 
@@ -156,6 +161,8 @@ def set_status(caller: Caller, frame: SetStatus, notifier: Notifier) -> None:
 
 
 def accept(caller: Caller, frame: AcceptFrame, notifier: Notifier) -> None:
+    from livechat.chat import offers, workflow
+
     # One Query reads the conversation and the transcript so far; the agent's name and
     # avatar come with the offer (an offer of an earlier release: read the agent).
     read, events = stored.with_events(frame.conversationId)
@@ -178,6 +185,8 @@ def accept(caller: Caller, frame: AcceptFrame, notifier: Notifier) -> None:
 
 
 def decline(caller: Caller, frame: DeclineFrame, notifier: Notifier) -> None:
+    from livechat.chat import offers, workflow
+
     declined = offers.decline(frame.conversationId, frame.offerId, caller.principal)
     notifier.reply(AckEvent(action="decline").wire())
     notifier.to_agent(caller.principal, withdrawn_frame(frame.conversationId, frame.offerId, "declined"),
@@ -297,6 +306,8 @@ def end_chat(caller: Caller, frame: EndChat, notifier: Notifier) -> None:
         notifier.to_visitor(conv.visitor_id, ended, exclude=caller.connection_id,
                             connections=party.visitor_connections)
         if withdrawn:
+            from livechat.chat import workflow
+
             workflow.release_timer(was)
         return
     _broadcast_end(party, was, ended, notifier)

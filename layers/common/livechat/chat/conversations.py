@@ -7,7 +7,6 @@ from functools import partial
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from livechat.domain import capture as capture_rules
 from livechat.domain import transitions
 from livechat.domain.clock import new_id, now_iso
 from livechat.domain.errors import BadRequest, Conflict, NotFound
@@ -121,6 +120,8 @@ def capture(conv: Conversation, card_id: str, fields: dict[str, str], *, charge:
     card = catalog.get_dialog(conv.dialog_id).card(card_id)
     if not isinstance(card, CaptureCard):
         raise BadRequest(f"cardId: {card_id!r} is not a capture card of this dialog")
+    from livechat.domain import capture as capture_rules  # the capture action's rules only
+
     clean = capture_rules.clean_fields(fields, card.fields, card.required, card.id)
     return transaction.apply(conv.conversation_id, partial(transitions.record_capture, card_id=card_id, fields=clean),
                  conversation=conv, charge=charge)
