@@ -44,40 +44,43 @@ def states_entered(workflow: Workflow, execution_arn: str) -> list[str]:
             if "stateEnteredEventDetails" in e]
 
 
-def test_an_accepted_offer_stops_its_timer_after_one_state_and_no_fallback(
-        world: World, workflow: Workflow) -> None:
+def offered_to_alice(world: World) -> tuple[Client, Client, str, dict[str, Any]]:
+    """alice, the only agent, has the visitor's request on offer for 2 s."""
     configure(world, {"mode": "round_robin"}, timeout=2)
     world.agent("alice@example.com")
     alice = world.agent_client("alice@example.com")
     visitor, conversation_id = request(world)
-    offer = alice.of_type("chatOffered")[0]
-    assert alice.ask("accept", conversationId=conversation_id,
-                     offerId=offer["offerId"])["type"] == "chatAccepted"
+    return alice, visitor, conversation_id, alice.of_type("chatOffered")[0]
+
+
+def stopped_in_its_wait(workflow: Workflow, conversation_id: str) -> None:
+    """The request's one execution was stopped, and stays stopped past the offer's deadline
+    (2 s here) having entered its Wait only: the deadline check never ran."""
     stopped = eventually(lambda: [e for e in workflow.executions() if e["status"] == "ABORTED"], timeout=10)
     assert len(stopped) == 1 and stopped[0]["name"].startswith(conversation_id)
-    # Past the offer's deadline: the stopped timer never ran its deadline check.
     eventually(lambda: False, timeout=3)
     assert states_entered(workflow, stopped[0]["executionArn"]) == ["WaitForAccept"]
     assert [e["status"] for e in workflow.executions()] == ["ABORTED"]
+
+
+def test_an_accepted_offer_stops_its_timer_after_one_state_and_no_fallback(
+        world: World, workflow: Workflow) -> None:
+    alice, visitor, conversation_id, offer = offered_to_alice(world)
+    assert alice.ask("accept", conversationId=conversation_id,
+                     offerId=offer["offerId"])["type"] == "chatAccepted"
+    stopped_in_its_wait(workflow, conversation_id)
     assert stored.get(conversation_id).status == states.ACTIVE
     assert [f for f in visitor.frames() if f["type"] == "fallback"] == []
     assert sent_mails() == []
 
 
 def test_a_visitor_leaving_an_open_offer_stops_its_timer(world: World, workflow: Workflow) -> None:
-    configure(world, {"mode": "round_robin"}, timeout=2)
-    world.agent("alice@example.com")
-    alice = world.agent_client("alice@example.com")
-    visitor, conversation_id = request(world)
-    offer = alice.of_type("chatOffered")[0]
+    alice, visitor, conversation_id, offer = offered_to_alice(world)
     assert visitor.ask("endChat", conversationId=conversation_id)["type"] == "ack"
     withdrawn = wait_for(alice, "offerWithdrawn", [])
     assert withdrawn is not None and withdrawn["offerId"] == offer["offerId"]
     assert withdrawn["reason"] == "visitor_left"
-    stopped = eventually(lambda: [e for e in workflow.executions() if e["status"] == "ABORTED"], timeout=10)
-    assert len(stopped) == 1
-    eventually(lambda: False, timeout=3)
-    assert states_entered(workflow, stopped[0]["executionArn"]) == ["WaitForAccept"]
+    stopped_in_its_wait(workflow, conversation_id)
     assert world.agent_item("alice@example.com").active == 0
     assert sent_mails() == []
 
@@ -158,18 +161,11 @@ def test_a_decline_moves_a_team_chat_to_the_next_agent_at_once(
 
 
 def test_a_decline_that_ends_in_the_fallback_stops_the_timer(world: World, workflow: Workflow) -> None:
-    configure(world, {"mode": "round_robin"}, timeout=2)
-    world.agent("alice@example.com")
-    alice = world.agent_client("alice@example.com")
-    visitor, conversation_id = request(world)
-    offer = alice.of_type("chatOffered")[0]
+    alice, visitor, conversation_id, offer = offered_to_alice(world)
     assert alice.ask("decline", conversationId=conversation_id, offerId=offer["offerId"])["type"] == "ack"
     fallback = wait_for(visitor, "fallback", [])
     assert fallback is not None and fallback["reason"] == "not_accepted"
-    stopped = eventually(lambda: [e for e in workflow.executions() if e["status"] == "ABORTED"], timeout=10)
-    assert len(stopped) == 1
-    eventually(lambda: False, timeout=3)  # past the deadline: no check ran
-    assert states_entered(workflow, stopped[0]["executionArn"]) == ["WaitForAccept"]
+    stopped_in_its_wait(workflow, conversation_id)
     assert len(eventually(sent_mails)) == 1  # the team still hears of it, once
 
 

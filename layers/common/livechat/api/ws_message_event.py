@@ -10,11 +10,7 @@ from pydantic import ConfigDict, Field
 
 from livechat.api.identity import Identity
 
-# Each event model is built (its validator) when the first event of its kind is parsed, not
-# at import; and each function imports only the models of the events it receives (issue 15,
-# cold start). Powertools' WebSocket models leave out `requestContext.authorizer`: what the
-# $connect authorizer returned (livechat.api.authorizer), which API Gateway puts on $connect
-# and on every later event of the connection. Absent only where no authorizer ran.
+# Built on first use, with the authorizer's context: see livechat.api.ws_connect_events.
 
 
 class _MessageContext(APIGatewayWebSocketMessageEventRequestContext):
