@@ -9,12 +9,10 @@ is a no-op and the counter can neither pass `max_chats` nor go below zero.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
-from livechat import runtime
 from livechat.domain.errors import NotFound
 from livechat.domain.snapshots import Agent
 from livechat.store import mirror, tables
@@ -25,23 +23,14 @@ from livechat.store.tables import AgentModel
 def roster() -> tuple[list[Agent], dict[str, int]]:
     """Every agent (sorted by e-mail: the round-robin order) and every round-robin cursor's
     last ticket (livechat.store.cursors), in one strongly consistent Query."""
-    tables.bind()
-    table = runtime.get_settings().table_name
-    request: dict[str, Any] = {
-        "TableName": table, "KeyConditionExpression": "pk = :pk",
-        "ExpressionAttributeValues": {":pk": {"S": AGENT_PK}}, "ConsistentRead": True}
     found: list[Agent] = []
     cursors: dict[str, int] = {}
-    while True:
-        page = tables.connection().dispatch("Query", request)
-        for raw in page.get("Items", []):
-            if raw.get("kind", {}).get("S") == CURSOR_KIND:
-                cursors[raw["sk"]["S"].removeprefix(cursor_sk(""))] = int(raw.get("value", {}).get("N", "0"))
-            else:
-                found.append(tables.agent_of(AgentModel.from_raw_data(raw)))
-        if not page.get("LastEvaluatedKey"):
-            return found, cursors
-        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    for raw in tables.partition_items(AGENT_PK):
+        if raw.get("kind", {}).get("S") == CURSOR_KIND:
+            cursors[raw["sk"]["S"].removeprefix(cursor_sk(""))] = int(raw.get("value", {}).get("N", "0"))
+        else:
+            found.append(tables.agent_of(AgentModel.from_raw_data(raw)))
+    return found, cursors
 
 
 def list_agents() -> list[Agent]:

@@ -14,7 +14,6 @@ from typing import Any
 from pynamodb.exceptions import PutError
 from pynamodb.transactions import TransactWrite
 
-from livechat import runtime
 from livechat.domain import retention
 from livechat.domain.clock import iso, parse_iso
 from livechat.domain.errors import BadRequest, NotFound
@@ -86,25 +85,13 @@ def with_events(conversation_id: str) -> tuple[Conversation, list[Event]]:
     """The conversation and all its events, in one Query of its partition (its item and
     the events sort together: EVT#… < META; the message-id markers before them are left
     out by the key condition)."""
-    tables.bind()
-    table = runtime.get_settings().table_name
-    request: dict[str, Any] = {
-        "TableName": table, "KeyConditionExpression": "pk = :pk AND sk BETWEEN :first AND :meta",
-        "ExpressionAttributeValues": {":pk": {"S": conv_pk(conversation_id)}, ":first": {"S": event_sk(0)},
-                                      ":meta": {"S": META_SK}},
-        "ConsistentRead": True}
     conv: Conversation | None = None
     events: list[Event] = []
-    while True:
-        page = tables.connection().dispatch("Query", request)
-        for raw in page.get("Items", []):
-            if raw["sk"]["S"] == META_SK:
-                conv = tables.conversation_of(ConversationModel.from_raw_data(raw))
-            else:
-                events.append(tables.event_of(EventModel.from_raw_data(raw)))
-        if not page.get("LastEvaluatedKey"):
-            break
-        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    for raw in tables.partition_items(conv_pk(conversation_id), sk_between=(event_sk(0), META_SK)):
+        if raw["sk"]["S"] == META_SK:
+            conv = tables.conversation_of(ConversationModel.from_raw_data(raw))
+        else:
+            events.append(tables.event_of(EventModel.from_raw_data(raw)))
     if conv is None:
         raise NotFound(f"conversation {conversation_id} not found")
     return conv, events

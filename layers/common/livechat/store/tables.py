@@ -30,7 +30,7 @@ The table name is bound at run time (:func:`bind`), never at import.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import botocore.session
@@ -387,6 +387,24 @@ def connection() -> Connection:
     if _connection is None or _connection.host != settings.dynamodb_endpoint:
         _connection = Connection(region=settings.region, host=settings.dynamodb_endpoint)
     return _connection
+
+
+def partition_items(pk: str, *, sk_between: tuple[str, str] | None = None) -> Iterator[dict[str, Any]]:
+    """Every raw item of one partition (or of a range of its sort keys), strongly consistent,
+    page after page: one Query for items of several kinds at once, which a model's own query
+    cannot read (the agents with the round-robin cursors, a conversation with its events)."""
+    request: dict[str, Any] = {
+        "TableName": runtime.get_settings().table_name, "KeyConditionExpression": "pk = :pk",
+        "ExpressionAttributeValues": {":pk": {"S": pk}}, "ConsistentRead": True}
+    if sk_between is not None:
+        request["KeyConditionExpression"] += " AND sk BETWEEN :first AND :last"
+        request["ExpressionAttributeValues"] |= {":first": {"S": sk_between[0]}, ":last": {"S": sk_between[1]}}
+    while True:
+        page = connection().dispatch("Query", request)
+        yield from page.get("Items", [])
+        if not page.get("LastEvaluatedKey"):
+            return
+        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def committed(write: Callable[[], object]) -> bool:
