@@ -60,6 +60,8 @@ class Dispatcher:
     run_async_inline: bool = True  # tests: deterministic; the dev server: a thread
     failures: list[tuple[str, str]] = field(default_factory=list)
     _original: Any = None
+    _running: int = 0  # invocations moto handed over that have not returned yet
+    _idle: threading.Condition = field(default_factory=threading.Condition)
 
     def handler(self, name: str) -> Handler:
         module = importlib.import_module(FUNCTIONS[name])
@@ -85,12 +87,26 @@ class Dispatcher:
                 return json.dumps({"errorType": "ResourceNotFoundException",
                                    "errorMessage": f"no function {name}"}).encode()
             event = json.loads(body) if body else {}
-            if headers.get("X-Amz-Invocation-Type") == "Event":
-                dispatcher.invoke_async(name, event)
-                return b""
-            return dispatcher.invoke_sync(name, event, response_headers)
+            with dispatcher._idle:
+                dispatcher._running += 1
+            try:
+                if headers.get("X-Amz-Invocation-Type") == "Event":
+                    dispatcher.invoke_async(name, event)
+                    return b""
+                return dispatcher.invoke_sync(name, event, response_headers)
+            finally:
+                with dispatcher._idle:
+                    dispatcher._running -= 1
+                    dispatcher._idle.notify_all()
 
         LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign,assignment]
+
+    def drain(self, timeout: float = 30.0) -> bool:
+        """Wait until no invocation moto handed over is still running (a workflow task that
+        was under way when its execution was stopped runs to its end, as on Lambda): what
+        it writes and mails then belongs to the caller's world, not the next one's."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._running == 0, timeout)
 
     def uninstall(self) -> None:
         if self._original is not None:
