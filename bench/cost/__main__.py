@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 
 import bench.cost
@@ -14,9 +13,6 @@ import bench.cost
 from tests.support import metering
 
 metering.environment(log_level="INFO")
-# The scripted clients send as fast as the handlers answer, faster than people type: the
-# per-container frame budget (memory only, no AWS call, nothing billed) would refuse them.
-os.environ["LIVECHAT_FRAMES_PER_SECOND"] = "0"
 
 from bench.cost.report import render, report  # noqa: E402
 from bench.cost.scenario import measure  # noqa: E402

@@ -206,9 +206,16 @@ class Ledger:
             return consistency * read_units(item_size(parsed.get("Item")))
         if op in ("Query", "Scan"):  # one read over the summed size of the items read
             return consistency * read_units(sum(item_size(i) for i in parsed.get("Items", [])))
-        if op == "BatchGetItem":  # each item as its own GetItem (rounded up per item)
-            return sum((1.0 if params["RequestItems"][table].get("ConsistentRead") else 0.5) * read_units(item_size(i))
-                       for table, items in parsed.get("Responses", {}).items() for i in items)
+        if op == "BatchGetItem":
+            # Each key as its own GetItem: an item rounded up on its own, a key with no item
+            # (a conversation's clock before the accept) at the minimum, as a GetItem of it.
+            units = 0.0
+            for table, request in params["RequestItems"].items():
+                per = 1.0 if request.get("ConsistentRead") else 0.5
+                found = parsed.get("Responses", {}).get(table, [])
+                units += sum(per * read_units(item_size(i)) for i in found)
+                units += per * read_units(0) * (len(request["Keys"]) - len(found))
+            return units
         raise SystemExit(f"cost: no read-unit rule for {op} here yet")
 
     # item images, not counted

@@ -554,16 +554,19 @@ def message_on(item: str) -> Any:
     return scenario
 
 
-def end_binding(world: World, faults: Faults) -> Rule:
-    visitor, conversation_id, alice = live(world)
-    rule = faults.fail_condition("conversations.end", "TransactWriteItems", item="conversation")
+def end_on(item: str) -> Any:
+    def scenario(world: World, faults: Faults) -> Rule:
+        visitor, conversation_id, alice = live(world)
+        rule = faults.fail_condition("conversations.end", "TransactWriteItems", item=item)
 
-    answer = visitor.ask("endChat", conversationId=conversation_id)
+        answer = visitor.ask("endChat", conversationId=conversation_id)
 
-    assert answer["type"] == "chatEnded"
-    assert stored.get(conversation_id).status == states.ENDED
-    assert len(alice.of_type("chatEnded")) == 1
-    return rule
+        assert answer["type"] == "chatEnded"
+        assert stored.get(conversation_id).status == states.ENDED
+        assert len(alice.of_type("chatEnded")) == 1
+        return rule
+
+    return scenario
 
 
 def end_release(world: World, faults: Faults) -> Rule:
@@ -589,7 +592,7 @@ def expiry_on(item: str) -> Any:
 
         first = sweeper.sweep(at=later)
 
-        if item == "conversation":  # retried on a fresh read
+        if item in ("conversation", "clock"):  # retried on a fresh read
             assert first.expired == 1
         else:  # the slot's release refused: not expired this minute, the next sweep does it
             assert first.expired == 0
@@ -728,12 +731,14 @@ CONDITION_SITES: dict[str, Any] = {
     "offers.fallback[conversation]": fallback_binding,
     "conversations.answer[conversation]": dialog_answer,
     "conversations.capture[conversation]": dialog_capture,
-    "conversations.send_message[conversation]": message_on("conversation"),
+    "conversations.send_message[clock]": message_on("clock"),
     "conversations.send_message[event]": message_on("event"),
     "conversations.send_message[message-id]": message_on("message-id"),
-    "conversations.end[conversation]": end_binding,
+    "conversations.end[conversation]": end_on("conversation"),
+    "conversations.end[clock]": end_on("clock"),
     "conversations.end[agent slot]": end_release,
     "sweeper.expire_chat[conversation]": expiry_on("conversation"),
+    "sweeper.expire_chat[clock]": expiry_on("clock"),
     "sweeper.expire_chat[agent slot]": expiry_on("agent"),
     "conversations.create": conversation_start,
     "agents.create_if_absent": agent_profile,
@@ -839,7 +844,7 @@ def test_a_visitors_dead_tab_is_dropped_and_the_live_tab_still_gets_the_message(
     assert row.connections == {tab.client.connection_id}
     seq = said["seq"]
     assert changed(before, table_snapshot()) == {
-        (f"CONV#{conversation_id}", "META"), (f"CONV#{conversation_id}", f"EVT#{seq:010d}"),
+        (f"CONV#{conversation_id}", "META#CLOCK"), (f"CONV#{conversation_id}", f"EVT#{seq:010d}"),
         (f"CONV#{conversation_id}", "CMID#a1"), (visitor_pk(tab.client.principal), "VISITOR"),
         (f"CONN#{dead_tab.connection_id}", "CONN")}
     assert stored.get(conversation_id).status == states.ACTIVE

@@ -142,6 +142,7 @@ def read_table() -> Table:
     stored = dynamodb_backends[DEFAULT_ACCOUNT_ID][REGION].get_table(TABLE).all_items()
     items = [item.to_regular_json() for item in stored]
     table = Table({}, {}, defaultdict(list), defaultdict(dict))
+    clocks: dict[str, dict[str, Any]] = {}
     for item in items:
         pk, sk = str(item["pk"]), str(item["sk"])
         if pk == "AGENT" and item.get("kind") != "rr-cursor":  # the cursors share the agents' partition
@@ -150,10 +151,15 @@ def read_table() -> Table:
             cid = pk.removeprefix("CONV#")
             if sk == "META":
                 table.convs[cid] = item
+            elif sk == "META#CLOCK":
+                clocks[cid] = item
             elif sk.startswith("EVT#"):
                 table.events[cid].append(item)
             elif sk.startswith("CMID#"):
                 table.cmids[cid][sk.removeprefix("CMID#")] = int(item["seq"])
+    for cid, clock in clocks.items():  # what the clock says is current (store.transaction)
+        if cid in table.convs:
+            table.convs[cid] |= {k: v for k, v in clock.items() if k not in ("pk", "sk", "expiration")}
     for events in table.events.values():
         events.sort(key=lambda e: str(e["sk"]))
     return table

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from boto3.dynamodb.types import TypeDeserializer
 from livechat.domain.clock import parse_iso
+from livechat.store import conversations
 from livechat.store.keys import META_SK, conv_pk, visitor_pk
 from livechat.store.tables import ConversationModel
 
@@ -159,9 +160,9 @@ def test_a_setting_change_applies_to_the_writes_after_it(world: World, clock: Fa
     assert marker["expiration"] == new["expiration"]
     assert {sk: after[sk]["expiration"] for sk in before if sk.startswith("EVT#")} == {
         sk: item["expiration"] for sk, item in before.items() if sk.startswith("EVT#")}
-    # and the conversation's item remembers 7 days but does not expire before the events
-    # written under 30
-    assert after[META_SK]["retention_days"] == 7
+    # and the conversation remembers 7 days (on its clock: a message to a live chat leaves
+    # its item alone), and its item does not expire before the events written under 30
+    assert conversations.get(conversation_id).retention_days == 7
     assert after[META_SK]["expiration"] == longest
     # A write that does not read the settings (endChat) uses the days the item remembers
     clock.advance(60)

@@ -39,6 +39,12 @@ def _meta(dump: dict[str, Any], conversation_id: str) -> dict[str, Any]:
     return next(i for i in dump["items"] if i["pk"]["S"] == f"CONV#{conversation_id}" and i["sk"]["S"] == "META")
 
 
+def _meta_now(conversation_id: str) -> dict[str, Any]:
+    found = boto3.client("dynamodb", region_name="us-east-1").get_item(
+        TableName=TABLE, Key={"pk": {"S": f"CONV#{conversation_id}"}, "sk": {"S": "META"}}, ConsistentRead=True)
+    return dict(found["Item"])
+
+
 @pytest.fixture
 def dump(world: World) -> dict[str, Any]:
     """The previous release's items, put into this deployment's table as they were."""
@@ -84,10 +90,16 @@ def test_a_chat_live_before_the_upgrade_goes_on_both_ways(world: World, dump: di
     # And a retried message of before the upgrade is still recognised (its id marker)
     again = agent.ask("sendMessage", conversationId=chat, text="Hello", clientMessageId="a1")
     assert again["seq"] == 5
-    # And ending it frees the agent's slot
+    # And the chat had no clock (it was accepted before): the first message made it, and the
+    # second moved it only (the item the indexes copy keeps the first message's seq)
+    clock_item = conversations.clock_of(chat)
+    assert clock_item is not None and int(clock_item.last_seq) == 7
+    assert _meta_now(chat)["last_seq"]["N"] == "6"
+    # And ending it frees the agent's slot, and the item is exact again
     assert visitor.ask("endChat", conversationId=chat)["type"] == "chatEnded"
     assert agent.of_type("chatEnded")
     assert chat not in (plain(world.agent_item(dump["active_agent"]).slots) or {})
+    assert _meta_now(chat)["last_seq"]["N"] == "8"
 
 
 def test_an_offer_made_before_the_upgrade_is_accepted_with_the_agents_name(

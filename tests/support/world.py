@@ -265,3 +265,16 @@ class World:
                                fields=fields or {"firstName": "Vera", "email": "vera@acme.io"})
         assert captured["type"] == "ack", captured
         return conversation_id
+
+    def accepted_chat(self, email: str, *, name: str | None = None) -> tuple[Client, Client, str]:
+        """(agent, visitor, conversation id): a round-robin "sales" card routed to `email`,
+        the only agent, who accepted it."""
+        self.agent(email, name=name)
+        self.live_dialog("sales", {"mode": "round_robin"})
+        agent = self.agent_client(email)
+        visitor = self.visitor_client()
+        chat = self.walk_to_live_card(visitor, "sales")
+        visitor.ask("requestChat", conversationId=chat, cardId="live")
+        offer = agent.of_type("chatOffered")[-1]
+        assert agent.ask("accept", conversationId=chat, offerId=offer["offerId"])["type"] == "chatAccepted"
+        return agent, visitor, chat

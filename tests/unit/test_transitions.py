@@ -5,11 +5,13 @@ Change in one conditional transaction (tests/integration prove that part)."""
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from livechat.domain import transitions as t
 from livechat.domain.change import Change, CountEngagement, Guard, SlotClaim, SlotRelease
+from livechat.domain.clock import iso, parse_iso
 from livechat.domain.errors import (
     AgentUnavailable,
     AlreadyRequested,
@@ -28,6 +30,9 @@ pytestmark = pytest.mark.unit
 AT = "2026-12-05T10:00:00.000Z"
 LATER = "2026-12-05T10:01:40.000Z"
 ALMOST_A_MINUTE_ON, A_MINUTE_ON = "2026-12-05T10:00:59.999Z", "2026-12-05T10:01:00.000Z"
+# The activity keys' step after AT, and a millisecond before it
+A_STEP_ON = iso(parse_iso(AT) + timedelta(seconds=t.ACTIVITY_KEY_STEP_SECONDS))
+ALMOST_A_STEP_ON = iso(parse_iso(A_STEP_ON) - timedelta(milliseconds=1))
 ALICE = Agent(email="alice@example.com", name="Alice", avatar_url="https://example.com/a.png")
 NEW = Conversation(conversation_id="c1", visitor_id="v_1", dialog_id="sales", status=Status.AUTOMATED,
                    started_at=AT, last_activity_at=AT)
@@ -275,37 +280,38 @@ def test_who_may_write_when(conv: Conversation, sender: str, ok: bool) -> None:
     if not ok:
         raises(Conflict, t.post_message, conv, sender, "hi", "m1", AT)
         return
-    change = t.post_message(conv, sender, "hi", "m1", A_MINUTE_ON)
+    change = t.post_message(conv, sender, "hi", "m1", A_STEP_ON)
     assert change.guard == Guard(conv.status)
     # Only a live chat's messages restart its inactivity clock (and the agent's first one
     # marks the first response, for the dashboard).
-    expected = {"live_activity_at": A_MINUTE_ON} if conv.status == Status.ACTIVE else {}
+    expected = {"live_activity_at": A_STEP_ON} if conv.status == Status.ACTIVE else {}
     if sender == "agent":
-        expected["first_reply_at"] = A_MINUTE_ON
+        expected["first_reply_at"] = A_STEP_ON
     assert fields(change) == expected
 
 
 def test_only_the_agents_first_message_marks_the_first_response() -> None:
-    first = t.post_message(ACTIVE, "agent", "hi", "m1", ALMOST_A_MINUTE_ON)
-    assert fields(first)["first_reply_at"] == ALMOST_A_MINUTE_ON
-    replied = replace(ACTIVE, first_reply_at=ALMOST_A_MINUTE_ON, last_event_at=ALMOST_A_MINUTE_ON)
-    assert "first_reply_at" not in fields(t.post_message(replied, "agent", "again", "m2", A_MINUTE_ON))
-    assert "first_reply_at" not in fields(t.post_message(ACTIVE, "visitor", "hi", "m3", A_MINUTE_ON))
+    first = t.post_message(ACTIVE, "agent", "hi", "m1", ALMOST_A_STEP_ON)
+    assert fields(first)["first_reply_at"] == ALMOST_A_STEP_ON
+    replied = replace(ACTIVE, first_reply_at=ALMOST_A_STEP_ON, last_event_at=ALMOST_A_STEP_ON)
+    assert "first_reply_at" not in fields(t.post_message(replied, "agent", "again", "m2", A_STEP_ON))
+    assert "first_reply_at" not in fields(t.post_message(ACTIVE, "visitor", "hi", "m3", A_STEP_ON))
 
 
-def test_a_message_within_a_minute_of_the_activity_keys_leaves_them_where_they_are() -> None:
-    change = t.post_message(replace(ACTIVE, last_event_at=AT), "visitor", "hi", "m1", ALMOST_A_MINUTE_ON)
+def test_a_message_within_a_step_of_the_activity_keys_leaves_them_where_they_are() -> None:
+    change = t.post_message(replace(ACTIVE, last_event_at=AT), "visitor", "hi", "m1", ALMOST_A_STEP_ON)
     assert (fields(change), change.reorder) == ({}, False)
     assert change.events[0].activity  # last_activity_at still moves: it is no index key
 
 
-def test_a_message_a_minute_after_the_activity_keys_moves_them() -> None:
-    change = t.post_message(replace(ACTIVE, last_event_at=AT, first_reply_at=AT), "agent", "hi", "m1", A_MINUTE_ON)
-    assert (fields(change), change.reorder) == ({"live_activity_at": A_MINUTE_ON}, True)
+def test_a_message_a_step_after_the_activity_keys_moves_them() -> None:
+    change = t.post_message(replace(ACTIVE, last_event_at=AT, first_reply_at=AT), "agent", "hi", "m1", A_STEP_ON)
+    assert (fields(change), change.reorder) == ({"live_activity_at": A_STEP_ON}, True)
 
 
 def test_the_order_key_and_the_inactivity_key_each_move_when_they_are_behind() -> None:
     # The order key moved with a later event (the accept's join) than the inactivity key.
-    conv = replace(ACTIVE, last_event_at=ALMOST_A_MINUTE_ON)
-    change = t.post_message(conv, "visitor", "hi", "m1", A_MINUTE_ON)
-    assert (fields(change), change.reorder) == ({"live_activity_at": A_MINUTE_ON}, False)
+    conv = replace(ACTIVE, last_event_at=ALMOST_A_STEP_ON)
+    change = t.post_message(conv, "visitor", "hi", "m1", A_STEP_ON)
+    assert (fields(change), change.reorder) == ({"live_activity_at": A_STEP_ON}, False)
+

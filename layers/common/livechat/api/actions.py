@@ -36,7 +36,7 @@ from livechat.chat import conversations, limits, presence
 from livechat.chat.presence import AGENT, VISITOR, Caller
 from livechat.domain import routing, transitions
 from livechat.domain.clock import iso
-from livechat.domain.errors import BadRequest, Conflict, Forbidden
+from livechat.domain.errors import BadRequest, Conflict, Forbidden, NotFound
 from livechat.domain.schedules import Effective
 from livechat.domain.snapshots import Conversation
 from livechat.domain.states import Status
@@ -79,11 +79,11 @@ ANSWER_TYPES: dict[str, frozenset[str]] = {
 }
 
 
-def _party(caller: Caller, conversation_id: str) -> Parties:
+def _party(caller: Caller, conversation_id: str, *, relay: bool = False) -> Parties:
     """The caller's own conversation and the parties' connections, in one read."""
     if caller.role == VISITOR:
-        return conversations.visitor_party(conversation_id, caller.principal)
-    return conversations.agent_party(conversation_id, caller.principal)
+        return conversations.visitor_party(conversation_id, caller.principal, relay=relay)
+    return conversations.agent_party(conversation_id, caller.principal, relay=relay)
 
 
 def _broadcast(party: Parties, conv: Conversation, frame: dict[str, Any], notifier: Notifier) -> None:
@@ -268,7 +268,14 @@ def send_message(caller: Caller, frame: SendMessage, notifier: Notifier) -> None
 
 
 def typing(caller: Caller, frame: Typing, notifier: Notifier) -> None:
-    party = _party(caller, frame.conversationId)
+    try:
+        party: Parties | None = _party(caller, frame.conversationId, relay=True)
+    except NotFound:
+        party = None
+    if party is None or party.conversation.status != Status.ACTIVE:
+        # The relay's eventually consistent read may predate the accept that made the chat
+        # live (and the caller its agent): only a strongly consistent one may refuse.
+        party = _party(caller, frame.conversationId)
     conv = party.conversation
     if conv.status != Status.ACTIVE:
         raise Conflict("the chat is not live")

@@ -82,18 +82,18 @@ def _stored(conversation_id: str) -> Conversation | None:
         return None
 
 
-def visitor_party(conversation_id: str, visitor_id: str) -> Parties:
+def visitor_party(conversation_id: str, visitor_id: str, *, relay: bool = False) -> Parties:
     """The visitor's own conversation with the parties' connections, in one read;
-    someone else's looks exactly like a missing one."""
-    found = parties.read(conversation_id)
+    someone else's looks exactly like a missing one. `relay`: livechat.store.parties.read."""
+    found = parties.read(conversation_id, relay=relay)
     if found.conversation.visitor_id != visitor_id:
         raise NotFound(f"conversation {conversation_id} not found")
     return found
 
 
-def agent_party(conversation_id: str, email: str) -> Parties:
+def agent_party(conversation_id: str, email: str, *, relay: bool = False) -> Parties:
     """A chat assigned to this agent with the parties' connections, in one read."""
-    found = parties.read(conversation_id, agent=email)
+    found = parties.read(conversation_id, agent=email, relay=relay)
     if found.conversation.agent != email:
         raise NotFound(f"conversation {conversation_id} not found")
     return found
@@ -164,7 +164,7 @@ def inbox(email: str, connection_id: str | None = None) -> list[dict[str, Any]]:
     """The agent's live chats. Listed from `connection_id`, each chat whose mirror of the
     agent's connections lacks it gets it (livechat.store.mirror: a connection that opened
     while the chat was being offered to the agent may have missed it)."""
-    chats = [c for c in conversations.open_by_agent(email) if c.status == Status.ACTIVE]
+    chats = [c for c in conversations.open_by_agent(email, clocked=True) if c.status == Status.ACTIVE]
     for c in chats:
         if connection_id and c.agent_connections is not None and connection_id not in c.agent_connections:
             mirror.add(c.conversation_id, email, connection_id)

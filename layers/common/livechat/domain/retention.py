@@ -22,7 +22,8 @@ def expiration(at: datetime, days: int) -> int:
 
 
 def conversation_expiration(stored: int | None, written: int) -> int:
-    """A conversation's item outlives each of its events: written with every event, it keeps
+    """A conversation's item outlives each of its events: written with its events (a live
+    chat's messages: with its end, livechat.store.transaction), it keeps
     the later of what it had and what the new write asks (a shortened retention must not
     make it expire before events written under the longer one)."""
     return max(stored or 0, written)

@@ -44,10 +44,14 @@ class Conversation:
     fallback_reason: str | None = None
     transcript_mailed_at: str | None = None  # when the visitor asked for it by e-mail
     last_seq: int = 0
+    # Whether its clock item was read with it (store.tables.ClockModel): False for one of an
+    # earlier release that has none yet, or one listed from an index.
+    clocked: bool = False
     live_activity_at: str | None = None  # set only while active: the inactivity clock
     sweep_at: str | None = None  # set only while routing or offered: when the sweeper steps in
     # When its latest event was stored, as the conversations view orders and shows it: a
-    # message moves it only once it is a minute behind (transitions.activity_key_due).
+    # message moves it only once it is ACTIVITY_KEY_STEP_SECONDS behind
+    # (transitions.activity_key_due).
     last_event_at: str = ""
     # Personal data (livechat.domain.retention): the retention in force at its last write
     # that read the settings (None: written before retention existed), and its item's TTL.

@@ -53,7 +53,7 @@ SWEEP_GRACE_SECONDS = 20
 # index, two write units each (docs/performance.md, "Cost"). So the conversations view (its
 # order and lastActivityAt) may lag a message by up to this long; every message still writes
 # last_activity_at (no index key), which the inbox shows and the inactivity expiry decides on.
-ACTIVITY_KEY_STEP_SECONDS = 60
+ACTIVITY_KEY_STEP_SECONDS = 300
 
 
 def activity_key_due(key_at: str | None, at: str) -> bool:

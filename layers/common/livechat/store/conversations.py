@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import re
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
@@ -22,6 +23,7 @@ from livechat.domain.transitions import ACTIVITY_KEY_STEP_SECONDS
 from livechat.store import keyring, limits, tables
 from livechat.store.keys import (
     ALL_CONVERSATIONS,
+    CLOCK_SK,
     LAST_EVENT_SK,
     META_SK,
     activity_sk,
@@ -30,18 +32,39 @@ from livechat.store.keys import (
     inbox_pk,
     message_id_sk,
 )
-from livechat.store.tables import ConversationModel, EventModel, MessageIdModel
+from livechat.store.tables import ClockModel, ConversationModel, EventModel, MessageIdModel
 
 _BASE64URL = re.compile(r"[A-Za-z0-9_-]+")
 
 
-def get(conversation_id: str, *, consistent: bool = True) -> Conversation:
+def get(conversation_id: str) -> Conversation:
+    """The conversation with its clock: one strongly consistent Query of sk META..META#CLOCK
+    (both small items: one read unit, as the GetItem of the item alone was)."""
+    tables.bind()
+    return of_raw(conversation_id, tables.partition_items(conv_pk(conversation_id), sk_between=(META_SK, CLOCK_SK)))
+
+
+def clock_of(conversation_id: str) -> ClockModel | None:
+    """The conversation's clock item, if it has one yet (strongly consistent)."""
     tables.bind()
     try:
-        item = ConversationModel.get(conv_pk(conversation_id), META_SK, consistent_read=consistent)
-    except ConversationModel.DoesNotExist:
-        raise NotFound(f"conversation {conversation_id} not found") from None
-    return tables.conversation_of(item)
+        return ClockModel.get(conv_pk(conversation_id), CLOCK_SK, consistent_read=True)
+    except ClockModel.DoesNotExist:
+        return None
+
+
+def of_raw(conversation_id: str, raws: Iterable[dict[str, Any]]) -> Conversation:
+    """The conversation of the raw META and clock items among `raws` (NotFound without META)."""
+    item: ConversationModel | None = None
+    clock: ClockModel | None = None
+    for raw in raws:
+        if raw["sk"]["S"] == META_SK:
+            item = ConversationModel.from_raw_data(raw)
+        elif raw["sk"]["S"] == CLOCK_SK:
+            clock = ClockModel.from_raw_data(raw)
+    if item is None:
+        raise NotFound(f"conversation {conversation_id} not found")
+    return tables.conversation_of(item, clock)
 
 
 def create(conversation_id: str, visitor_id: str, dialog_id: str, page: dict[str, Any], at: str,
@@ -82,19 +105,17 @@ def events_after(conversation_id: str, after_seq: int) -> list[Event]:
 
 
 def with_events(conversation_id: str) -> tuple[Conversation, list[Event]]:
-    """The conversation and all its events, in one Query of its partition (its item and
-    the events sort together: EVT#… < META; the message-id markers before them are left
+    """The conversation, its clock and all its events, in one Query of its partition (they
+    sort together: EVT#… < META < META#CLOCK; the message-id markers before them are left
     out by the key condition)."""
-    conv: Conversation | None = None
+    own: list[dict[str, Any]] = []
     events: list[Event] = []
-    for raw in tables.partition_items(conv_pk(conversation_id), sk_between=(event_sk(0), META_SK)):
-        if raw["sk"]["S"] == META_SK:
-            conv = tables.conversation_of(ConversationModel.from_raw_data(raw))
+    for raw in tables.partition_items(conv_pk(conversation_id), sk_between=(event_sk(0), CLOCK_SK)):
+        if raw["sk"]["S"].startswith(META_SK):
+            own.append(raw)
         else:
             events.append(tables.event_of(EventModel.from_raw_data(raw)))
-    if conv is None:
-        raise NotFound(f"conversation {conversation_id} not found")
-    return conv, events
+    return of_raw(conversation_id, own), events
 
 
 def client_message(conversation_id: str, client_message_id: str) -> Event | None:
@@ -112,11 +133,17 @@ def client_message(conversation_id: str, client_message_id: str) -> Event | None
         return None
 
 
-def open_by_agent(email: str) -> list[Conversation]:
-    """The agent's active chats, newest accepted first (gsi2, sparse)."""
+def open_by_agent(email: str, *, clocked: bool = False) -> list[Conversation]:
+    """The agent's active chats, newest accepted first (gsi2, sparse); `clocked`: with
+    their clocks (one BatchGetItem more), for their current activity time, which an index
+    entry may lag (livechat.store.transaction)."""
     tables.bind()
-    return [tables.conversation_of(c) for c in ConversationModel.open_by_agent.query(
-        inbox_pk(email), scan_index_forward=False)]
+    items = list(ConversationModel.open_by_agent.query(inbox_pk(email), scan_index_forward=False))
+    clocks: dict[str, ClockModel] = {}
+    for start in range(0, len(items) if clocked else 0, 100):
+        for raw in tables.batch_get([tables.key(i.pk, CLOCK_SK) for i in items[start:start + 100]]):
+            clocks[raw["pk"]["S"]] = ClockModel.from_raw_data(raw)
+    return [tables.conversation_of(c, clocks.get(c.pk)) for c in items]
 
 
 def page_by_activity(cursor: str | None, limit: int, *, reader: str

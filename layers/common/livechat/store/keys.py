@@ -15,6 +15,10 @@ COUNTER_PK = "COUNTER"
 ENGAGEMENTS = "ENGAGEMENTS"  # the engagement quota's counter
 IDEMPOTENCY_PK = "IDEMPOTENCY"  # Powertools Idempotency records (failure e-mails)
 META_SK = "META"  # a conversation's own item
+# A conversation's clock: its last seq and activity, the only item a message to a live chat
+# updates (it carries no index key, so a message writes no index; store.transaction). It
+# sorts just after META, so one Query of sk META..META#CLOCK reads both.
+CLOCK_SK = "META#CLOCK"
 ALL_CONVERSATIONS = "CONVS"  # gsi1pk of every conversation (and gsi3/gsi4's partition)
 CONNECTION_SK = "CONN"
 VISITOR_SK = "VISITOR"

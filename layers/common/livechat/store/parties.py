@@ -1,5 +1,5 @@
-"""One read for a frame on a conversation: the conversation item together with the items
-that hold its parties' live connections, in a single BatchGetItem.
+"""One read for a frame on a conversation: the conversation item and its clock together
+with the items that hold its parties' live connections, in a single BatchGetItem.
 
 Every conversation id this release makes starts with its visitor's handle
 (`<handle>.<uuid>`, livechat.chat.conversations.new_conversation_id; the handle keys the
@@ -16,14 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from livechat import runtime
-from livechat.domain.errors import NotFound
 from livechat.domain.snapshots import Conversation
-from livechat.store import connections, tables
-from livechat.store.keys import AGENT_PK, META_SK, VISITOR_HANDLE_LENGTH, VISITOR_SK, conv_pk, visitor_pk_of_handle
-from livechat.store.tables import AgentModel, ConversationModel, VisitorModel
-
-_BATCH_ATTEMPTS = 5
+from livechat.store import connections, conversations, tables
+from livechat.store.keys import AGENT_PK, CLOCK_SK, META_SK, VISITOR_HANDLE_LENGTH, VISITOR_SK, conv_pk, visitor_pk_of_handle
+from livechat.store.tables import AgentModel, VisitorModel
 
 
 def handle_of(conversation_id: str) -> str | None:
@@ -49,49 +45,33 @@ class Parties:
         return self.conversation.agent_connections
 
 
-def _key(pk: str, sk: str) -> dict[str, dict[str, str]]:
-    return {"pk": {"S": pk}, "sk": {"S": sk}}
-
-
-def _batch_get(keys: list[dict[str, dict[str, str]]]) -> list[dict[str, Any]]:
-    """Strongly consistent BatchGetItem of a few keys (one round trip unless DynamoDB
-    leaves some unprocessed, which it does only under throttling)."""
-    table = runtime.get_settings().table_name
-    found: list[dict[str, Any]] = []
-    pending: dict[str, Any] = {table: {"Keys": keys, "ConsistentRead": True}}
-    for _ in range(_BATCH_ATTEMPTS):
-        answer = tables.connection().dispatch("BatchGetItem", {"RequestItems": pending})
-        found += answer.get("Responses", {}).get(table, [])
-        pending = answer.get("UnprocessedKeys") or {}
-        if not pending:
-            return found
-    raise RuntimeError("BatchGetItem left keys unprocessed")
-
-
-def read(conversation_id: str, *, agent: str | None = None) -> Parties:
+def read(conversation_id: str, *, agent: str | None = None, relay: bool = False) -> Parties:
     """The conversation (NotFound when absent) with its visitor's connections and, given
-    `agent`, that agent's connections. The caller checks that it is their conversation."""
+    `agent`, that agent's connections. The caller checks that it is their conversation.
+    `relay`: for a frame that is only passed on and stores nothing (typing): the items
+    without the clock, and eventually consistent (half the read units), since what it
+    decides on (the status, the connections) lags by well under a second at worst."""
     tables.bind()
     handle = handle_of(conversation_id)
-    keys = [_key(conv_pk(conversation_id), META_SK)]
+    keys = [tables.key(conv_pk(conversation_id), META_SK)]
+    if not relay:
+        keys.append(tables.key(conv_pk(conversation_id), CLOCK_SK))
     if handle is not None:
-        keys.append(_key(visitor_pk_of_handle(handle), VISITOR_SK))
+        keys.append(tables.key(visitor_pk_of_handle(handle), VISITOR_SK))
     if agent is not None:
-        keys.append(_key(AGENT_PK, agent))
-    conv: ConversationModel | None = None
+        keys.append(tables.key(AGENT_PK, agent))
+    own: list[dict[str, Any]] = []
     visitor: frozenset[str] = frozenset()
     agent_connections: frozenset[str] | None = frozenset() if agent is not None else None
-    for raw in _batch_get(keys):
+    for raw in tables.batch_get(keys, consistent=not relay):
         sk = raw["sk"]["S"]
-        if sk == META_SK:
-            conv = ConversationModel.from_raw_data(raw)
+        if sk.startswith(META_SK):
+            own.append(raw)
         elif sk == VISITOR_SK:
             visitor = frozenset(VisitorModel.from_raw_data(raw).connections or ())
         else:
             agent_connections = frozenset(AgentModel.from_raw_data(raw).connections or ())
-    if conv is None:
-        raise NotFound(f"conversation {conversation_id} not found")
-    snapshot = tables.conversation_of(conv)
+    snapshot = conversations.of_raw(conversation_id, own)
     if handle is None:
         visitor = frozenset(connections.visitor_connections(snapshot.visitor_id))
     return Parties(snapshot, visitor, agent_connections)

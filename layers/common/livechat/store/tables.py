@@ -11,7 +11,8 @@ Access patterns (docs/architecture.md lists them with their costs):
 | settings      | CONFIG           | SETTINGS           | GetItem                                   |
 | cursor        | AGENT            | #RR#<pool>         | the agents' Query; the offer's transaction |
 | counter       | COUNTER          | ENGAGEMENTS        | UpdateItem ADD (the engagement quota)     |
-| conversation  | CONV#<id>        | META               | GetItem; gsi1-gsi4 (see docs/architecture.md) |
+| conversation  | CONV#<id>        | META               | Query META..META#CLOCK; gsi1-gsi4 (docs/architecture.md) |
+| clock         | CONV#<id>        | META#CLOCK         | with its conversation (no index key)      |
 | event         | CONV#<id>        | EVT#<seq:010d>     | Query sk > EVT#<afterSeq>                  |
 | message id    | CONV#<id>        | CMID#<clientMsgId> | GetItem (idempotent sendMessage)          |
 | connection    | CONN#<id>        | CONN               | GetItem on every frame                    |
@@ -20,7 +21,7 @@ Access patterns (docs/architecture.md lists them with their costs):
 | VAPID private | VAPIDKEY         | PRIVATE            | GetItem (the push senders; store.vapid)   |
 
 The table's TTL attribute is `expiration` (epoch seconds; template.yaml): conversations,
-events, message ids and visitors carry write time + `retention_days`
+their clocks, events, message ids and visitors carry write time + `retention_days`
 (livechat.domain.retention), connections a day after they opened, rate-limit counters a
 window after theirs, Powertools' idempotency records their own.
 
@@ -227,6 +228,20 @@ class ConversationModel(_Item):
         return self.pk.removeprefix("CONV#")
 
 
+class ClockModel(_Item):
+    """A conversation's clock (sk META#CLOCK): what every event moves, kept off the
+    conversation item so that a message to a live chat writes no index entry
+    (livechat.store.transaction says when the conversation item is written too). A
+    conversation of an earlier release has none until its next event: its item's own
+    `last_seq` and `last_activity_at` count until then."""
+
+    last_seq = NumberAttribute()
+    last_activity_at = UnicodeAttribute(null=True)
+    first_reply_at = UnicodeAttribute(null=True)  # the agent's first message (domain.stats)
+    expiration = NumberAttribute(null=True)  # its latest event's
+    retention_days = NumberAttribute(null=True)  # as the last write that read the settings said
+
+
 class EventModel(_Item):
     seq = NumberAttribute()
     kind = UnicodeAttribute()  # answer | capture | message | system
@@ -407,6 +422,29 @@ def partition_items(pk: str, *, sk_between: tuple[str, str] | None = None) -> It
         request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
+_BATCH_ATTEMPTS = 5
+
+
+def key(pk: str, sk: str) -> dict[str, dict[str, str]]:
+    """A table key as the low-level API takes it."""
+    return {"pk": {"S": pk}, "sk": {"S": sk}}
+
+
+def batch_get(keys: list[dict[str, dict[str, str]]], *, consistent: bool = True) -> list[dict[str, Any]]:
+    """BatchGetItem of a few keys (at most 100; one round trip unless DynamoDB leaves some
+    unprocessed, which it does only under throttling), strongly consistent unless told."""
+    table = runtime.get_settings().table_name
+    found: list[dict[str, Any]] = []
+    pending: dict[str, Any] = {table: {"Keys": keys, "ConsistentRead": consistent}}
+    for _ in range(_BATCH_ATTEMPTS):
+        answer = connection().dispatch("BatchGetItem", {"RequestItems": pending})
+        found += answer.get("Responses", {}).get(table, [])
+        pending = answer.get("UnprocessedKeys") or {}
+        if not pending:
+            return found
+    raise RuntimeError("BatchGetItem left keys unprocessed")
+
+
 def committed(write: Callable[[], object]) -> bool:
     """Run one conditional write: True when it was applied, False when its condition
     failed (the state was not the one it was written for); other errors raise."""
@@ -421,14 +459,16 @@ def committed(write: Callable[[], object]) -> bool:
 
 # --- snapshots: what the rest of the package reads ----------------------------------------
 
-def conversation_of(item: ConversationModel) -> Conversation:
+def conversation_of(item: ConversationModel, clock: ClockModel | None = None) -> Conversation:
+    """The conversation as its item and (when read with it) its clock say: the clock's seq,
+    activity and first reply are the current ones (the item's may lag while a chat is live)."""
     return Conversation(
         conversation_id=item.conversation_id,
         visitor_id=item.visitor_id,
         dialog_id=item.dialog_id,
         status=Status(item.status),
         started_at=item.started_at,
-        last_activity_at=item.last_activity_at,
+        last_activity_at=(clock.last_activity_at if clock and clock.last_activity_at else item.last_activity_at),
         kind=item.kind,
         visitor=plain(item.visitor) or {},
         page=plain(item.page) or {},
@@ -443,22 +483,29 @@ def conversation_of(item: ConversationModel) -> Conversation:
         agent_name=item.agent_name,
         agent_avatar=item.agent_avatar,
         accepted_at=item.accepted_at,
-        first_reply_at=item.first_reply_at,
+        first_reply_at=(clock.first_reply_at if clock and clock.first_reply_at else item.first_reply_at),
         ended_at=item.ended_at,
         end_reason=item.end_reason,
         fallback_reason=item.fallback_reason,
         transcript_mailed_at=item.transcript_mailed_at,
-        last_seq=int(item.last_seq or 0),
+        last_seq=int(clock.last_seq if clock else item.last_seq or 0),
+        clocked=clock is not None,
         live_activity_at=item.live_activity_at,
         sweep_at=item.sweep_at,
         last_event_at=item.gsi1sk.split("#", 1)[0],
-        retention_days=int(item.retention_days) if item.retention_days is not None else None,
+        retention_days=_retention_days(item, clock),
         expiration=int(item.expiration) if item.expiration is not None else None,
         agent_connections=(frozenset(item.agent_connections or ())
                            if item.agent_mirrored or "." in item.conversation_id else None),
         offer_agent_name=item.offer_agent_name,
         offer_agent_avatar=item.offer_agent_avatar,
     )
+
+
+def _retention_days(item: ConversationModel, clock: ClockModel | None) -> int | None:
+    """The days the conversation remembers: its clock's when a later write set them there."""
+    days = clock.retention_days if clock is not None and clock.retention_days is not None else item.retention_days
+    return int(days) if days is not None else None
 
 
 def agent_of(item: AgentModel) -> Agent:

@@ -1,19 +1,28 @@
 """The transaction primitive: a domain Change committed as one DynamoDB transaction.
 
-Every change that appends an event is guarded by the conversation's `last_seq`
-(optimistic concurrency) plus the Change's own guard, so `seq` is gap-free (the event and
-the counter are written together or not at all) and every state transition is a
-condition, never a check-then-write. The agent's slot and the engagement counter a Change
-names ride in the same transaction.
+Every change that appends an event is guarded by the `last_seq` on the conversation's
+clock (optimistic concurrency: nothing appended since the plan was read), and every change
+by its own guard on the conversation item, so `seq` is gap-free (the events and the clock
+are written together or not at all) and every state transition is a condition, never a
+check-then-write. (A conversation of an earlier release, with no clock yet, is guarded by
+its item's `last_seq` as before; its next event creates the clock.) The agent's slot and
+the engagement counter a Change names ride in the same transaction.
 
-Index keys follow the fields: gsi1sk moves with every event (the conversations view)
-unless the Change says otherwise (a message moves it only when it is a minute behind:
+The clock (store.tables.ClockModel) is a separate item so that a message to a live chat,
+which sets nothing else, writes only its event, its clientMessageId marker, the clock and
+the sender's rate counter: the conversation item, and the four index entries an item of a
+live chat has (gsi1, gsi2, gsi3, all projecting ALL), are not rewritten for it. Index keys
+follow the fields when the item is written: gsi1sk moves with every event (the
+conversations view) unless the Change says otherwise (a message moves it, and gsi3's
+live_activity_at, only once they are ACTIVITY_KEY_STEP_SECONDS behind:
 domain.transitions.activity_key_due), the inbox keys (gsi2) exist exactly while the chat is
 active.
 
 Retention (livechat.domain.retention): each event and message-id marker is written with
 `expiration` = now + retention days, and the conversation item's `expiration` is refreshed
-in the same update (never moved earlier), so a conversation outlives its last event. The
+whenever the item is written with an event (never moved earlier): a message to a live chat
+leaves the item alone, but the chat's end or expiry writes it, so a conversation outlives
+its last event. The clock carries its latest event's `expiration`. The
 days are the caller's (a use case that read the settings anyway passes
 `settings.retention_days`, which is then remembered on the item) or else the ones the item
 remembers: no extra read.
@@ -37,10 +46,13 @@ from livechat.domain.errors import Conflict, LivechatError
 from livechat.domain.snapshots import Conversation, Event
 from livechat.domain.states import Status
 from livechat.store import agents, conversations, counters, cursors, limits, stats, tables
-from livechat.store.keys import META_SK, activity_sk, conv_pk, event_sk, inbox_pk, message_id_sk
-from livechat.store.tables import ConversationModel, EventModel, MessageIdModel
+from livechat.store.keys import CLOCK_SK, META_SK, activity_sk, conv_pk, event_sk, inbox_pk, message_id_sk
+from livechat.store.tables import ClockModel, ConversationModel, EventModel, MessageIdModel
 
 MAX_ATTEMPTS = 12
+# The one conversation field its clock keeps instead of its item: set once, by the agent's
+# first message, which would otherwise write the item (and its index entries) for it.
+CLOCK_FIELD = "first_reply_at"
 Plan = Callable[[Conversation], Change]
 
 connection = tables.connection  # the transactions' connection (re-exported for the store)
@@ -110,6 +122,64 @@ def _put_events(tx: TransactWrite, conversation_id: str, last_seq: int, events: 
     return written, puts, cmid
 
 
+def _caught_up(conv: Conversation, change: Change, *, seq: int, at: str | None,
+               retention_days: int | None) -> list[Action]:
+    """What the clock says, copied onto the item whenever it is written anyway, so that the
+    item is exact once a chat is over (its end writes it) and for every reader of the item
+    alone: a conversation without a clock, erasure's "moved?" check, the indexes' listings
+    and the export."""
+    actions: list[Action] = []
+    if change.events:
+        actions.append(ConversationModel.last_seq.set(seq))
+    last_activity = at or (conv.last_activity_at if conv.clocked else None)
+    if last_activity:
+        actions.append(ConversationModel.last_activity_at.set(last_activity))
+    first_reply = change.set.get(CLOCK_FIELD) or (conv.first_reply_at if conv.clocked else None)
+    if first_reply:
+        actions.append(ConversationModel.first_reply_at.set(first_reply))
+    if retention_days is None and conv.clocked and conv.retention_days is not None:
+        actions.append(ConversationModel.retention_days.set(conv.retention_days))
+    return actions
+
+
+def _clock_guards(conv: Conversation, change: Change) -> bool:
+    """Whether the clock alone can guard this change, leaving the conversation item (and
+    its four index entries) unwritten: a change with nothing to set on the item, to a live
+    chat that has a clock, planned on its status alone — a message. The clock's `last_seq`
+    condition then stands for the status: a live chat ends only by a transition that
+    appends an event (end, expire), which moves the clock."""
+    return (conv.clocked and conv.status == Status.ACTIVE and bool(change.events)
+            and change.guard == Guard(Status.ACTIVE))
+
+
+def _clock(tx: TransactWrite, conversation_id: str, conv: Conversation, change: Change, *, seq: int,
+           at: str | None, expiration: int, retention_days: int | None) -> bool:
+    """The clock's part of the transaction (False: it has none). A change that appends no
+    event leaves the clock alone: it sets only the item, whose own guard is what it was
+    planned on (no ConditionCheck item, which the functions' policies do not allow).
+    A conversation gets its clock when it becomes a live chat (the accept), where messages
+    start; before that the item's own `last_seq` counts and no clock is written."""
+    if not (conv.clocked or conv.status == Status.ACTIVE or change.set.get("status") == Status.ACTIVE):
+        return False
+    actions: list[Action] = []
+    if change.events:
+        actions += [ClockModel.last_seq.set(seq), ClockModel.expiration.set(expiration)]
+        if at is not None:
+            actions.append(ClockModel.last_activity_at.set(at))
+        if retention_days is not None:
+            # Remembered where this write goes, for the writes that do not read the settings
+            # (an end after a message under a shortened retention uses the shorter one).
+            actions.append(ClockModel.retention_days.set(retention_days))
+    first_reply = change.set.get(CLOCK_FIELD)
+    if first_reply is not None:
+        actions.append(ClockModel.first_reply_at.set(first_reply))
+    if not actions:
+        return False
+    unmoved = (ClockModel.last_seq == conv.last_seq) if conv.clocked else ClockModel.last_seq.does_not_exist()
+    tx.update(ClockModel(conv_pk(conversation_id), CLOCK_SK), actions, condition=unmoved, add_version_condition=False)
+    return True
+
+
 def _retention_actions(conv: Conversation, expiration: int, retention_days: int | None) -> list[Action]:
     """Refresh the conversation item's TTL (never earlier), and remember the days given."""
     actions: list[Action] = [
@@ -140,7 +210,8 @@ def _plain(value: Any) -> Any:
 
 def _actions(conv: Conversation, change: Change) -> list[Action]:
     model = ConversationModel
-    actions: list[Action] = [getattr(model, name).set(_plain(value)) for name, value in change.set.items()]
+    actions: list[Action] = [getattr(model, name).set(_plain(value)) for name, value in change.set.items()
+                             if name != CLOCK_FIELD]
     actions += [getattr(model, name).remove() for name in change.remove]
     actions += [getattr(model, name).add(n) for name, n in change.add.items()]
     if change.tried is not None:
@@ -200,18 +271,25 @@ def apply(conversation_id: str, plan: Plan, *, conversation: Conversation | None
         written, puts, cmid = _put_events(tx, conversation_id, conv.last_seq, change.events, at=at,
                                          expiration=expiration)
         seq = conv.last_seq + len(written)
-        actions = _actions(conv, change) + _retention_actions(conv, expiration, retention_days)
-        if change.events:
-            actions.append(ConversationModel.last_seq.set(seq))
-            # gsi1 orders the conversations view by latest event; last_activity_at only
-            # moves on activity (messages, a join), which is what inactivity expiry reads.
-            if change.reorder:
-                actions.append(ConversationModel.gsi1sk.set(activity_sk(at, conversation_id)))
-            if any(e.activity for e in change.events):
-                actions.append(ConversationModel.last_activity_at.set(at))
-        guard: Condition = (ConversationModel.last_seq == conv.last_seq) & _condition(change.guard)
-        tx.update(ConversationModel(conv_pk(conversation_id), META_SK), actions,
-                  condition=guard, add_version_condition=False)
+        activity = any(e.activity for e in change.events)
+        meta = _actions(conv, change)
+        if change.events and change.reorder:
+            # gsi1 orders the conversations view by latest event (a live chat's message moves
+            # it only when due: domain.transitions.activity_key_due).
+            meta.append(ConversationModel.gsi1sk.set(activity_sk(at, conversation_id)))
+        with_meta = bool(meta) or not _clock_guards(conv, change)
+        if with_meta:
+            meta += _retention_actions(conv, expiration, retention_days)
+            meta += _caught_up(conv, change, seq=seq, at=at if activity else None,
+                               retention_days=retention_days)
+            guard = _condition(change.guard)
+            if not conv.clocked:
+                guard &= ConversationModel.last_seq == conv.last_seq
+            tx.update(ConversationModel(conv_pk(conversation_id), META_SK), meta,
+                      condition=guard, add_version_condition=False)
+        clocked = _clock(tx, conversation_id, conv, change, seq=seq, at=at if activity else None,
+                         expiration=expiration, retention_days=retention_days)
+        state_items = puts + int(with_meta) + int(clocked)  # events and markers, the item, the clock
         extras = _extras(conv, change)
         if charge is not None:
             extras.append(_Extra(charge.item, charge.actions, charge.condition, charge.on_fail))
@@ -232,8 +310,8 @@ def apply(conversation_id: str, plan: Plan, *, conversation: Conversation | None
                 duplicate = conversations.client_message(conversation_id, cmid)
                 if duplicate is not None:
                     return Applied(conv, [], duplicate_of=duplicate)
-            extras_failed = [i - puts - 1 for i in failed if i > puts]
-            if extras_failed and puts not in failed:
+            extras_failed = [i - state_items for i in failed if i >= state_items]
+            if extras_failed and len(extras_failed) == len(failed):
                 raise extras[extras_failed[0]].on_fail() from None
             conv = conversations.get(conversation_id)
             continue
