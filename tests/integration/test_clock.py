@@ -160,3 +160,26 @@ def test_a_message_planned_on_the_live_chat_and_written_after_its_end_is_refused
 
     # Then nothing was stored
     assert stored.events_after(chat, 0) == events
+
+
+def test_events_an_earlier_release_added_after_the_clock_are_numbered_on_from(world: World) -> None:
+    # Given a live chat with a clock, then a rollback: the earlier release, which knows no
+    # clock, stored a message as it did (the event, and last_seq on the item)
+    _agent, visitor, chat = live_chat(world)
+    said = visitor.ask("sendMessage", conversationId=chat, text="Hi", clientMessageId="v1")
+    seq = int(said["seq"]) + 1
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    dynamodb.put_item(TableName=TABLE, Item={
+        "pk": {"S": conv_pk(chat)}, "sk": {"S": f"EVT#{seq:010d}"}, "seq": {"N": str(seq)},
+        "kind": {"S": "message"}, "type": {"S": "message"}, "from": {"S": "agent"},
+        "at": {"S": said["at"]}, "text": {"S": "From the earlier release"}})
+    dynamodb.update_item(TableName=TABLE, Key={"pk": {"S": conv_pk(chat)}, "sk": {"S": META_SK}},
+                         UpdateExpression="SET last_seq = :s", ExpressionAttributeValues={":s": {"N": str(seq)}})
+
+    # When this release is back and the visitor writes
+    again = visitor.ask("sendMessage", conversationId=chat, text="Still there?", clientMessageId="v2")
+
+    # Then the message follows the earlier release's event, and the clock catches up
+    assert (again["type"], again["seq"]) == ("message", seq + 1)
+    assert item(chat, CLOCK_SK)["last_seq"] == {"N": str(seq + 1)}
+    assert [e.seq for e in stored.events_after(chat, 0)] == list(range(1, seq + 2))

@@ -44,9 +44,10 @@ class Conversation:
     fallback_reason: str | None = None
     transcript_mailed_at: str | None = None  # when the visitor asked for it by e-mail
     last_seq: int = 0
-    # Whether its clock item was read with it (store.tables.ClockModel): False for one of an
-    # earlier release that has none yet, or one listed from an index.
-    clocked: bool = False
+    # Its clock's own last_seq, when the clock was read with it (store.tables.ClockModel):
+    # what the next write's condition names. None for one with no clock yet (before the
+    # accept, or of an earlier release) or listed from an index.
+    clock_seq: int | None = None
     live_activity_at: str | None = None  # set only while active: the inactivity clock
     sweep_at: str | None = None  # set only while routing or offered: when the sweeper steps in
     # When its latest event was stored, as the conversations view orders and shows it: a
@@ -61,6 +62,10 @@ class Conversation:
     # conversation so that a broadcast reads no agent item (livechat.store.mirror); None
     # when not mirrored (never offered, or offered by an earlier release).
     agent_connections: frozenset[str] | None = None
+
+    @property
+    def clocked(self) -> bool:
+        return self.clock_seq is not None
 
     def offer_index(self, offer_id: str) -> int | None:
         return next((i for i, o in enumerate(self.offers) if o.get("offerId") == offer_id), None)

@@ -488,8 +488,10 @@ def conversation_of(item: ConversationModel, clock: ClockModel | None = None) ->
         end_reason=item.end_reason,
         fallback_reason=item.fallback_reason,
         transcript_mailed_at=item.transcript_mailed_at,
-        last_seq=int(clock.last_seq if clock else item.last_seq or 0),
-        clocked=clock is not None,
+        # The later of the two: the item's is ahead only if an earlier release wrote events
+        # after this one's clock (a rollback, then this release again).
+        last_seq=max(int(item.last_seq or 0), int(clock.last_seq) if clock else 0),
+        clock_seq=int(clock.last_seq) if clock else None,
         live_activity_at=item.live_activity_at,
         sweep_at=item.sweep_at,
         last_event_at=item.gsi1sk.split("#", 1)[0],

@@ -175,7 +175,7 @@ def _clock(tx: TransactWrite, conversation_id: str, conv: Conversation, change: 
         actions.append(ClockModel.first_reply_at.set(first_reply))
     if not actions:
         return False
-    unmoved = (ClockModel.last_seq == conv.last_seq) if conv.clocked else ClockModel.last_seq.does_not_exist()
+    unmoved = (ClockModel.last_seq == conv.clock_seq) if conv.clocked else ClockModel.last_seq.does_not_exist()
     tx.update(ClockModel(conv_pk(conversation_id), CLOCK_SK), actions, condition=unmoved, add_version_condition=False)
     return True
 
