@@ -37,10 +37,13 @@ local stack both need.
    puts the account back in the sandbox (then ProductionAccessEnabled is false, as for a new
    AWS account; livechat.outbound.mail_reach asks before promising a visitor a mail).
 6. StopExecution right after StartExecution: moto's execution worker builds its environment
-   on its own thread, and a stop that arrives first fails inside moto (AttributeError on
-   None, a 500 from the server). Step Functions stops a just-started execution. An accept
-   within milliseconds of its offer (the tests' agents) stops the request's timer
-   (livechat.outbound.timers.stop), so the stop waits for the worker to be set up.
+   and enters the first state on its own thread, and a stop that arrives first fails inside
+   moto (AttributeError on None, a 500 from the server) or aborts an execution that entered
+   no state. Step Functions stops a just-started execution, and has entered its first state
+   within milliseconds of the start, well before any agent or visitor can answer the offer.
+   An accept within milliseconds of its offer (the tests' agents) stops the request's timer
+   (livechat.outbound.timers.stop), so the stop waits for the worker to be set up and to
+   have entered its first state (or ended), as it would have on AWS by then.
 """
 
 from __future__ import annotations
@@ -121,9 +124,19 @@ def _patch_sfn_stop() -> None:
 
     stop = ExecutionWorker.stop
 
+    def started(worker: Any) -> bool:
+        env = getattr(worker, "env", None)
+        if env is None:
+            return False
+        # The event types are a str Enum: their value is the name Step Functions gives them.
+        kinds = {str(getattr(kind, "value", kind)) for kind in
+                 (event.get("type", "") for event in env.event_manager.get_event_history())}
+        return any(kind.endswith("StateEntered") or (kind.startswith("Execution") and kind != "ExecutionStarted")
+                   for kind in kinds)
+
     def stop_once_set_up(self: Any, stop_date: Any, error: Any, cause: Any) -> None:
         deadline = time.monotonic() + 10
-        while getattr(self, "env", None) is None and time.monotonic() < deadline:
+        while not started(self) and time.monotonic() < deadline:
             time.sleep(0.005)
         stop(self, stop_date=stop_date, error=error, cause=cause)
 
