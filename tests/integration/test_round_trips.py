@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from livechat import runtime
+from livechat.chat import conversations as chat_conversations
 from livechat.store import conversations, mirror
 
 from tests.support.metering import READS, WRITES, count_calls, label
@@ -144,3 +145,40 @@ def test_a_connection_the_chat_missed_joins_it_when_it_lists_the_inbox(world: Wo
     # Then the visitor's next message reaches it too
     visitor.ask("sendMessage", conversationId=chat, text="Hello?", clientMessageId="v1")
     assert [m["text"] for m in tab.of_type("message")] == ["Hello?"]
+
+
+def test_a_visitor_who_reloads_while_the_agent_writes_gets_the_message_on_the_new_page(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a live chat, and an agent's message whose read of the visitor's connections
+    # comes just before the visitor's page reloads: the old connection closes, the new one
+    # opens and resumes — all before the message is stored
+    world.agent(ALICE, name="Alice Martin")
+    world.live_dialog("sales", {"mode": "round_robin"})
+    agent = world.agent_client(ALICE)
+    token = world.visitor_token()["visitorToken"]
+    old_page = world.visitor_client(token)
+    chat = world.walk_to_live_card(old_page, "sales")
+    old_page.ask("requestChat", conversationId=chat, cardId="live")
+    offer = agent.of_type("chatOffered")[-1]
+    assert agent.ask("accept", conversationId=chat, offerId=offer["offerId"])["type"] == "chatAccepted"
+    new_pages: list[Client] = []
+    store = chat_conversations.send_message
+
+    def reloaded_in_between(conv: Any, *args: Any, **kwargs: Any) -> Any:
+        old_page.disconnect()
+        world.gateway.dead.add(old_page.connection_id)  # API Gateway answers 410 for it now
+        new_page = world.visitor_client(token)
+        resumed = new_page.ask("resume", conversationId=chat, afterSeq=0)
+        assert resumed["type"] == "ack"
+        new_pages.append(new_page)
+        return store(conv, *args, **kwargs)
+
+    monkeypatch.setattr(chat_conversations, "send_message", reloaded_in_between)
+
+    # When the agent's message is stored
+    said = agent.ask("sendMessage", conversationId=chat, text="Sent while you reloaded", clientMessageId="a1")
+
+    # Then the new page gets it, though its resume came before it was stored
+    assert said["type"] == "message"
+    (new_page,) = new_pages
+    assert [m["text"] for m in new_page.of_type("message")] == ["Sent while you reloaded"]

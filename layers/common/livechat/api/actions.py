@@ -88,10 +88,11 @@ def _party(caller: Caller, conversation_id: str, *, relay: bool = False) -> Part
 
 def _broadcast(party: Parties, conv: Conversation, frame: dict[str, Any], notifier: Notifier) -> None:
     """A stored event goes to every connection of the visitor and, while `conv` (the
-    conversation as the change found it) is live, of the chat's agent."""
-    notifier.to_visitor(conv.visitor_id, frame, connections=party.visitor_connections)
+    conversation as the change found it) is live, of the chat's agent (the connections
+    read before it was stored, and those a reload opened since: Notifier.stored_to_*)."""
+    notifier.stored_to_visitor(conv.visitor_id, frame, read=party.visitor_connections)
     if conv.agent and conv.status == Status.ACTIVE:
-        notifier.to_agent(conv.agent, frame, connections=party.of_agent())
+        notifier.stored_to_agent(conv.agent, frame, read=party.of_agent())
 
 
 # --- visitor ----------------------------------------------------------------------------
@@ -321,9 +322,9 @@ def end_chat(caller: Caller, frame: EndChat, notifier: Notifier) -> None:
 
 
 def _broadcast_end(party: Parties, conv: Conversation, ended: dict[str, Any], notifier: Notifier) -> None:
-    notifier.to_visitor(conv.visitor_id, ended, connections=party.visitor_connections)
+    notifier.stored_to_visitor(conv.visitor_id, ended, read=party.visitor_connections)
     if conv.agent:
-        notifier.to_agent(conv.agent, ended, connections=party.of_agent())
+        notifier.stored_to_agent(conv.agent, ended, read=party.of_agent())
 
 
 def resume(caller: Caller, frame: Resume, notifier: Notifier) -> None:

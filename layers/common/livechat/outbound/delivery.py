@@ -117,6 +117,26 @@ class Notifier:
             forget_agent_connections(email, dead)
         return len(targets) - len(dead)
 
+    def stored_to_agent(self, email: str, frame: dict[str, Any], *, read: Iterable[str] | None) -> None:
+        """A stored event to the agent's connections as read before it was stored (see
+        `stored_to_visitor`); again to the agent item's connections the read missed when one
+        read is gone or none was read (an inbox that reloaded meanwhile)."""
+        if read is None:
+            self.to_agent(email, frame)
+            return
+        before = set(read)
+        dead = self.send_all(before, frame)
+        if dead:
+            forget_agent_connections(email, dead)
+        if dead or not before:
+            try:
+                now = set(agents.get_agent(email).connections)
+            except Exception:
+                return
+            dead = self.send_all(now - before, frame)
+            if dead:
+                forget_agent_connections(email, dead)
+
     def offer(self, agent: Agent, frame: dict[str, Any], *, conversation_id: str, ttl: int,
               settings: WorkspaceSettings) -> bool:
         """Offer to the agent's live connections or, when none took it, to their push
@@ -154,6 +174,23 @@ class Notifier:
         if dead:
             forget_visitor_connections(visitor_id, dead)
         return len(targets) - len(dead)
+
+
+    def stored_to_visitor(self, visitor_id: str, frame: dict[str, Any], *, read: Iterable[str]) -> None:
+        """A stored event to the visitor's connections as read before it was stored. A page
+        that reloaded in between (its old connection gone, the new one opened after the read)
+        may also have resumed before the event was stored, and would never see it: so when a
+        connection read is gone, or none was read, the connections are read again, now that
+        the event is stored, and the new ones get it too. Whatever connected after this
+        read resumes after the event was stored. No read when every connection read took it."""
+        before = set(read)
+        dead = self.send_all(before, frame)
+        if dead:
+            forget_visitor_connections(visitor_id, dead)
+        if dead or not before:
+            dead = self.send_all(visitor_connections(visitor_id) - before, frame)
+            if dead:
+                forget_visitor_connections(visitor_id, dead)
 
 
 def forget_agent_connections(email: str, connection_ids: set[str]) -> None:
