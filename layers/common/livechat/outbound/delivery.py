@@ -12,7 +12,7 @@ second round).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -118,24 +118,19 @@ class Notifier:
         return len(targets) - len(dead)
 
     def stored_to_agent(self, email: str, frame: dict[str, Any], *, read: Iterable[str] | None) -> None:
-        """A stored event to the agent's connections as read before it was stored (see
-        `stored_to_visitor`); again to the agent item's connections the read missed when one
-        read is gone or none was read (an inbox that reloaded meanwhile)."""
+        """A stored event to the agent's connections as read before it was stored, then to
+        those the read missed (an inbox that reloaded meanwhile; see `_stored`)."""
         if read is None:
             self.to_agent(email, frame)
             return
-        before = set(read)
-        dead = self.send_all(before, frame)
-        if dead:
-            forget_agent_connections(email, dead)
-        if dead or not before:
+
+        def current() -> set[str]:
             try:
-                now = set(agents.get_agent(email).connections)
+                return set(agents.get_agent(email).connections)
             except Exception:
-                return
-            dead = self.send_all(now - before, frame)
-            if dead:
-                forget_agent_connections(email, dead)
+                return set()
+
+        self._stored(set(read), frame, current, lambda dead: forget_agent_connections(email, dead))
 
     def offer(self, agent: Agent, frame: dict[str, Any], *, conversation_id: str, ttl: int,
               settings: WorkspaceSettings) -> bool:
@@ -175,22 +170,27 @@ class Notifier:
             forget_visitor_connections(visitor_id, dead)
         return len(targets) - len(dead)
 
-
     def stored_to_visitor(self, visitor_id: str, frame: dict[str, Any], *, read: Iterable[str]) -> None:
-        """A stored event to the visitor's connections as read before it was stored. A page
-        that reloaded in between (its old connection gone, the new one opened after the read)
-        may also have resumed before the event was stored, and would never see it: so when a
+        """A stored event to the visitor's connections as read before it was stored, then to
+        those the read missed (a page that reloaded meanwhile; see `_stored`)."""
+        self._stored(set(read), frame, lambda: visitor_connections(visitor_id),
+                     lambda dead: forget_visitor_connections(visitor_id, dead))
+
+    def _stored(self, read: set[str], frame: dict[str, Any], current: Callable[[], set[str]],
+                forget: Callable[[set[str]], None]) -> None:
+        """Post a stored event to the connections `read` before it was stored. A page that
+        reloaded in between (its old connection gone, the new one opened after the read) may
+        also have resumed before the event was stored, and would never see it: so when a
         connection read is gone, or none was read, the connections are read again, now that
-        the event is stored, and the new ones get it too. Whatever connected after this
-        read resumes after the event was stored. No read when every connection read took it."""
-        before = set(read)
-        dead = self.send_all(before, frame)
+        the event is stored, and the new ones get it too. Whatever connects after that read
+        resumes after the event was stored. No read when every connection read took it."""
+        dead = self.send_all(read, frame)
         if dead:
-            forget_visitor_connections(visitor_id, dead)
-        if dead or not before:
-            dead = self.send_all(visitor_connections(visitor_id) - before, frame)
+            forget(dead)
+        if dead or not read:
+            dead = self.send_all(current() - read, frame)
             if dead:
-                forget_visitor_connections(visitor_id, dead)
+                forget(dead)
 
 
 def forget_agent_connections(email: str, connection_ids: set[str]) -> None:
