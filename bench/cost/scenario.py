@@ -100,8 +100,10 @@ def say(who: Client, conversation_id: str, n: int, i: int, *, typing: bool) -> N
     text = f"{'Hello, I have a question about the pricing' if i % 2 == 0 else 'Sure, happy to help'} ({i})"
     for _ in range(typing_frames(TYPING_SECONDS) if typing else 0):
         assert who.ask("typing", conversationId=conversation_id, isTyping=True)["type"] == "ack"
+    # An id as web/shared/ids.js makes one ("m-" + 16 hex digits + "-" + a counter): a
+    # message is stored under it, so its length is part of the item's size.
     assert who.ask("sendMessage", conversationId=conversation_id, text=text,
-                   clientMessageId=f"m{n}-{i}")["type"] == "message"
+                   clientMessageId=f"m-{n:08x}{i:08x}-{i + 1}")["type"] == "message"
 
 
 def message_gap(messages: int) -> float:

@@ -155,13 +155,14 @@ def read_table() -> Table:
                 clocks[cid] = item
             elif sk.startswith("EVT#"):
                 table.events[cid].append(item)
-            elif sk.startswith("CMID#"):
+            elif sk.startswith("CMID#"):  # a message, under its clientMessageId
+                table.events[cid].append(item)
                 table.cmids[cid][sk.removeprefix("CMID#")] = int(item["seq"])
     for cid, clock in clocks.items():  # what the clock says is current (store.transaction)
         if cid in table.convs:
             table.convs[cid] |= {k: v for k, v in clock.items() if k not in ("pk", "sk", "expiration")}
     for events in table.events.values():
-        events.sort(key=lambda e: str(e["sk"]))
+        events.sort(key=lambda e: int(e["seq"]))
     return table
 
 
@@ -772,7 +773,7 @@ class Lifecycle(RuleBasedStateMachine):
             mailed = [m.subject for m in mails if cid in m.body]
             assert len(mailed) == (1 if status == states.FALLBACK else 0), (cid, status, mailed)
             assert all(str(conv["fallback_reason"]) in subject for subject in mailed), mailed
-            # A clientMessageId is stored once, and its marker points at its message.
+            # A clientMessageId is stored once, and its key holds its message.
             messages = [e for e in events if e["type"] == "message"]
             ids = [e.get("client_message_id") for e in messages]
             assert len(ids) == len(set(ids)), (cid, ids)

@@ -91,9 +91,10 @@ def test_the_hot_path_makes_eight_round_trips_and_a_message_two(world: World, ca
     # And a message is one read and one write, whoever sends it; so is the end
     assert from_visitor[0] == "BatchGetItem [conversation, clock, visitor]" and _ops(from_visitor) == (1, 1)
     assert from_agent[0] == "BatchGetItem [conversation, clock, visitor, agent]" and _ops(from_agent) == (1, 1)
-    # And a message to the live chat writes neither the conversation item nor its indexes
-    # (this world sets no message rate limit: no counter rides along)
-    assert from_visitor[1] == "TransactWriteItems [Put event, Put message-id, Update clock]"
+    # And a message to the live chat writes neither the conversation item nor its indexes,
+    # and is one item, under its clientMessageId (this world sets no message rate limit: no
+    # counter rides along)
+    assert from_visitor[1] == "TransactWriteItems [Put message, Update clock]"
     assert _ops(end) == (1, 1)
     hot = request + accept + end
     assert _ops(hot) == (5, 3) and len(hot) == 8

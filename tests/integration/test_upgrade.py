@@ -100,6 +100,12 @@ def test_a_chat_live_before_the_upgrade_goes_on_both_ways(world: World, dump: di
     assert agent.of_type("chatEnded")
     assert chat not in (plain(world.agent_item(dump["active_agent"]).slots) or {})
     assert _meta_now(chat)["last_seq"]["N"] == "8"
+    # And its events read back once each, in order: the earlier release's messages (at their
+    # seq, their markers left out) with this release's (under their clientMessageIds)
+    events = conversations.events_after(chat, 0)
+    assert [e.seq for e in events] == list(range(1, 9))
+    assert [e.text for e in events if e.seq in (5, 6, 7)] == ["Hello", "Still there?", "Yes!"]
+    assert [e.seq for e in conversations.events_after(chat, 5)] == [6, 7, 8]
 
 
 def test_an_offer_made_before_the_upgrade_is_accepted_with_the_agents_name(

@@ -103,12 +103,13 @@ def _response(request: AWSPreparedRequest, status: int, body: dict[str, Any]) ->
 
 
 def item_kind(key: dict[str, Any]) -> str:
-    """conversation, clock, event, message-id, agent, counter, ... for a transaction item's key."""
+    """conversation, clock, event, message (an event under its clientMessageId), agent, counter,
+    ... for a transaction item's key."""
     pk, sk = str(key.get("pk", {}).get("S", "")), str(key.get("sk", {}).get("S", ""))
     if pk.startswith("CONV#"):
         if sk == "META#CLOCK":
             return "clock"
-        return {"EVT": "event", "CMID": "message-id"}.get(sk.split("#", 1)[0], "conversation")
+        return {"EVT": "event", "CMID": "message"}.get(sk.split("#", 1)[0], "conversation")
     if pk == "AGENT" and sk.startswith("#RR#"):  # a round-robin cursor, in the agents' partition
         return "rr-cursor"
     return pk.split("#", 1)[0].lower()

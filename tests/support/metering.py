@@ -65,7 +65,7 @@ def environment(log_level: str = "ERROR") -> None:
 
 READS = {"GetItem", "Query", "BatchGetItem", "Scan", "TransactGetItems"}
 WRITES = {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"}
-NAMES = {"CONN": "connection", "CONV": "conversation", "EVT": "event", "CMID": "message-id",
+NAMES = {"CONN": "connection", "CONV": "conversation", "EVT": "event", "CMID": "message",
          "AGENT": "agent", "VISITOR": "visitor", "DIALOG": "dialog", "CONFIG": "settings",
          "COUNTER": "counter", "TEAM": "team", "RATE": "rate-limit counter"}
 HOW = ("botocore 'before-parameter-build' handler registered on every client at creation "

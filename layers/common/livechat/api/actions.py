@@ -294,9 +294,9 @@ def end_chat(caller: Caller, frame: EndChat, notifier: Notifier) -> None:
     if conv.status == Status.ENDED and conv.end_reason == caller.role and conv.agent:
         # This side already ended the live chat: a retried endChat (the first committed
         # and died before telling anyone) or a second tab. Tell both sides again.
-        last = stored.events_after(conv.conversation_id, conv.last_seq - 1)
-        if last and last[0].type == "chatEnded":
-            _broadcast_end(party, conv, frame_of(conv.conversation_id, last[0]), notifier)
+        last = stored.event_at(conv.conversation_id, conv.last_seq)
+        if last is not None and last.type == "chatEnded":
+            _broadcast_end(party, conv, frame_of(conv.conversation_id, last), notifier)
             return
     applied = conversations.end(conv, caller.role)
     was = applied.conversation

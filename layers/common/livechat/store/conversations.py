@@ -25,6 +25,7 @@ from livechat.store.keys import (
     ALL_CONVERSATIONS,
     CLOCK_SK,
     LAST_EVENT_SK,
+    MESSAGE_PREFIX,
     META_SK,
     activity_sk,
     conv_pk,
@@ -32,7 +33,7 @@ from livechat.store.keys import (
     inbox_pk,
     message_id_sk,
 )
-from livechat.store.tables import ClockModel, ConversationModel, EventModel, MessageIdModel
+from livechat.store.tables import ClockModel, ConversationModel, EventModel
 
 _BASE64URL = re.compile(r"[A-Za-z0-9_-]+")
 
@@ -97,40 +98,54 @@ def _create_charged(item: ConversationModel, charge: limits.Charge) -> bool:
     return limits.commit_charged(tx, charge)
 
 
+def _events(raws: Iterable[dict[str, Any]], *, after_seq: int = 0) -> list[Event]:
+    """The events among raw items of a conversation's partition, in `seq` order: those at
+    EVT#seq and the messages at their clientMessageId's key (keys.message_id_sk), leaving
+    out an earlier release's markers there (no `kind`: their message is at EVT#seq)."""
+    found = [tables.event_of(EventModel.from_raw_data(raw)) for raw in raws
+             if "kind" in raw and int(raw["seq"]["N"]) > after_seq]
+    return sorted(found, key=lambda e: e.seq)
+
+
 def events_after(conversation_id: str, after_seq: int) -> list[Event]:
+    """Every event with seq > `after_seq`, in order: one Query of the conversation's events
+    (the messages are keyed by their clientMessageId, not by seq, so it reads them all;
+    docs/performance.md, "A message is one item")."""
     tables.bind()
-    return [tables.event_of(e) for e in EventModel.query(
-        conv_pk(conversation_id), EventModel.sk.between(event_sk(after_seq + 1), LAST_EVENT_SK),
-        consistent_read=True)]
+    return _events(tables.partition_items(conv_pk(conversation_id), sk_between=(MESSAGE_PREFIX, LAST_EVENT_SK)),
+                   after_seq=after_seq)
+
+
+def event_at(conversation_id: str, seq: int) -> Event | None:
+    """The event `seq` when it is not a message with a clientMessageId (those are keyed by
+    it): a system event such as chatEnded. None when there is none at that key."""
+    tables.bind()
+    try:
+        return tables.event_of(EventModel.get(conv_pk(conversation_id), event_sk(seq), consistent_read=True))
+    except EventModel.DoesNotExist:
+        return None
 
 
 def with_events(conversation_id: str) -> tuple[Conversation, list[Event]]:
     """The conversation, its clock and all its events, in one Query of its partition (they
-    sort together: EVT#… < META < META#CLOCK; the message-id markers before them are left
-    out by the key condition)."""
+    sort together: CMID#… < EVT#… < META < META#CLOCK)."""
     own: list[dict[str, Any]] = []
-    events: list[Event] = []
-    for raw in tables.partition_items(conv_pk(conversation_id), sk_between=(event_sk(0), CLOCK_SK)):
-        if raw["sk"]["S"].startswith(META_SK):
-            own.append(raw)
-        else:
-            events.append(tables.event_of(EventModel.from_raw_data(raw)))
-    return of_raw(conversation_id, own), events
+    rest: list[dict[str, Any]] = []
+    for raw in tables.partition_items(conv_pk(conversation_id), sk_between=(MESSAGE_PREFIX, CLOCK_SK)):
+        (own if raw["sk"]["S"].startswith(META_SK) else rest).append(raw)
+    return of_raw(conversation_id, own), _events(rest)
 
 
 def client_message(conversation_id: str, client_message_id: str) -> Event | None:
-    """The stored message a clientMessageId names, if it was stored."""
+    """The stored message a clientMessageId names, if it was stored: the item at its key,
+    or, for a marker an earlier release left there, the event it points at."""
     tables.bind()
-    try:
-        marker = MessageIdModel.get(conv_pk(conversation_id), message_id_sk(client_message_id),
-                                    consistent_read=True)
-    except MessageIdModel.DoesNotExist:
+    found = tables.batch_get([tables.key(conv_pk(conversation_id), message_id_sk(client_message_id))])
+    if not found:
         return None
-    try:
-        return tables.event_of(EventModel.get(conv_pk(conversation_id), event_sk(int(marker.seq)),
-                                              consistent_read=True))
-    except EventModel.DoesNotExist:
-        return None
+    if "kind" in found[0]:
+        return tables.event_of(EventModel.from_raw_data(found[0]))
+    return event_at(conversation_id, int(found[0]["seq"]["N"]))
 
 
 def open_by_agent(email: str, *, clocked: bool = False) -> list[Conversation]:

@@ -243,6 +243,10 @@ class ClockModel(_Item):
 
 
 class EventModel(_Item):
+    """One event of a conversation: at EVT#seq, or, for a message sent with a
+    clientMessageId, at that id's key (keys.message_id_sk), where it also stands for the
+    id being stored."""
+
     seq = NumberAttribute()
     kind = UnicodeAttribute()  # answer | capture | message | system
     type = UnicodeAttribute()  # the wire event it replays as
@@ -255,13 +259,6 @@ class EventModel(_Item):
     client_message_id = UnicodeAttribute(null=True)
     data: MapAttribute[str, Any] = MapAttribute(null=True)  # extra wire fields: agent, reason, message
     expiration = NumberAttribute(null=True)  # the table's TTL: write time + retention
-
-
-class MessageIdModel(_Item):
-    """Marks a clientMessageId as stored, so a retried sendMessage is stored once."""
-
-    seq = NumberAttribute()
-    expiration = NumberAttribute(null=True)  # the table's TTL: its event's
 
 
 class ConnectionModel(_Item):
@@ -336,7 +333,6 @@ ALL_MODELS: tuple[type[_Item], ...] = (
     CursorModel,
     ConversationModel,
     EventModel,
-    MessageIdModel,
     ConnectionModel,
     VisitorModel,
     PushSubscriptionModel,

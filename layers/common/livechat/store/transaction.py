@@ -9,16 +9,17 @@ its item's `last_seq` as before; its next event creates the clock.) The agent's 
 the engagement counter a Change names ride in the same transaction.
 
 The clock (store.tables.ClockModel) is a separate item so that a message to a live chat,
-which sets nothing else, writes only its event, its clientMessageId marker, the clock and
-the sender's rate counter: the conversation item, and the four index entries an item of a
-live chat has (gsi1, gsi2, gsi3, all projecting ALL), are not rewritten for it. Index keys
+which sets nothing else, writes only its event (keyed by its clientMessageId, which it
+thereby marks as stored: keys.message_id_sk), the clock and the sender's rate counter:
+the conversation item, and the four index entries an item of a live chat has (gsi1, gsi2,
+gsi3, all projecting ALL), are not rewritten for it. Index keys
 follow the fields when the item is written: gsi1sk moves with every event (the
 conversations view) unless the Change says otherwise (a message moves it, and gsi3's
 live_activity_at, only once they are ACTIVITY_KEY_STEP_SECONDS behind:
 domain.transitions.activity_key_due), the inbox keys (gsi2) exist exactly while the chat is
 active.
 
-Retention (livechat.domain.retention): each event and message-id marker is written with
+Retention (livechat.domain.retention): each event is written with
 `expiration` = now + retention days, and the conversation item's `expiration` is refreshed
 whenever the item is written with an event (never moved earlier): a message to a live chat
 leaves the item alone, but the chat's end or expiry writes it, so a conversation outlives
@@ -47,7 +48,7 @@ from livechat.domain.snapshots import Conversation, Event
 from livechat.domain.states import Status
 from livechat.store import agents, conversations, counters, cursors, limits, stats, tables
 from livechat.store.keys import CLOCK_SK, META_SK, activity_sk, conv_pk, event_sk, inbox_pk, message_id_sk
-from livechat.store.tables import ClockModel, ConversationModel, EventModel, MessageIdModel
+from livechat.store.tables import ClockModel, ConversationModel, EventModel
 
 MAX_ATTEMPTS = 12
 # The one conversation field its clock keeps instead of its item: set once, by the agent's
@@ -90,8 +91,9 @@ class _Extra:
 
 
 def _event_item(conversation_id: str, seq: int, event: NewEvent, at: str, expiration: int) -> EventModel:
+    sk = message_id_sk(event.client_message_id) if event.client_message_id else event_sk(seq)
     return EventModel(
-        conv_pk(conversation_id), event_sk(seq), seq=seq, kind=event.kind, type=event.type,
+        conv_pk(conversation_id), sk, seq=seq, kind=event.kind, type=event.type,
         sender=event.sender, at=at, text=event.text, card_id=event.card_id, value=event.value,
         fields=dict(event.fields) if event.fields is not None else None,
         client_message_id=event.client_message_id,
@@ -101,25 +103,19 @@ def _event_item(conversation_id: str, seq: int, event: NewEvent, at: str, expira
 
 
 def _put_events(tx: TransactWrite, conversation_id: str, last_seq: int, events: Sequence[NewEvent], *, at: str,
-                expiration: int) -> tuple[list[EventModel], int, str | None]:
-    """Put each event (and a message's clientMessageId marker) in `tx`, numbered on from
-    `last_seq`: the items, how many puts, and the clientMessageId if one was put."""
-    seq = last_seq
+                expiration: int) -> tuple[list[EventModel], int | None]:
+    """Put each event in `tx`, numbered on from `last_seq`: the items, and the index in `tx`
+    of the one stored under its clientMessageId, if any, whose failed condition means that
+    id is stored already (the clock's condition, not the event's key, keeps `seq` unique)."""
     written: list[EventModel] = []
-    puts = 0
-    cmid: str | None = None
-    for event in events:
-        seq += 1
-        item = _event_item(conversation_id, seq, event, at, expiration)
+    by_client_id: int | None = None
+    for offset, event in enumerate(events, start=1):
+        item = _event_item(conversation_id, last_seq + offset, event, at, expiration)
+        if event.client_message_id:
+            by_client_id = len(written)
         written.append(item)
         tx.save(item, condition=EventModel.pk.does_not_exist())
-        puts += 1
-        if event.client_message_id:
-            cmid = event.client_message_id
-            tx.save(MessageIdModel(conv_pk(conversation_id), message_id_sk(cmid), seq=seq, expiration=expiration),
-                    condition=MessageIdModel.pk.does_not_exist())
-            puts += 1
-    return written, puts, cmid
+    return written, by_client_id
 
 
 def _caught_up(conv: Conversation, change: Change, *, seq: int, at: str | None,
@@ -268,8 +264,8 @@ def apply(conversation_id: str, plan: Plan, *, conversation: Conversation | None
         expiration = retention.expiration(parse_iso(at), retention_days or conv.retention_days
                                           or retention.DEFAULT_DAYS)
         tx = TransactWrite(connection=connection())
-        written, puts, cmid = _put_events(tx, conversation_id, conv.last_seq, change.events, at=at,
-                                         expiration=expiration)
+        written, by_client_id = _put_events(tx, conversation_id, conv.last_seq, change.events, at=at,
+                                            expiration=expiration)
         seq = conv.last_seq + len(written)
         activity = any(e.activity for e in change.events)
         meta = _actions(conv, change)
@@ -289,7 +285,7 @@ def apply(conversation_id: str, plan: Plan, *, conversation: Conversation | None
                       condition=guard, add_version_condition=False)
         clocked = _clock(tx, conversation_id, conv, change, seq=seq, at=at if activity else None,
                          expiration=expiration, retention_days=retention_days)
-        state_items = puts + int(with_meta) + int(clocked)  # events and markers, the item, the clock
+        state_items = len(written) + int(with_meta) + int(clocked)  # the events, the item, the clock
         extras = _extras(conv, change)
         if charge is not None:
             extras.append(_Extra(charge.item, charge.actions, charge.condition, charge.on_fail))
@@ -306,8 +302,9 @@ def apply(conversation_id: str, plan: Plan, *, conversation: Conversation | None
                     conv = conversations.get(conversation_id)
                     continue
                 raise
-            if cmid is not None and 1 in failed and puts >= 2:
-                duplicate = conversations.client_message(conversation_id, cmid)
+            if by_client_id is not None and by_client_id in failed:
+                duplicate = conversations.client_message(conversation_id,
+                                                         str(written[by_client_id].client_message_id))
                 if duplicate is not None:
                     return Applied(conv, [], duplicate_of=duplicate)
             extras_failed = [i - state_items for i in failed if i >= state_items]
