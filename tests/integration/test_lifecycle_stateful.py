@@ -132,7 +132,7 @@ class Table:
     agents: dict[str, dict[str, Any]]
     convs: dict[str, dict[str, Any]]
     events: dict[str, list[dict[str, Any]]]
-    cmids: dict[str, dict[str, int]]
+    cmids: dict[str, dict[tuple[str, str], int]]  # (from, clientMessageId) -> seq
 
 
 def read_table() -> Table:
@@ -157,7 +157,7 @@ def read_table() -> Table:
                 table.events[cid].append(item)
             elif sk.startswith("CMID#"):  # a message, under its clientMessageId
                 table.events[cid].append(item)
-                table.cmids[cid][sk.removeprefix("CMID#")] = int(item["seq"])
+                table.cmids[cid][(str(item["from"]), str(item["client_message_id"]))] = int(item["seq"])
     for cid, clock in clocks.items():  # what the clock says is current (store.transaction)
         if cid in table.convs:
             table.convs[cid] |= {k: v for k, v in clock.items() if k not in ("pk", "sk", "expiration")}
@@ -579,7 +579,8 @@ class Lifecycle(RuleBasedStateMachine):
     @rule(data=st.data(), side=st.sampled_from(["visitor", "agent"]), n=st.integers(0, 2))
     def message(self, data: st.DataObject, side: str, n: int) -> None:
         """Either side says something; clientMessageIds repeat within a conversation (a
-        client re-sending a message it was not sure had arrived)."""
+        client re-sending a message it was not sure had arrived), and the two sides' clients
+        make up the same ids (each its own: the other side's message with it is not a retry)."""
         cid = self.pick_conversation(data)
         before = kept.get(cid)
         if side == "visitor":
@@ -589,8 +590,8 @@ class Lifecycle(RuleBasedStateMachine):
         if not conns:
             return
         conn = data.draw(st.sampled_from(conns), label="connection")
-        cmid = f"{side}-{n}"
-        stored = kept.client_message(cid, cmid)
+        cmid = f"m-{n}"
+        stored, _ = kept.client_message(cid, cmid, side)
 
         answer = self.send(conn, "sendMessage", conversationId=cid, text=f"{side} says {n}",
                            clientMessageId=cmid)
@@ -701,7 +702,7 @@ class Lifecycle(RuleBasedStateMachine):
                 conn = others[0]
                 frame = message_event(conn.id, frame["body"])
             body = json.loads(frame["body"])
-            stored = (kept.client_message(body["conversationId"], body["clientMessageId"])
+            stored = (kept.client_message(body["conversationId"], body["clientMessageId"], conn.role)[0]
                       if action == "sendMessage" else None)
             last_seq = (kept.get(body["conversationId"]).last_seq
                         if action == "sendMessage" else None)
@@ -773,11 +774,12 @@ class Lifecycle(RuleBasedStateMachine):
             mailed = [m.subject for m in mails if cid in m.body]
             assert len(mailed) == (1 if status == states.FALLBACK else 0), (cid, status, mailed)
             assert all(str(conv["fallback_reason"]) in subject for subject in mailed), mailed
-            # A clientMessageId is stored once, and its key holds its message.
+            # A side's clientMessageId is stored once, and its key holds its message.
             messages = [e for e in events if e["type"] == "message"]
-            ids = [e.get("client_message_id") for e in messages]
+            ids = [(e["from"], e.get("client_message_id")) for e in messages]
             assert len(ids) == len(set(ids)), (cid, ids)
-            assert table.cmids[cid] == {str(e["client_message_id"]): int(e["seq"]) for e in messages}
+            assert table.cmids[cid] == {(str(e["from"]), str(e["client_message_id"])): int(e["seq"])
+                                        for e in messages}
             self.check_offers(cid, conv)
 
     def check_offers(self, cid: str, conv: dict[str, Any]) -> None:

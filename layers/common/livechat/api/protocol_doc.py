@@ -57,6 +57,10 @@ round); the agent's other connections get `status` {{status, onSchedule, until}}
   `conversationStarted` with the conversation the first one created; another visitor's
   equal id names another conversation; the same id for another dialog is `CONFLICT`.
   The widget sends one per start.
+- A `sendMessage`'s `clientMessageId` names a message of its sender: the same side
+  sending the same id again in the conversation is a retry (answered with the stored
+  `message`, same `seq`, whatever its text), the other side's message with an equal id is
+  not (each side's client makes up its own ids; both messages are stored).
 - A `conversationId` is opaque: compare it, never parse it. (Since issue 15 the server's
   ids are `<16 characters>.<32 hexadecimal digits>`, the first part naming the visitor's
   stored item — not the visitor id — so one read finds both; ids made before are 32

@@ -136,16 +136,24 @@ def with_events(conversation_id: str) -> tuple[Conversation, list[Event]]:
     return of_raw(conversation_id, own), _events(rest)
 
 
-def client_message(conversation_id: str, client_message_id: str) -> Event | None:
-    """The stored message a clientMessageId names, if it was stored: the item at its key,
-    or, for a marker an earlier release left there, the event it points at."""
+def client_message(conversation_id: str, client_message_id: str, sender: str) -> tuple[Event | None, bool]:
+    """The message `sender` stored with this clientMessageId, if any, and whether the id's
+    own key holds the other side's message (`sender`'s then goes under
+    keys.message_id_sk(id, sender)). One read of both keys; a marker an earlier release left
+    under the id is followed to its message."""
     tables.bind()
-    found = tables.batch_get([tables.key(conv_pk(conversation_id), message_id_sk(client_message_id))])
-    if not found:
-        return None
-    if "kind" in found[0]:
-        return tables.event_of(EventModel.from_raw_data(found[0]))
-    return event_at(conversation_id, int(found[0]["seq"]["N"]))
+    pk = conv_pk(conversation_id)
+    shared_sk, own_sk = message_id_sk(client_message_id), message_id_sk(client_message_id, sender)
+    found = {raw["sk"]["S"]: raw for raw in tables.batch_get([tables.key(pk, shared_sk), tables.key(pk, own_sk)])}
+    shared = found.get(shared_sk)
+    first: Event | None = None
+    if shared is not None:
+        first = (tables.event_of(EventModel.from_raw_data(shared)) if "kind" in shared
+                 else event_at(conversation_id, int(shared["seq"]["N"])))
+    if first is not None and first.sender == sender:
+        return first, False
+    own = found.get(own_sk)
+    return (tables.event_of(EventModel.from_raw_data(own)) if own is not None else None), first is not None
 
 
 def open_by_agent(email: str, *, clocked: bool = False) -> list[Conversation]:

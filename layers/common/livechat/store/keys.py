@@ -38,14 +38,17 @@ LAST_EVENT_SK = event_sk(10**10 - 1)
 MESSAGE_PREFIX = "CMID#"
 
 
-def message_id_sk(client_message_id: str) -> str:
+def message_id_sk(client_message_id: str, sender: str | None = None) -> str:
     """Where a message sent with a clientMessageId is stored: the event itself, keyed by
     that id, so that the Put which stores it is also the one that refuses it stored twice
     (one item a message, not an event and a marker). Every event without one is at
     event_sk(seq). An earlier release put only a marker here ({seq}) and the message at
     event_sk(seq); both are still read (store.conversations). It sorts before EVT#, so one
-    Query of MESSAGE_PREFIX..LAST_EVENT_SK reads every event of a conversation."""
-    return f"{MESSAGE_PREFIX}{client_message_id}"
+    Query of MESSAGE_PREFIX..LAST_EVENT_SK reads every event of a conversation.
+    `sender`: the key of a side's message whose id the other side's message holds already
+    (each client makes up its own ids; the protocol's ids have no '#')."""
+    suffix = f"#{sender}" if sender else ""
+    return f"{MESSAGE_PREFIX}{client_message_id}{suffix}"
 
 
 def inbox_pk(agent_email: str) -> str:

@@ -90,8 +90,10 @@ class _Extra:
     on_fail: Callable[[], LivechatError]
 
 
-def _event_item(conversation_id: str, seq: int, event: NewEvent, at: str, expiration: int) -> EventModel:
-    sk = message_id_sk(event.client_message_id) if event.client_message_id else event_sk(seq)
+def _event_item(conversation_id: str, seq: int, event: NewEvent, at: str, expiration: int, *,
+                own_key: bool = False) -> EventModel:
+    sk = (message_id_sk(event.client_message_id, event.sender if own_key else None) if event.client_message_id
+          else event_sk(seq))
     return EventModel(
         conv_pk(conversation_id), sk, seq=seq, kind=event.kind, type=event.type,
         sender=event.sender, at=at, text=event.text, card_id=event.card_id, value=event.value,
@@ -103,14 +105,15 @@ def _event_item(conversation_id: str, seq: int, event: NewEvent, at: str, expira
 
 
 def _put_events(tx: TransactWrite, conversation_id: str, last_seq: int, events: Sequence[NewEvent], *, at: str,
-                expiration: int) -> tuple[list[EventModel], int | None]:
+                expiration: int, own_key: bool) -> tuple[list[EventModel], int | None]:
     """Put each event in `tx`, numbered on from `last_seq`: the items, and the index in `tx`
     of the one stored under its clientMessageId, if any, whose failed condition means that
-    id is stored already (the clock's condition, not the event's key, keeps `seq` unique)."""
+    id is stored already (the clock's condition, not the event's key, keeps `seq` unique).
+    `own_key`: the other side's message holds that id's key (keys.message_id_sk)."""
     written: list[EventModel] = []
     by_client_id: int | None = None
     for offset, event in enumerate(events, start=1):
-        item = _event_item(conversation_id, last_seq + offset, event, at, expiration)
+        item = _event_item(conversation_id, last_seq + offset, event, at, expiration, own_key=own_key)
         if event.client_message_id:
             by_client_id = len(written)
         written.append(item)
@@ -258,6 +261,7 @@ def apply(conversation_id: str, plan: Plan, *, conversation: Conversation | None
     `retention_days`: the workspace's, when the caller has the settings at hand; else the
     days the conversation remembers (the default for one that remembers none)."""
     conv = conversation or conversations.get(conversation_id)
+    own_key = False
     for _ in range(MAX_ATTEMPTS):
         change = plan(conv)
         at = now_iso()
@@ -265,7 +269,7 @@ def apply(conversation_id: str, plan: Plan, *, conversation: Conversation | None
                                           or retention.DEFAULT_DAYS)
         tx = TransactWrite(connection=connection())
         written, by_client_id = _put_events(tx, conversation_id, conv.last_seq, change.events, at=at,
-                                            expiration=expiration)
+                                            expiration=expiration, own_key=own_key)
         seq = conv.last_seq + len(written)
         activity = any(e.activity for e in change.events)
         meta = _actions(conv, change)
@@ -303,8 +307,9 @@ def apply(conversation_id: str, plan: Plan, *, conversation: Conversation | None
                     continue
                 raise
             if by_client_id is not None and by_client_id in failed:
-                duplicate = conversations.client_message(conversation_id,
-                                                         str(written[by_client_id].client_message_id))
+                message = written[by_client_id]
+                duplicate, own_key = conversations.client_message(
+                    conversation_id, str(message.client_message_id), message.sender)
                 if duplicate is not None:
                     return Applied(conv, [], duplicate_of=duplicate)
             extras_failed = [i - state_items for i in failed if i >= state_items]
