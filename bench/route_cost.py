@@ -24,15 +24,19 @@ from livechat import runtime  # noqa: E402
 from tests.support.metering import HOW, Meter, count_calls, embedded_aws  # noqa: E402
 from tests.support.world import Client, World  # noqa: E402
 
-PHASES = ("connect", "walk", "requestChat", "accept", "message", "endChat")
+# "session" is the widget's POST /visitor/session (its per-address counter), "connect" the
+# WebSocket $connect with its authorizer: the "connect <= 2" is the latter.
+PHASES = ("session", "connect", "walk", "requestChat", "accept", "message", "endChat")
 HOT = ("requestChat", "accept", "endChat")
 FLOOR = {"writes": 3, "reads": 1}
 CONFIG_READS = ("GetItem settings", "GetItem dialog")  # acquire, bind at accept, release at end; <= 1 read
 
 
 def one_chat(world: World, agents: list[Client], meter: Meter, n: int) -> None:
+    with meter.during("session"):
+        token = world.visitor_token()["visitorToken"]
     with meter.during("connect"):
-        visitor = world.visitor_client()
+        visitor = world.visitor_client(token)
     with meter.during("walk"):
         conversation_id = world.walk_to_live_card(visitor, "sales")
     with meter.during("requestChat"):
