@@ -224,6 +224,61 @@ def test_a_reload_on_either_side_resumes_the_chat_with_nothing_missing(stack: St
     expect(visitor.locator("[data-role=ended]")).to_be_visible()
 
 
+def drop_one_message(page: Any, text: str) -> list[str]:
+    """Route the page's WebSockets through the test and drop the first `message` frame the
+    server sends it with `text` (as a post lost on the way, or a tab that connected while
+    the message was being stored); the list gets the dropped frame. Call before it connects."""
+    dropped: list[str] = []
+
+    def route(ws: Any) -> None:
+        server = ws.connect_to_server()
+
+        def from_server(message: str | bytes) -> None:
+            frame = json.loads(message) if isinstance(message, str) else {}
+            if not dropped and frame.get("type") == "message" and frame.get("text") == text:
+                dropped.append(str(message))
+                return
+            ws.send(message)
+
+        server.on_message(from_server)
+
+    page.route_web_socket(re.compile(r"^wss?://"), route)
+    return dropped
+
+
+def test_a_message_lost_on_the_way_is_filled_in_when_the_next_one_comes(stack: Stack, new_page: Any) -> None:
+    agent, visitor = new_page(), new_page()
+    lost_by_widget = drop_one_message(visitor, "lost on the way to you")
+    lost_by_inbox = drop_one_message(agent, "lost on the way to me")
+    sign_in(agent, stack, "carol@example.com")
+    visitor_requests_chat(visitor, stack, "carol", "Gina", "gina@shop.example")
+    accept_offer(agent, "Gina")
+    expect(visitor.locator("[data-role=joined]")).to_be_visible()
+
+    # The agent's message never reaches the widget; the next one shows the gap, and a resume
+    # fills it in, in order
+    send_from_agent(agent, "lost on the way to you")
+    expect(agent.locator("#chat-log [data-from=agent]")).to_have_count(1)
+    send_from_agent(agent, "and this one arrives")
+    widget = visitor.locator("#livechat-widget .msg[data-from=agent]")
+    expect(widget).to_have_count(2)
+    expect(widget.nth(0)).to_contain_text("lost on the way to you")
+    expect(widget.nth(1)).to_contain_text("and this one arrives")
+    assert len(lost_by_widget) == 1
+
+    # And the same for the inbox, the visitor writing
+    send_from_visitor(visitor, "lost on the way to me")
+    expect(visitor.locator("#livechat-widget .msg[data-from=visitor]")).to_have_count(1)
+    send_from_visitor(visitor, "second from me")
+    inbox = agent.locator("#chat-log .msg[data-from=visitor]")
+    expect(inbox).to_have_count(2)
+    expect(inbox.nth(0)).to_contain_text("lost on the way to me")
+    expect(inbox.nth(1)).to_contain_text("second from me")
+    assert len(lost_by_inbox) == 1
+    agent.get_by_role("button", name="End chat").click()
+    expect(visitor.locator("[data-role=ended]")).to_be_visible()
+
+
 def test_a_visitor_message_with_html_renders_as_text_on_both_sides_and_runs_nothing(stack: Stack, new_page: Any) -> None:
     agent, visitor = new_page(), new_page()
     sign_in(agent, stack, "dave@example.com")

@@ -56,13 +56,26 @@ livechat.inbox.chats = function (app) {
     s.chats.delete(id);
     renderInbox();
   }
+  const filling = new Set();
+  async function fillGap(id, afterSeq) {
+    if (filling.has(id)) return;
+    filling.add(id);
+    try { await app.socket.request({ action: "resume", conversationId: id, afterSeq }); } catch (e) { /* the reconnect resumes */ }
+    finally { filling.delete(id); }
+  }
   function addToChat(frame) {
     const chat = s.chats.get(frame.conversationId);
     if (!chat) return;
+    let late = false;
     if (typeof frame.seq === "number") {
       if (chat.items && chat.items.some((i) => i.seq === frame.seq)) return;
+      const last = chat.lastSeq || 0;
+      late = frame.seq < last;
       if (chat.items) { chat.items.push(app.frameToItem(frame)); chat.items.sort((a, b) => a.seq - b.seq); }
-      chat.lastSeq = Math.max(chat.lastSeq || 0, frame.seq);
+      chat.lastSeq = Math.max(last, frame.seq);
+      // An event beyond the next one: the one between went missing on the way (this tab
+      // connected while it was being stored, a post failed). A resume fills it.
+      if (chat.items && frame.seq > last + 1) fillGap(frame.conversationId, last);
     }
     chat.lastActivityAt = frame.at || new Date().toISOString();
     if (frame.type === "message" && frame.clientMessageId) {
@@ -71,7 +84,8 @@ livechat.inbox.chats = function (app) {
     }
     if (s.selected === frame.conversationId) {
       const log = $("chat-log");
-      if (!log.querySelector('[data-seq="' + frame.seq + '"]')) { log.append(app.itemNode(app.frameToItem(frame), myName())); log.scrollTop = log.scrollHeight; }
+      if (late) app.renderLog(log, chat.visitor, chat.page, chat.items || [], myName()); // a gap filled: in seq order
+      else if (!log.querySelector('[data-seq="' + frame.seq + '"]')) { log.append(app.itemNode(app.frameToItem(frame), myName())); log.scrollTop = log.scrollHeight; }
       if (frame.from === "visitor") $("chat-typing").textContent = "";
     } else if (frame.type === "message" && frame.from === "visitor") {
       chat.unread = true;

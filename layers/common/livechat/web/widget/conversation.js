@@ -27,6 +27,17 @@ livechat.widget.conversation = function (w) {
     }
   }
 
+  // A resume after the last event seen in order, one at a time: what it re-sends goes through
+  // w.apply like any event (the ones already shown are skipped by seq).
+  let filling = false;
+  async function fillGap() {
+    if (filling || !s.conv || !s.conv.id) return;
+    filling = true;
+    try {
+      await w.socket.request({ action: "resume", conversationId: s.conv.id, afterSeq: s.conv.lastSeq || 0 });
+    } catch (e) { /* the reconnect's own resume fills it */ } finally { filling = false; }
+  }
+
   // After a replay: act on the card the cursor rests on (ask availability, request chat).
   function settle() {
     if (s.phase !== "dialog") return;
@@ -75,5 +86,5 @@ livechat.widget.conversation = function (w) {
     if (w.socket.isOpen()) startConversation();
   }
 
-  Object.assign(w, { onConnected, startConversation, resetView, restart });
+  Object.assign(w, { onConnected, startConversation, resetView, restart, fillGap });
 };

@@ -60,7 +60,11 @@ livechat.widget.events = function (w) {
     if (!s.conv || frame.conversationId !== s.conv.id) return;
     if (typeof frame.seq === "number") {
       if (s.seen.has(frame.seq)) return;
+      const next = (s.conv.lastSeq || 0) + 1;
       w.noteSeq(frame.seq);
+      // An event beyond the next one: the one between went missing on the way (this tab
+      // connected while it was being stored, a post failed). A resume fills it.
+      if (frame.seq > next && s.viewRestored && !s.replaying) w.fillGap();
     }
     switch (frame.type) {
       case "answerRecorded": {
@@ -121,7 +125,10 @@ livechat.widget.events = function (w) {
         const waiting = frame.clientMessageId && s.unconfirmed.get(frame.clientMessageId);
         if (waiting) { s.unconfirmed.delete(frame.clientMessageId); waiting.node.remove(); }
         const who = mine ? null : frame.from === "agent" ? (s.agent && s.agent.name) || t("agent.defaultName") : "";
-        w.bubble(mine ? "visitor" : "agent", frame.text, who, { "data-from": frame.from, "data-seq": frame.seq });
+        const b = w.bubble(mine ? "visitor" : "agent", frame.text, who, { "data-from": frame.from, "data-seq": frame.seq });
+        // A message that filled a gap goes where its seq puts it, not after the later ones.
+        const later = Array.from(v.log.querySelectorAll(".msg[data-seq]")).find((n) => Number(n.dataset.seq) > frame.seq);
+        if (later) v.log.insertBefore(b, later);
         if (!mine) {
           w.announce(who ? t("message.announce", { name: who, text: frame.text }) : t("message.announceUnnamed", { text: frame.text }));
           v.showTyping("");
