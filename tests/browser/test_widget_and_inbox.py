@@ -224,14 +224,21 @@ def test_a_reload_on_either_side_resumes_the_chat_with_nothing_missing(stack: St
     expect(visitor.locator("[data-role=ended]")).to_be_visible()
 
 
-def drop_one_message(page: Any, text: str) -> list[str]:
+def drop_one_message(page: Any, text: str) -> tuple[list[str], list[str]]:
     """Route the page's WebSockets through the test and drop the first `message` frame the
     server sends it with `text` (as a post lost on the way, or a tab that connected while
-    the message was being stored); the list gets the dropped frame. Call before it connects."""
+    the message was being stored). Returns the dropped frames and the actions the page sends,
+    as they go. Call before the page connects."""
     dropped: list[str] = []
+    sent: list[str] = []
 
     def route(ws: Any) -> None:
         server = ws.connect_to_server()
+
+        def from_page(message: str | bytes) -> None:
+            if isinstance(message, str):
+                sent.append(str(json.loads(message).get("action")))
+            server.send(message)
 
         def from_server(message: str | bytes) -> None:
             frame = json.loads(message) if isinstance(message, str) else {}
@@ -240,41 +247,50 @@ def drop_one_message(page: Any, text: str) -> list[str]:
                 return
             ws.send(message)
 
+        ws.on_message(from_page)
         server.on_message(from_server)
 
     page.route_web_socket(re.compile(r"^wss?://"), route)
-    return dropped
+    return dropped, sent
 
 
 def test_a_message_lost_on_the_way_is_filled_in_when_the_next_one_comes(stack: Stack, new_page: Any) -> None:
     agent, visitor = new_page(), new_page()
-    lost_by_widget = drop_one_message(visitor, "lost on the way to you")
-    lost_by_inbox = drop_one_message(agent, "lost on the way to me")
+    lost_by_widget, widget_sent = drop_one_message(visitor, "lost on the way to you")
+    lost_by_inbox, inbox_sent = drop_one_message(agent, "lost on the way to me")
     sign_in(agent, stack, "carol@example.com")
     visitor_requests_chat(visitor, stack, "carol", "Gina", "gina@shop.example")
     accept_offer(agent, "Gina")
     expect(visitor.locator("[data-role=joined]")).to_be_visible()
+    # Nothing lost yet: a message each way, and neither page asks for a resume
+    send_from_visitor(visitor, "hello")
+    expect(agent.locator("#chat-log [data-from=visitor]")).to_have_count(1)
+    send_from_agent(agent, "hi Gina")
+    expect(visitor.locator("#livechat-widget .msg[data-from=agent]")).to_have_count(1)
+    send_from_visitor(visitor, "a question")
+    expect(agent.locator("#chat-log [data-from=visitor]")).to_have_count(2)
+    assert "resume" not in widget_sent and "resume" not in inbox_sent, (widget_sent, inbox_sent)
 
     # The agent's message never reaches the widget; the next one shows the gap, and a resume
     # fills it in, in order
     send_from_agent(agent, "lost on the way to you")
-    expect(agent.locator("#chat-log [data-from=agent]")).to_have_count(1)
+    expect(agent.locator("#chat-log [data-from=agent]")).to_have_count(2)
     send_from_agent(agent, "and this one arrives")
     widget = visitor.locator("#livechat-widget .msg[data-from=agent]")
-    expect(widget).to_have_count(2)
-    expect(widget.nth(0)).to_contain_text("lost on the way to you")
-    expect(widget.nth(1)).to_contain_text("and this one arrives")
-    assert len(lost_by_widget) == 1
+    expect(widget).to_have_count(3)
+    expect(widget.nth(1)).to_contain_text("lost on the way to you")
+    expect(widget.nth(2)).to_contain_text("and this one arrives")
+    assert len(lost_by_widget) == 1 and widget_sent.count("resume") == 1
 
     # And the same for the inbox, the visitor writing
     send_from_visitor(visitor, "lost on the way to me")
-    expect(visitor.locator("#livechat-widget .msg[data-from=visitor]")).to_have_count(1)
+    expect(visitor.locator("#livechat-widget .msg[data-from=visitor]")).to_have_count(3)
     send_from_visitor(visitor, "second from me")
     inbox = agent.locator("#chat-log .msg[data-from=visitor]")
-    expect(inbox).to_have_count(2)
-    expect(inbox.nth(0)).to_contain_text("lost on the way to me")
-    expect(inbox.nth(1)).to_contain_text("second from me")
-    assert len(lost_by_inbox) == 1
+    expect(inbox).to_have_count(4)
+    expect(inbox.nth(2)).to_contain_text("lost on the way to me")
+    expect(inbox.nth(3)).to_contain_text("second from me")
+    assert len(lost_by_inbox) == 1 and inbox_sent.count("resume") == 1
     agent.get_by_role("button", name="End chat").click()
     expect(visitor.locator("[data-role=ended]")).to_be_visible()
 
