@@ -229,6 +229,11 @@ def drop_one_message(page: Any, text: str) -> tuple[list[str], list[str]]:
     server sends it with `text` (as a post lost on the way, or a tab that connected while
     the message was being stored). Returns the dropped frames and the actions the page sends,
     as they go. Call before the page connects."""
+    return drop_one(page, lambda frame: frame.get("type") == "message" and frame.get("text") == text)
+
+
+def drop_one(page: Any, lost: Any) -> tuple[list[str], list[str]]:
+    """drop_one_message for the first frame `lost(frame)` is true of."""
     dropped: list[str] = []
     sent: list[str] = []
 
@@ -242,7 +247,7 @@ def drop_one_message(page: Any, text: str) -> tuple[list[str], list[str]]:
 
         def from_server(message: str | bytes) -> None:
             frame = json.loads(message) if isinstance(message, str) else {}
-            if not dropped and frame.get("type") == "message" and frame.get("text") == text:
+            if not dropped and lost(frame):
                 dropped.append(str(message))
                 return
             ws.send(message)
@@ -293,6 +298,45 @@ def test_a_message_lost_on_the_way_is_filled_in_when_the_next_one_comes(stack: S
     assert len(lost_by_inbox) == 1 and inbox_sent.count("resume") == 1
     agent.get_by_role("button", name="End chat").click()
     expect(visitor.locator("[data-role=ended]")).to_be_visible()
+
+
+def test_a_lost_end_is_learnt_when_the_page_next_writes(stack: Stack, new_page: Any) -> None:
+    agent, visitor = new_page(), new_page()
+    lost_by_widget, widget_sent = drop_one(visitor, lambda frame: frame.get("type") == "chatEnded")
+    sign_in(agent, stack, "carol@example.com")
+    visitor_requests_chat(visitor, stack, "carol", "Hana", "hana@shop.example")
+    accept_offer(agent, "Hana")
+    expect(visitor.locator("[data-role=joined]")).to_be_visible()
+
+    # The agent ends the chat; the widget never hears it and still shows the chat as live
+    agent.get_by_role("button", name="End chat").click()
+    expect(agent.locator("#composer")).to_be_hidden()
+    expect(visitor.locator("#livechat-widget textarea")).to_be_visible()
+
+    # When the visitor writes, the refusal (CONFLICT) makes the widget ask, and it shows the end
+    send_from_visitor(visitor, "are you still there?")
+    expect(visitor.locator("[data-role=ended]")).to_be_visible()
+    expect(visitor.locator("#livechat-widget textarea")).to_be_hidden()
+    assert len(lost_by_widget) == 1 and widget_sent.count("resume") == 1
+
+
+def test_a_lost_end_is_learnt_when_the_agent_next_writes(stack: Stack, new_page: Any) -> None:
+    agent, visitor = new_page(), new_page()
+    lost_by_inbox, inbox_sent = drop_one(agent, lambda frame: frame.get("type") == "chatEnded")
+    sign_in(agent, stack, "carol@example.com")
+    visitor_requests_chat(visitor, stack, "carol", "Iris", "iris@shop.example")
+    accept_offer(agent, "Iris")
+    expect(visitor.locator("[data-role=joined]")).to_be_visible()
+
+    # The visitor ends the chat; the inbox never hears it and still offers the reply box
+    visitor.locator("#livechat-widget [data-role=end-chat]").click()
+    expect(visitor.locator("[data-role=ended]")).to_be_visible()
+    expect(agent.locator("#composer")).to_be_visible()
+
+    # When the agent writes, the refusal (CONFLICT) makes the inbox ask, and it closes the chat
+    send_from_agent(agent, "anything else?")
+    expect(agent.locator("#composer")).to_be_hidden()
+    assert len(lost_by_inbox) == 1 and inbox_sent.count("resume") == 1
 
 
 def test_a_visitor_message_with_html_renders_as_text_on_both_sides_and_runs_nothing(stack: Stack, new_page: Any) -> None:

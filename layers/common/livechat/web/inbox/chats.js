@@ -95,5 +95,11 @@ livechat.inbox.chats = function (app) {
     renderInbox();
   }
 
-  Object.assign(app, { setTranscript, renderInbox, closeChatView, openChat, chatClosed, addToChat });
+  // An action on a chat refused as CONFLICT: the chat moved on without this tab hearing it
+  // (its end lost on the way). A resume after what the tab holds tells.
+  function refusedAsConflict(id) {
+    const chat = s.chats.get(id);
+    if (chat && chat.items) fillGap(id, chat.lastSeq || 0);
+  }
+  Object.assign(app, { setTranscript, renderInbox, closeChatView, openChat, chatClosed, addToChat, refusedAsConflict });
 };

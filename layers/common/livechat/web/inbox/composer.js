@@ -28,7 +28,11 @@ livechat.inbox.composer = function (app) {
     try {
       const answer = await app.socket.request({ action: "sendMessage", conversationId: m.conversationId, text: m.text, clientMessageId: cmid });
       unsent.delete(cmid);
-      if (answer.type === "error") { app.toast("Not sent: " + answer.message); const p = document.querySelector('[data-pending="' + cssEscape(cmid) + '"]'); if (p) p.remove(); }
+      if (answer.type === "error") {
+        app.toast("Not sent: " + answer.message);
+        const p = document.querySelector('[data-pending="' + cssEscape(cmid) + '"]'); if (p) p.remove();
+        if (answer.code === "CONFLICT") app.refusedAsConflict(m.conversationId);
+      }
     } catch (e) {
       setTimeout(() => trySend(cmid), 1000); // same clientMessageId: stored once
     }

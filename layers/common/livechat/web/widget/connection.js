@@ -58,7 +58,13 @@ livechat.widget.connection = function (w) {
       if (frame.type === "message" || frame.type === "routing" || frame.type === "fallback" || frame.type === "chatEnded") w.apply(frame);
     },
     onFrame(frame) {
-      if (frame.type === "error") { if (frame.code !== "BAD_REQUEST") console.warn("livechat:", frame.code, frame.message); return; }
+      if (frame.type === "error") {
+        // A message or typing refused as CONFLICT while this page shows a live chat: the chat
+        // moved on without the page hearing it (its end lost on the way). A resume tells.
+        if (frame.code === "CONFLICT" && s.phase === "live" && s.viewRestored && !s.replaying) w.fillGap();
+        if (frame.code !== "BAD_REQUEST") console.warn("livechat:", frame.code, frame.message);
+        return;
+      }
       if (!s.viewRestored && typeof frame.seq === "number") { s.held.push(frame); return; } // applied in order after the replay
       w.apply(frame);
     },
