@@ -317,6 +317,11 @@ def test_a_lost_end_is_learnt_when_the_page_next_writes(stack: Stack, new_page: 
     send_from_visitor(visitor, "are you still there?")
     expect(visitor.locator("[data-role=ended]")).to_be_visible()
     expect(visitor.locator("#livechat-widget textarea")).to_be_hidden()
+    # And the refused message says it was not sent (not greyed as if on its way)
+    refused = visitor.locator("#livechat-widget [data-role=not-sent]")
+    expect(refused).to_contain_text("are you still there?")
+    expect(refused).to_contain_text("Not sent.")
+    expect(visitor.locator("#livechat-widget .msg.pending")).to_have_count(0)
     assert len(lost_by_widget) == 1 and widget_sent.count("resume") == 1
 
 

@@ -17,8 +17,9 @@ livechat.widget.composer = function (w) {
     typing.messageSent(); // no "off": the message clears the other side's line
     const cmid = newId("m");
     const node = w.bubble("visitor pending", text, null, { "data-pending": cmid });
-    s.unconfirmed.set(cmid, { text, node });
-    w.socket.send({ action: "sendMessage", conversationId: s.conv.id, text, clientMessageId: cmid, requestId: newId("r") });
+    const requestId = newId("r");
+    s.unconfirmed.set(cmid, { text, node, requestId });
+    w.socket.send({ action: "sendMessage", conversationId: s.conv.id, text, clientMessageId: cmid, requestId });
   });
 
   v.endButton.addEventListener("click", async () => {

@@ -59,6 +59,7 @@ livechat.widget.connection = function (w) {
     },
     onFrame(frame) {
       if (frame.type === "error") {
+        w.refused(frame);
         // A message or typing refused as CONFLICT while this page shows a live chat: the chat
         // moved on without the page hearing it (its end lost on the way). A resume tells.
         if (frame.code === "CONFLICT" && s.phase === "live" && s.viewRestored && !s.replaying) w.fillGap();

@@ -19,7 +19,8 @@ livechat.widget.conversation = function (w) {
       s.viewRestored = true;
       s.replaying = false;
       for (const [cmid, m] of s.unconfirmed) {
-        w.socket.send({ action: "sendMessage", conversationId: s.conv.id, text: m.text, clientMessageId: cmid, requestId: newId("r") });
+        m.requestId = newId("r");
+        w.socket.send({ action: "sendMessage", conversationId: s.conv.id, text: m.text, clientMessageId: cmid, requestId: m.requestId });
       }
       settle();
     } else if (w.panelOpen()) {

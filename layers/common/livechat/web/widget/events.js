@@ -155,5 +155,17 @@ livechat.widget.events = function (w) {
     }
   }
 
-  Object.assign(w, { setPhase, apply });
+  // A message the server refused (the chat had ended, too many messages): said so on its
+  // bubble, and not sent again after a reconnect.
+  function refused(frame) {
+    for (const [cmid, m] of s.unconfirmed) {
+      if (!frame.requestId || m.requestId !== frame.requestId) continue;
+      s.unconfirmed.delete(cmid);
+      m.node.classList.replace("pending", "unsent");
+      m.node.setAttribute("data-role", "not-sent");
+      m.node.append(el("span", { class: "unsent-note", text: t("message.notSent") }));
+    }
+  }
+
+  Object.assign(w, { setPhase, apply, refused });
 };

@@ -14,7 +14,7 @@ livechat.widget.state = function (w) {
     interactive: null,      // the current question/capture element
     agent: null,
     email: null,            // the address captured in this conversation: where its transcript can go
-    unconfirmed: new Map(), // clientMessageId -> {text, node}
+    unconfirmed: new Map(), // clientMessageId -> {text, node, requestId}
     starting: false,
     startId: null,          // clientConversationId of the start in flight
     viewRestored: !conv,    // false until the first resume after a page load has rebuilt the view

@@ -25,6 +25,8 @@ livechat.widget.STYLE = `
   .msg.bot, .msg.agent { background: #fff; border: 1px solid #e3e6ef; align-self: flex-start; }
   .msg.visitor { background: #1d4ed8; color: #fff; align-self: flex-end; }
   .msg.pending { opacity: .6; }
+  .msg.unsent { opacity: .6; }
+  .unsent-note { display: block; font-size: 11px; font-style: italic; }
   .msg .who { display: block; font-size: 11px; font-weight: 600; opacity: .75; margin-bottom: 2px; }
   .note { align-self: center; font-size: 12px; color: #4b5563; text-align: center; padding: 2px 8px; }
   .note.status { color: #1d4ed8; font-weight: 600; }
