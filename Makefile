@@ -92,6 +92,7 @@ bench: $(STAMP) sam-build
 	@echo "== python -m bench.route_cost"; $(BIN)/python -m bench.route_cost
 	@echo; echo "== python -m bench.contention"; $(BIN)/python -m bench.contention
 	@echo; echo "== python -m bench.cost"; $(BIN)/python -m bench.cost
+	@echo; echo "== python -m bench.resume_cost"; $(BIN)/python -m bench.resume_cost
 	@echo; echo "== python -m bench.dashboard_cost"; $(BIN)/python -m bench.dashboard_cost
 	@echo; echo "== python -m bench.e2e_latency --visitors 200"; $(BIN)/python -m bench.e2e_latency --visitors 200
 	@echo; echo "== python -m bench.push_delay"; $(BIN)/python -m bench.push_delay
