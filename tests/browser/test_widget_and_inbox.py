@@ -188,12 +188,17 @@ def test_unanswered_offer_disappears_from_the_agent_and_the_visitor_gets_the_fal
     screenshot(agent, "offer-gone-agent")
 
 
+def chat_with_carol(stack: Stack, agent: Any, visitor: Any, name: str) -> None:
+    """Carol signed in on `agent`; the visitor `name` routed to her, who accepts."""
+    sign_in(agent, stack, "carol@example.com")
+    visitor_requests_chat(visitor, stack, "carol", name, f"{name.lower()}@shop.example")
+    accept_offer(agent, name)
+    expect(visitor.locator("[data-role=joined]")).to_be_visible()
+
+
 def test_a_reload_on_either_side_resumes_the_chat_with_nothing_missing(stack: Stack, new_page: Any) -> None:
     agent, visitor = new_page(), new_page()
-    sign_in(agent, stack, "carol@example.com")
-    visitor_requests_chat(visitor, stack, "carol", "Ines", "ines@shop.example")
-    accept_offer(agent, "Ines")
-    expect(visitor.locator("[data-role=joined]")).to_be_visible()
+    chat_with_carol(stack, agent, visitor, "Ines")
     send_from_visitor(visitor, "message one")
     expect(agent.locator("#chat-log [data-from=visitor]")).to_have_count(1)
 
@@ -259,14 +264,27 @@ def drop_one(page: Any, lost: Any) -> tuple[list[str], list[str]]:
     return dropped, sent
 
 
+def lose_then_fill(send: Any, own: Any, theirs: Any, *, texts: tuple[str, str], lost: list[str],
+                   sent: list[str]) -> None:
+    """`send` two texts, the first of which the other page never gets (drop_one_message):
+    the sender's page shows both at once (`own`), the other page both in order once the
+    second revealed the gap (`theirs`), after exactly one resume of its own (`sent`)."""
+    first, second = texts
+    had_own, had_theirs = own.count(), theirs.count()
+    send(first)
+    expect(own).to_have_count(had_own + 1)
+    send(second)
+    expect(theirs).to_have_count(had_theirs + 2)
+    expect(theirs.nth(had_theirs)).to_contain_text(first)
+    expect(theirs.nth(had_theirs + 1)).to_contain_text(second)
+    assert len(lost) == 1 and sent.count("resume") == 1, (lost, sent)
+
+
 def test_a_message_lost_on_the_way_is_filled_in_when_the_next_one_comes(stack: Stack, new_page: Any) -> None:
     agent, visitor = new_page(), new_page()
     lost_by_widget, widget_sent = drop_one_message(visitor, "lost on the way to you")
     lost_by_inbox, inbox_sent = drop_one_message(agent, "lost on the way to me")
-    sign_in(agent, stack, "carol@example.com")
-    visitor_requests_chat(visitor, stack, "carol", "Gina", "gina@shop.example")
-    accept_offer(agent, "Gina")
-    expect(visitor.locator("[data-role=joined]")).to_be_visible()
+    chat_with_carol(stack, agent, visitor, "Gina")
     # Nothing lost yet: a message each way, and neither page asks for a resume
     send_from_visitor(visitor, "hello")
     expect(agent.locator("#chat-log [data-from=visitor]")).to_have_count(1)
@@ -278,24 +296,14 @@ def test_a_message_lost_on_the_way_is_filled_in_when_the_next_one_comes(stack: S
 
     # The agent's message never reaches the widget; the next one shows the gap, and a resume
     # fills it in, in order
-    send_from_agent(agent, "lost on the way to you")
-    expect(agent.locator("#chat-log [data-from=agent]")).to_have_count(2)
-    send_from_agent(agent, "and this one arrives")
-    widget = visitor.locator("#livechat-widget .msg[data-from=agent]")
-    expect(widget).to_have_count(3)
-    expect(widget.nth(1)).to_contain_text("lost on the way to you")
-    expect(widget.nth(2)).to_contain_text("and this one arrives")
-    assert len(lost_by_widget) == 1 and widget_sent.count("resume") == 1
-
+    lose_then_fill(lambda text: send_from_agent(agent, text), agent.locator("#chat-log [data-from=agent]"),
+                   visitor.locator("#livechat-widget .msg[data-from=agent]"),
+                   texts=("lost on the way to you", "and this one arrives"), lost=lost_by_widget, sent=widget_sent)
     # And the same for the inbox, the visitor writing
-    send_from_visitor(visitor, "lost on the way to me")
-    expect(visitor.locator("#livechat-widget .msg[data-from=visitor]")).to_have_count(3)
-    send_from_visitor(visitor, "second from me")
-    inbox = agent.locator("#chat-log .msg[data-from=visitor]")
-    expect(inbox).to_have_count(4)
-    expect(inbox.nth(2)).to_contain_text("lost on the way to me")
-    expect(inbox.nth(3)).to_contain_text("second from me")
-    assert len(lost_by_inbox) == 1 and inbox_sent.count("resume") == 1
+    lose_then_fill(lambda text: send_from_visitor(visitor, text),
+                   visitor.locator("#livechat-widget .msg[data-from=visitor]"),
+                   agent.locator("#chat-log .msg[data-from=visitor]"),
+                   texts=("lost on the way to me", "second from me"), lost=lost_by_inbox, sent=inbox_sent)
     agent.get_by_role("button", name="End chat").click()
     expect(visitor.locator("[data-role=ended]")).to_be_visible()
 
@@ -303,10 +311,7 @@ def test_a_message_lost_on_the_way_is_filled_in_when_the_next_one_comes(stack: S
 def test_a_lost_end_is_learnt_when_the_page_next_writes(stack: Stack, new_page: Any) -> None:
     agent, visitor = new_page(), new_page()
     lost_by_widget, widget_sent = drop_one(visitor, lambda frame: frame.get("type") == "chatEnded")
-    sign_in(agent, stack, "carol@example.com")
-    visitor_requests_chat(visitor, stack, "carol", "Hana", "hana@shop.example")
-    accept_offer(agent, "Hana")
-    expect(visitor.locator("[data-role=joined]")).to_be_visible()
+    chat_with_carol(stack, agent, visitor, "Hana")
 
     # The agent ends the chat; the widget never hears it and still shows the chat as live
     agent.get_by_role("button", name="End chat").click()
@@ -328,10 +333,7 @@ def test_a_lost_end_is_learnt_when_the_page_next_writes(stack: Stack, new_page: 
 def test_a_lost_end_is_learnt_when_the_agent_next_writes(stack: Stack, new_page: Any) -> None:
     agent, visitor = new_page(), new_page()
     lost_by_inbox, inbox_sent = drop_one(agent, lambda frame: frame.get("type") == "chatEnded")
-    sign_in(agent, stack, "carol@example.com")
-    visitor_requests_chat(visitor, stack, "carol", "Iris", "iris@shop.example")
-    accept_offer(agent, "Iris")
-    expect(visitor.locator("[data-role=joined]")).to_be_visible()
+    chat_with_carol(stack, agent, visitor, "Iris")
 
     # The visitor ends the chat; the inbox never hears it and still offers the reply box
     visitor.locator("#livechat-widget [data-role=end-chat]").click()
