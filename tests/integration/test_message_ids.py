@@ -4,9 +4,12 @@ message under the same id is not a retry: it is stored under the id and its send
 
 from __future__ import annotations
 
+import boto3
 import pytest
 from livechat.store import conversations as stored
+from livechat.store.keys import conv_pk
 
+from tests.support.aws import REGION, TABLE
 from tests.support.world import World
 
 pytestmark = pytest.mark.integration
@@ -46,4 +49,21 @@ def test_a_retry_is_answered_with_the_stored_message_even_when_its_text_differs(
 
     # Then it is the stored one, once
     assert (again["type"], again["seq"], again["text"]) == ("message", said["seq"], "Hi")
+    assert [e.text for e in stored.events_after(chat, 0) if e.kind == "message"] == ["Hi"]
+
+
+def test_an_id_whose_earlier_release_marker_lost_its_message_still_takes_a_new_message(world: World) -> None:
+    # Given a marker an earlier release left under "1" whose message is gone (the table's TTL
+    # deletes items one by one: the message went first)
+    _agent, visitor, chat = world.accepted_chat(ALICE, name="Alice Martin")
+    boto3.client("dynamodb", region_name=REGION).put_item(TableName=TABLE, Item={
+        "pk": {"S": conv_pk(chat)}, "sk": {"S": "CMID#1"}, "seq": {"N": "99"}})
+
+    # When the visitor sends "1"
+    said = visitor.ask("sendMessage", conversationId=chat, text="Hi", clientMessageId="1")
+
+    # Then it is stored as a new message, and a retry of it is recognised
+    assert (said["type"], said["text"], said["seq"]) == ("message", "Hi", stored.get(chat).last_seq)
+    again = visitor.ask("sendMessage", conversationId=chat, text="Hi", clientMessageId="1")
+    assert again["seq"] == said["seq"]
     assert [e.text for e in stored.events_after(chat, 0) if e.kind == "message"] == ["Hi"]

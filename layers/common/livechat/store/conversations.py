@@ -153,7 +153,8 @@ def client_message(conversation_id: str, client_message_id: str, sender: str) ->
     if first is not None and first.sender == sender:
         return first, False
     own = found.get(own_sk)
-    return (tables.event_of(EventModel.from_raw_data(own)) if own is not None else None), first is not None
+    # Taken also by a marker whose message is gone (expired first): the id's own key then.
+    return (tables.event_of(EventModel.from_raw_data(own)) if own is not None else None), shared is not None
 
 
 def open_by_agent(email: str, *, clocked: bool = False) -> list[Conversation]:
