@@ -99,6 +99,39 @@ def test_given_a_sent_message_when_it_is_retried_with_the_same_client_message_id
     run(scenario)
 
 
+@covers(actions=["sendMessage"])
+def test_given_the_visitors_message_when_the_agent_sends_the_same_client_message_id_then_both_are_stored(
+        stack: Stack) -> None:
+    # The contract is silent on whose ids these are; docs/protocol.md: an id names a message
+    # of its sender, and each side's client makes up its own.
+    async def scenario() -> None:
+        async with scene_with(stack, available=(ALICE,)) as given:
+            alice, visitor = given.agents[ALICE], given.visitor
+            conversation_id, _ = await given.live_chat(alice)
+            first = await visitor.ok("sendMessage", "message", conversationId=conversation_id, text="Hi",
+                                     clientMessageId="1")
+
+            # When the agent's client sends "1" too
+            reply = await alice.ok("sendMessage", "message", conversationId=conversation_id, text="Hello",
+                                   clientMessageId="1")
+
+            # Then it is the agent's own message, stored after the visitor's
+            assert (reply["from"], reply["text"], seq_of(reply)) == ("agent", "Hello", seq_of(first) + 1)
+            # And a retry of either side's "1" is answered with that side's message
+            again = await alice.ok("sendMessage", "message", conversationId=conversation_id, text="Hello",
+                                   clientMessageId="1")
+            assert (seq_of(again), again["from"]) == (seq_of(reply), "agent")
+            again = await visitor.ok("sendMessage", "message", conversationId=conversation_id, text="Hi",
+                                     clientMessageId="1")
+            assert (seq_of(again), again["from"]) == (seq_of(first), "visitor")
+            transcript = await alice.ok("getTranscript", "transcript", conversationId=conversation_id)
+            assert [(e["from"], e["text"]) for e in transcript["events"] if e["kind"] == "message"] == [
+                ("visitor", "Hi"), ("agent", "Hello")]
+            await given.end_chat(alice, conversation_id)
+
+    run(scenario)
+
+
 # --- typing -------------------------------------------------------------------------------
 
 @covers(actions=["typing", "resume"], events=["typing"])
